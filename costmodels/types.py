@@ -1,0 +1,319 @@
+"""Value types shared by every cost model: the network in, the resources out.
+
+All are frozen dataclasses; explore alternatives with `dataclasses.replace`.
+Units live in names (`clock_mhz`, `latency_ms`, `bram18`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from enum import Enum
+
+
+class Op(str, Enum):
+    """Layer kinds of the hardware network description."""
+
+    CONV = "conv"
+    DENSE = "dense"
+    MAXPOOL = "maxpool"
+    AVGPOOL = "avgpool"
+    ADD = "add"
+
+    @property
+    def is_compute(self) -> bool:
+        """Whether the layer has weights (a matrix-vector unit in hardware)."""
+        return self in (Op.CONV, Op.DENSE)
+
+
+class WType(str, Enum):
+    """How a layer's weights are represented.
+
+    1 bit is bipolar {-1, +1} and 2 bits are ternary {-1, 0, +1} unless the spec says
+    `w_type: int` (FINN's conventions; shared/reference/README.md).
+    """
+
+    BIPOLAR = "bipolar"
+    TERNARY = "ternary"
+    INT = "int"
+
+
+class Arith(str, Enum):
+    """The multiplier arithmetic of a compute layer's lanes.
+
+    `AUTO` lets the cost model pick what a FINN-like flow would; the others force it:
+    XNOR-popcount, LUT multiplier (or add/sub mux for binary/ternary weights), DSP,
+    AddNet reconfigurable constant-coefficient multipliers with 2, 3 or 4 adders
+    (Faraone thesis ch. 6).
+    """
+
+    AUTO = "auto"
+    LUT = "lut"
+    DSP = "dsp"
+    XNOR = "xnor"
+    RCCM2 = "rccm2"
+    RCCM3 = "rccm3"
+    RCCM4 = "rccm4"
+
+    @property
+    def is_rccm(self) -> bool:
+        return self in (Arith.RCCM2, Arith.RCCM3, Arith.RCCM4)
+
+
+@dataclass(frozen=True)
+class LayerChoice:
+    """The design decisions of one compute layer: what the search varies.
+
+    `a_bits` is the bit-width of the layer's *output* activations (`None`: no activation
+    unit, raw accumulators out). `prune` is the fraction of output filters removed; the kept
+    count is rounded to a multiple of `pe` (see `kept_channels`). `w_type` `None` means the
+    default for `w_bits` (see `WType`).
+    """
+
+    w_bits: int = 8
+    a_bits: int | None = 8
+    w_type: WType | None = None
+    pe: int = 1
+    simd: int = 1
+    mmv: int = 1
+    arith: Arith = Arith.AUTO
+    prune: float = 0.0
+
+    @property
+    def weight_type(self) -> WType:
+        if self.w_type is not None:
+            return self.w_type
+        if self.w_bits == 1:
+            return WType.BIPOLAR
+        if self.w_bits == 2:
+            return WType.TERNARY
+        return WType.INT
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer of the hardware network description: its structure, plus `choice` for
+    compute layers (`conv`, `dense`).
+
+    `out_channels` is a conv's output channels or a dense layer's output features (before
+    pruning). `stride` `None` means 1 for conv and `kernel` for pooling. `source` names the
+    other input of an `add` (the residual branch).
+    """
+
+    name: str
+    op: Op
+    out_channels: int = 0
+    kernel: int = 1
+    stride: int | None = None
+    padding: int = 0
+    groups: int = 1
+    source: str | None = None
+    choice: LayerChoice | None = None
+
+
+@dataclass(frozen=True)
+class Network:
+    """A network in its hardware view: layers in order, input shape and bits.
+
+    `input_shape` is `(C, H, W)` for images or `(F,)` for feature vectors.
+    """
+
+    name: str
+    input_shape: tuple[int, ...]
+    input_bits: int
+    layers: tuple[LayerSpec, ...]
+    clock_mhz: float | None = None
+
+    @property
+    def compute_layers(self) -> tuple[LayerSpec, ...]:
+        return tuple(layer for layer in self.layers if layer.op.is_compute)
+
+    def with_choices(self, choices: Mapping[str, LayerChoice]) -> Network:
+        """A copy with the given compute layers' choices replaced (by layer name)."""
+        unknown = set(choices) - {layer.name for layer in self.compute_layers}
+        if unknown:
+            from costmodels.errors import SpecError
+
+            raise SpecError(f"no compute layer named {sorted(unknown)[0]!r} in {self.name!r}")
+        layers = tuple(
+            replace(layer, choice=choices[layer.name]) if layer.name in choices else layer
+            for layer in self.layers
+        )
+        return replace(self, layers=layers)
+
+
+@dataclass(frozen=True)
+class ResolvedLayer:
+    """A layer with every shape and bit-width inferred (see `costmodels.network.resolve`).
+
+    Shapes are after pruning: `in_channels` already lost what the producing layer pruned,
+    `out_channels` is what this layer keeps. For a matrix-vector unit FINN's names apply:
+    `mw` = inputs per output (in_channels/groups * k * k, or in_features), `mh` = outputs
+    (kept channels), `num_vectors` = output pixels per frame (1 for dense).
+    """
+
+    spec: LayerSpec
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+    in_bits: int
+    out_bits: int
+    mw: int = 0
+    mh: int = 0
+    num_vectors: int = 1
+    acc_bits: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def op(self) -> Op:
+        return self.spec.op
+
+    @property
+    def choice(self) -> LayerChoice:
+        """The compute layer's choice (a default `LayerChoice` for non-compute layers)."""
+        return self.spec.choice if self.spec.choice is not None else LayerChoice()
+
+    @property
+    def in_channels(self) -> int:
+        return self.in_shape[0]
+
+    @property
+    def out_channels(self) -> int:
+        return self.out_shape[0]
+
+    @property
+    def is_depthwise(self) -> bool:
+        return (
+            self.spec.op is Op.CONV
+            and self.spec.groups > 1
+            and self.spec.groups == self.in_channels
+        )
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates per frame."""
+        return self.mw * self.mh * self.num_vectors if self.op.is_compute else 0
+
+
+@dataclass(frozen=True)
+class Device:
+    """An FPGA part with its resource totals (shared/reference/devices.csv) and defaults."""
+
+    part: str
+    boards: tuple[str, ...]
+    family: str
+    lut: int
+    ff: int
+    bram18: int
+    uram: int
+    dsp: int
+    dsp_block: str
+    clock_mhz: float
+
+
+@dataclass(frozen=True)
+class Resources:
+    """FPGA resources as a value type with `+` and scalar `*`.
+
+    `bram18` counts 18 Kb block RAMs (a RAMB36 is 2); `uram` counts 288 Kb UltraRAMs.
+    """
+
+    lut: float = 0.0
+    ff: float = 0.0
+    dsp: float = 0.0
+    bram18: float = 0.0
+    uram: float = 0.0
+
+    def __add__(self, other: Resources) -> Resources:
+        return Resources(
+            self.lut + other.lut,
+            self.ff + other.ff,
+            self.dsp + other.dsp,
+            self.bram18 + other.bram18,
+            self.uram + other.uram,
+        )
+
+    def __mul__(self, k: float) -> Resources:
+        return Resources(self.lut * k, self.ff * k, self.dsp * k, self.bram18 * k, self.uram * k)
+
+    __rmul__ = __mul__
+
+    def as_dict(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def utilization(self, device: Device) -> Resources:
+        """Percent of the device's totals (0 where the device has none of a resource but
+        the design uses none; infinity where it uses some)."""
+
+        def pct(used: float, total: float) -> float:
+            if total > 0:
+                return 100.0 * used / total
+            return 0.0 if used == 0 else float("inf")
+
+        return Resources(
+            pct(self.lut, device.lut),
+            pct(self.ff, device.ff),
+            pct(self.dsp, device.dsp),
+            pct(self.bram18, device.bram18),
+            pct(self.uram, device.uram),
+        )
+
+    def fits(self, device: Device, cap_pct: float = 100.0) -> bool:
+        """Whether every resource is within `cap_pct` percent of the device's total.
+
+        FF is not checked: the models do not estimate it for every unit.
+        """
+        u = self.utilization(device)
+        return all(v <= cap_pct for v in (u.lut, u.dsp, u.bram18, u.uram))
+
+
+ZERO = Resources()
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """One hardware unit's cost: resources, its initiation interval in cycles per frame,
+    the cycles until its first output (pipeline fill), and a per-component breakdown."""
+
+    name: str
+    op: Op
+    resources: Resources
+    cycles: int
+    latency_cycles: int
+    breakdown: tuple[tuple[str, Resources], ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class NetworkCost:
+    """A whole design's estimate on a device at a clock.
+
+    `cycles_per_frame` is the steady-state initiation interval (the slowest unit for a
+    dataflow pipeline, the sum over layers for shared engines); `latency_cycles` is one
+    frame's time through the whole accelerator.
+    """
+
+    network: str
+    device: Device
+    clock_mhz: float
+    layers: tuple[LayerCost, ...]
+    shell: Resources
+    total: Resources
+    cycles_per_frame: int
+    latency_cycles: int
+
+    @property
+    def fps(self) -> float:
+        return self.clock_mhz * 1e6 / self.cycles_per_frame if self.cycles_per_frame else 0.0
+
+    @property
+    def latency_ms(self) -> float:
+        return self.latency_cycles / (self.clock_mhz * 1e3)
+
+    @property
+    def utilization(self) -> Resources:
+        return self.total.utilization(self.device)
+
+    def fits(self, cap_pct: float = 100.0) -> bool:
+        return self.total.fits(self.device, cap_pct)

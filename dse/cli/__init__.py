@@ -1,0 +1,46 @@
+"""The `dse` command line: a thin shell over the library.
+
+Commands parse, call one plain function and render. Domain errors (`DseError`) become a
+one-line message and an exit code here, at the boundary, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from costmodels.errors import DseError
+from dse.cli.app import app
+from dse.cli.common import err_console
+
+# Command modules register themselves on `app` when imported (one line each).
+# (none yet)
+
+
+__all__ = ["app", "main"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `dse` console script."""
+    try:
+        result = app(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err_console.print("error: aborted", markup=False)
+        return 130
+    except click.ClickException as exc:
+        err_console.print(f"error: {exc.format_message()}", markup=False, soft_wrap=True)
+        return exc.exit_code
+    except DseError as exc:
+        err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err_console.print("error: interrupted", markup=False)
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Search spaces: a network description to Optuna suggestions and back to a candidate."""
