@@ -1,1 +1,33 @@
-"""Search spaces: a network description to Optuna suggestions and back to a candidate."""
+"""Search spaces: a network description to Optuna suggestions and back to a candidate.
+
+`SearchSpace(network, limits, search_bits=..., search_prune=...)` owns the static choice
+sets; `suggest(trial)` samples a `Candidate`; `params_for(choices)` turns a design (a
+baseline) back into parameter values for `enqueue_trial`. `setfolding` builds the FINN
+SetFolding-style baseline.
+"""
+
+from search_spaces.limits import ALL_BITS, DEFAULT_ARITH, FixedChoice, SpaceLimits, parse_fixed
+from search_spaces.space import (
+    Candidate,
+    LayerSpace,
+    SearchSpace,
+    arith_valid,
+    choice_from_dict,
+    choice_to_dict,
+    nearest_divisor,
+)
+
+__all__ = [
+    "ALL_BITS",
+    "DEFAULT_ARITH",
+    "Candidate",
+    "FixedChoice",
+    "LayerSpace",
+    "SearchSpace",
+    "SpaceLimits",
+    "arith_valid",
+    "choice_from_dict",
+    "choice_to_dict",
+    "nearest_divisor",
+    "parse_fixed",
+]

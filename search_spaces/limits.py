@@ -1,0 +1,142 @@
+"""The limits of a search space: which bits, pruning ratios, folding and arithmetic the
+search may pick. A frozen value that the study configuration builds and fingerprints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from costmodels.errors import ConfigError
+from costmodels.network import MAX_BITS
+from costmodels.types import Arith
+
+ALL_BITS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16)
+DEFAULT_ARITH: tuple[Arith, ...] = (
+    Arith.LUT,
+    Arith.DSP,
+    Arith.RCCM2,
+    Arith.RCCM3,
+    Arith.RCCM4,
+    Arith.XNOR,
+)
+
+
+@dataclass(frozen=True)
+class FixedChoice:
+    """Values one layer keeps whatever the search samples (e.g. 8-bit first and last
+    layers, the usual choice for quantized networks: FINN BNN-PYNQ, Faraone thesis
+    sec. 3.2). `None` fields are searched."""
+
+    w_bits: int | None = None
+    a_bits: int | None = None
+    prune: float | None = None
+    arith: Arith | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key in ("w_bits", "a_bits", "prune"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        if self.arith is not None:
+            out["arith"] = self.arith.value
+        return out
+
+
+@dataclass(frozen=True)
+class SpaceLimits:
+    """What the search may choose, per compute layer.
+
+    `search_bits` / `search_prune` `None` mean "only when accuracy is an objective": in a
+    cost-only search fewer bits and more pruning are free wins, so the spec's values stay.
+    `fixed` maps a layer name, or `first` / `last` (the first and last compute layers), to
+    values that are not searched. `max_pe` / `max_simd` / `max_mmv` cap the folding
+    (`max_mmv` 1 turns MMV off, as FINN's default flow does).
+    """
+
+    w_bits: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8)
+    a_bits: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8)
+    prune: tuple[float, ...] = (0.0, 0.125, 0.25, 0.375, 0.5)
+    max_pe: int = 64
+    max_simd: int = 64
+    max_mmv: int = 1
+    arith: tuple[Arith, ...] = DEFAULT_ARITH
+    search_bits: bool | None = None
+    search_prune: bool | None = None
+    fixed: tuple[tuple[str, FixedChoice], ...] = field(
+        default=(("first", FixedChoice(w_bits=8, a_bits=None)), ("last", FixedChoice(w_bits=8)))
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("w_bits", "a_bits"):
+            bits = getattr(self, name)
+            if not bits:
+                raise ConfigError(f"space.{name} must list at least one bit-width")
+            bad = [b for b in bits if not 1 <= b <= MAX_BITS]
+            if bad:
+                raise ConfigError(f"space.{name}: {bad[0]} is out of range 1..{MAX_BITS}")
+        if not self.prune:
+            raise ConfigError("space.prune must list at least one ratio (0 for none)")
+        bad_ratio = [r for r in self.prune if not 0.0 <= r < 1.0]
+        if bad_ratio:
+            raise ConfigError(f"space.prune: ratio {bad_ratio[0]} must be in [0, 1)")
+        for name in ("max_pe", "max_simd", "max_mmv"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"space.{name} must be >= 1")
+        if not self.arith:
+            raise ConfigError("space.arith must list at least one arithmetic")
+
+    def fixed_for(self, layer: str, *, first: bool, last: bool) -> FixedChoice:
+        """The fixed values of one layer: its own entry over `first`/`last`."""
+        table = dict(self.fixed)
+        merged: dict[str, Any] = {}
+        for key, applies in (("first", first), ("last", last), (layer, True)):
+            if applies and key in table:
+                merged.update(
+                    {k: v for k, v in vars(table[key]).items() if v is not None}
+                )
+        return FixedChoice(**merged)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A plain, JSON-ready form (used for the study fingerprint and the config echo)."""
+        return {
+            "w_bits": list(self.w_bits),
+            "a_bits": list(self.a_bits),
+            "prune": list(self.prune),
+            "max_pe": self.max_pe,
+            "max_simd": self.max_simd,
+            "max_mmv": self.max_mmv,
+            "arith": [a.value for a in self.arith],
+            "search_bits": self.search_bits,
+            "search_prune": self.search_prune,
+            "fixed": {name: fc.as_dict() for name, fc in self.fixed},
+        }
+
+
+def parse_fixed(raw: Mapping[str, Any]) -> tuple[tuple[str, FixedChoice], ...]:
+    """`{layer: {w_bits: 8, ...}}` from a config file into `SpaceLimits.fixed`."""
+    out: list[tuple[str, FixedChoice]] = []
+    for name, values in raw.items():
+        if values is None:
+            continue
+        if not isinstance(values, Mapping):
+            raise ConfigError(f"space.fixed.{name} must be a mapping like {{w_bits: 8}}")
+        unknown = set(values) - {"w_bits", "a_bits", "prune", "arith"}
+        if unknown:
+            raise ConfigError(
+                f"space.fixed.{name}: unknown key {sorted(unknown)[0]!r} "
+                "(expected w_bits, a_bits, prune, arith)"
+            )
+        arith = values.get("arith")
+        try:
+            fc = FixedChoice(
+                w_bits=None if values.get("w_bits") is None else int(values["w_bits"]),
+                a_bits=None if values.get("a_bits") is None else int(values["a_bits"]),
+                prune=None if values.get("prune") is None else float(values["prune"]),
+                arith=None if arith is None else Arith(str(arith).lower()),
+            )
+        except ValueError as exc:
+            raise ConfigError(f"space.fixed.{name}: {exc}") from None
+        out.append((str(name), fc))
+    return tuple(out)

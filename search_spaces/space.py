@@ -1,0 +1,320 @@
+"""The per-layer search space: a network description to Optuna suggestions, and the
+suggestions back to a candidate network.
+
+Every parameter's choice set is fixed when the space is built (Optuna refuses dynamic
+categorical spaces, and the samplers learn better on a static space). Folding is sampled as
+an *index* into the divisors of the unpruned dimension; when upstream pruning changes the
+dimension a SIMD (or depthwise PE) folds, the sampled divisor is mapped onto the nearest
+valid divisor of the actual dimension (`nearest_divisor`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
+
+from costmodels.errors import SpecError
+from costmodels.network import divisors, mmv_dim, pe_dim, resolve, simd_dim
+from costmodels.types import Arith, LayerChoice, Network, ResolvedLayer
+from search_spaces.limits import SpaceLimits
+
+
+class Suggester(Protocol):
+    """What the space needs from an Optuna trial (`optuna.trial.Trial` satisfies it)."""
+
+    def suggest_int(self, name: str, low: int, high: int) -> int: ...
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any: ...
+
+
+def arith_valid(arith: Arith, w_bits: int, in_bits: int) -> bool:
+    """Whether a multiplier arithmetic can implement a layer's products.
+
+    XNOR-popcount needs bipolar weights and inputs (FINN BNN-PYNQ, Umuroglu et al. 2017);
+    RCCMs replace multipliers by multi-bit constant coefficients, so binary weights (a sign
+    flip, no multiplier) gain nothing (Faraone thesis ch. 6); LUT and DSP always work.
+    """
+    if arith is Arith.XNOR:
+        return w_bits == 1 and in_bits == 1
+    if arith.is_rccm:
+        return w_bits >= 2
+    return True
+
+
+def nearest_divisor(value: int, n: int, cap: int) -> int:
+    """The divisor of `n` (not above `cap`) nearest to `value` on a log scale; ties go to the
+    smaller (cheaper) one."""
+    options = [d for d in divisors(n) if d <= cap] or [1]
+    return min(options, key=lambda d: (abs(math.log(d) - math.log(value)), d))
+
+
+@dataclass(frozen=True)
+class LayerSpace:
+    """The static choice sets of one compute layer (empty/1-element sets are not sampled)."""
+
+    name: str
+    w_bits: tuple[int, ...]
+    a_bits: tuple[int | None, ...]
+    prune: tuple[float, ...]
+    pe: tuple[int, ...]
+    simd: tuple[int, ...]
+    mmv: tuple[int, ...]
+    arith: tuple[Arith, ...]
+    depthwise: bool
+    default: LayerChoice
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sampled design: the network with every compute layer's choice filled in."""
+
+    network: Network
+    choices: Mapping[str, LayerChoice]
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        """Per layer, the values a report and `dse export` need (JSON-ready)."""
+        return {name: choice_to_dict(c) for name, c in self.choices.items()}
+
+
+def choice_to_dict(c: LayerChoice) -> dict[str, Any]:
+    return {
+        "w_bits": c.w_bits,
+        "a_bits": c.a_bits,
+        "w_type": c.w_type.value if c.w_type is not None else None,
+        "pe": c.pe,
+        "simd": c.simd,
+        "mmv": c.mmv,
+        "arith": c.arith.value,
+        "prune": c.prune,
+    }
+
+
+def choice_from_dict(d: Mapping[str, Any]) -> LayerChoice:
+    from costmodels.types import WType
+
+    return LayerChoice(
+        w_bits=int(d["w_bits"]),
+        a_bits=None if d.get("a_bits") is None else int(d["a_bits"]),
+        w_type=None if d.get("w_type") is None else WType(d["w_type"]),
+        pe=int(d["pe"]),
+        simd=int(d["simd"]),
+        mmv=int(d["mmv"]),
+        arith=Arith(d["arith"]),
+        prune=float(d["prune"]),
+    )
+
+
+class SearchSpace:
+    """A network's per-layer design space under some `SpaceLimits`.
+
+    Parameter names are `<layer>.<what>` with `what` in w_bits, a_bits, prune, pe, simd,
+    mmv, arith; only dimensions with more than one choice are sampled.
+    """
+
+    def __init__(
+        self, network: Network, limits: SpaceLimits, *, search_bits: bool, search_prune: bool
+    ) -> None:
+        self.network = network
+        self.limits = limits
+        self.search_bits = search_bits
+        self.search_prune = search_prune
+        base = _unpruned(network)
+        resolved = resolve(base)
+        compute = [r for r in resolved if r.op.is_compute]
+        if not compute:
+            raise SpecError(f"network {network.name!r} has no compute layers to search")
+        self.layers: tuple[LayerSpace, ...] = tuple(
+            self._layer_space(r, first=i == 0, last=i == len(compute) - 1)
+            for i, r in enumerate(compute)
+        )
+        self._in_bits_first = compute[0].in_bits
+
+    def _layer_space(self, r: ResolvedLayer, *, first: bool, last: bool) -> LayerSpace:
+        lim = self.limits
+        default = r.choice
+        fixed = lim.fixed_for(r.name, first=first, last=last)
+        if self.search_bits:
+            w_bits: tuple[int, ...] = (
+                (fixed.w_bits,) if fixed.w_bits is not None else tuple(sorted(set(lim.w_bits)))
+            )
+            if default.a_bits is None:
+                a_bits: tuple[int | None, ...] = (None,)
+            elif fixed.a_bits is not None:
+                a_bits = (fixed.a_bits,)
+            else:
+                a_bits = tuple(sorted(set(lim.a_bits)))
+        else:
+            w_bits, a_bits = (default.w_bits,), (default.a_bits,)
+        if self.search_prune and not r.is_depthwise:
+            prune = (fixed.prune,) if fixed.prune is not None else tuple(sorted(set(lim.prune)))
+        else:
+            prune = (default.prune,) if not r.is_depthwise else (0.0,)
+        pe = tuple(d for d in divisors(pe_dim(r)) if d <= lim.max_pe) or (1,)
+        simd = tuple(d for d in divisors(simd_dim(r)) if d <= lim.max_simd) or (1,)
+        mmv = tuple(d for d in divisors(mmv_dim(r)) if d <= lim.max_mmv) or (1,)
+        # The input bits of later layers depend on sampled a_bits, so an arithmetic is kept
+        # when it is valid for some combination the layer can see.
+        in_bits_options = {r.in_bits} if first else set(lim.a_bits) | {r.in_bits}
+        arith_set = (fixed.arith,) if fixed.arith is not None else lim.arith
+        arith = tuple(
+            a
+            for a in arith_set
+            if any(arith_valid(a, wb, ib) for wb in w_bits for ib in in_bits_options)
+        ) or (Arith.AUTO,)
+        return LayerSpace(
+            name=r.name,
+            w_bits=w_bits,
+            a_bits=a_bits,
+            prune=prune,
+            pe=pe,
+            simd=simd,
+            mmv=mmv,
+            arith=arith,
+            depthwise=r.is_depthwise,
+            default=default,
+        )
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        names: list[str] = []
+        for ls in self.layers:
+            for what, options in self._dims(ls):
+                if len(options) > 1:
+                    names.append(f"{ls.name}.{what}")
+        return tuple(names)
+
+    @staticmethod
+    def _dims(ls: LayerSpace) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+        return (
+            ("w_bits", ls.w_bits),
+            ("a_bits", ls.a_bits),
+            ("prune", ls.prune),
+            ("pe", ls.pe),
+            ("simd", ls.simd),
+            ("mmv", ls.mmv),
+            ("arith", ls.arith),
+        )
+
+    def suggest(self, trial: Suggester) -> Candidate:
+        """Sample every searched parameter from `trial` and build the candidate."""
+        raw: dict[str, dict[str, Any]] = {}
+        for ls in self.layers:
+            raw[ls.name] = {
+                "w_bits": _pick(trial, f"{ls.name}.w_bits", ls.w_bits, categorical=True),
+                "a_bits": _pick(trial, f"{ls.name}.a_bits", ls.a_bits, categorical=True),
+                "prune": _pick(trial, f"{ls.name}.prune", ls.prune, categorical=True),
+                "pe": _pick(trial, f"{ls.name}.pe", ls.pe),
+                "simd": _pick(trial, f"{ls.name}.simd", ls.simd),
+                "mmv": _pick(trial, f"{ls.name}.mmv", ls.mmv),
+                "arith": Arith(
+                    _pick(trial, f"{ls.name}.arith", tuple(a.value for a in ls.arith), True)
+                ),
+            }
+        return self.build(raw)
+
+    def build(self, raw: Mapping[str, Mapping[str, Any]]) -> Candidate:
+        """A candidate from per-layer values (sampled, or a baseline), mapped onto valid
+        folding and arithmetic."""
+        first: dict[str, LayerChoice] = {}
+        for ls in self.layers:
+            v = raw[ls.name]
+            first[ls.name] = replace(
+                ls.default,
+                w_bits=int(v["w_bits"]),
+                a_bits=v["a_bits"],
+                w_type=ls.default.w_type if not self.search_bits else None,
+                prune=float(v["prune"]),
+                pe=int(v["pe"]) if not ls.depthwise else 1,
+                simd=1,
+                mmv=int(v["mmv"]),
+                arith=Arith.AUTO,
+            )
+        # Resolve without folding to learn the actual (pruned) dimensions SIMD folds.
+        trial_net = self.network.with_choices(first)
+        resolved = {r.name: r for r in resolve(trial_net, check_folding=False)}
+        lim = self.limits
+        final: dict[str, LayerChoice] = {}
+        for ls in self.layers:
+            v = raw[ls.name]
+            r = resolved[ls.name]
+            simd = nearest_divisor(int(v["simd"]), simd_dim(r), lim.max_simd)
+            pe = (
+                nearest_divisor(int(v["pe"]), r.in_channels, lim.max_pe)
+                if ls.depthwise
+                else first[ls.name].pe
+            )
+            arith = v["arith"] if isinstance(v["arith"], Arith) else Arith(v["arith"])
+            if not arith_valid(arith, first[ls.name].w_bits, r.in_bits):
+                arith = Arith.AUTO
+            final[ls.name] = replace(first[ls.name], simd=simd, pe=pe, arith=arith)
+        return Candidate(self.network.with_choices(final), final)
+
+    def params_for(self, choices: Mapping[str, LayerChoice]) -> dict[str, Any]:
+        """Optuna parameter values that reproduce `choices` as closely as the space allows
+        (used to enqueue baselines). Values outside a choice set go to the nearest one."""
+        params: dict[str, Any] = {}
+        for ls in self.layers:
+            c = choices.get(ls.name, ls.default)
+            values: dict[str, Any] = {
+                "w_bits": _nearest(ls.w_bits, c.w_bits),
+                "a_bits": _nearest(ls.a_bits, c.a_bits),
+                "prune": _nearest(ls.prune, c.prune),
+                "pe": ls.pe.index(_nearest(ls.pe, c.pe)),
+                "simd": ls.simd.index(_nearest(ls.simd, c.simd)),
+                "mmv": ls.mmv.index(_nearest(ls.mmv, c.mmv)),
+                "arith": (c.arith if c.arith in ls.arith else ls.arith[0]).value,
+            }
+            for what, options in self._dims(ls):
+                if len(options) > 1:
+                    params[f"{ls.name}.{what}"] = values[what]
+        return params
+
+    def arith_options(self) -> tuple[Arith, ...]:
+        """Every arithmetic some layer may use."""
+        return tuple(dict.fromkeys(a for ls in self.layers for a in ls.arith))
+
+    def smallest(self, arith: Arith = Arith.LUT) -> Candidate:
+        """The cheapest design the space holds for one arithmetic: fewest bits, most
+        pruning, PE=SIMD=MMV=1 (used to say "cannot fit" before running)."""
+        raw = {
+            ls.name: {
+                "w_bits": min(ls.w_bits),
+                "a_bits": None if ls.a_bits == (None,) else min(b for b in ls.a_bits if b),
+                "prune": max(ls.prune),
+                "pe": 1,
+                "simd": 1,
+                "mmv": 1,
+                "arith": arith if arith in ls.arith else ls.arith[0],
+            }
+            for ls in self.layers
+        }
+        return self.build(raw)
+
+
+def _nearest(options: tuple[Any, ...], value: Any) -> Any:
+    if value in options:
+        return value
+    if value is None or any(o is None for o in options):
+        return options[0]
+    return min(options, key=lambda o: (abs(float(o) - float(value)), o))
+
+
+def _pick(trial: Suggester, name: str, options: tuple[Any, ...], categorical: bool = False) -> Any:
+    if len(options) == 1:
+        return options[0]
+    if categorical:
+        return trial.suggest_categorical(name, options)
+    return options[trial.suggest_int(name, 0, len(options) - 1)]
+
+
+def _unpruned(network: Network) -> Network:
+    """The network with no pruning and PE=SIMD=MMV=1: the dimensions choice sets index."""
+    return network.with_choices(
+        {
+            layer.name: replace(layer.choice, prune=0.0, pe=1, simd=1, mmv=1)
+            for layer in network.compute_layers
+            if layer.choice is not None
+        }
+    )
