@@ -4,6 +4,8 @@ Pure Python: no Optuna, no torch. Frozen dataclasses in (`Network`, `LayerSpec`,
 `LayerChoice`, `Device`), frozen dataclasses out (`Resources`, `LayerCost`, `NetworkCost`).
 """
 
+from costmodels.devices import catalog, get_device
+from costmodels.engines import EngineConfig
 from costmodels.errors import (
     ConfigError,
     DeviceError,
@@ -14,6 +16,8 @@ from costmodels.errors import (
     StudyError,
     WorkloadError,
 )
+from costmodels.estimate import Template, estimate
+from costmodels.finn import estimate_finn
 from costmodels.network import (
     divisors,
     kept_channels,
@@ -42,6 +46,7 @@ __all__ = [
     "Device",
     "DeviceError",
     "DseError",
+    "EngineConfig",
     "FoldingError",
     "LayerChoice",
     "LayerCost",
@@ -54,9 +59,14 @@ __all__ = [
     "SpecError",
     "StorageError",
     "StudyError",
+    "Template",
     "WType",
     "WorkloadError",
+    "catalog",
     "divisors",
+    "estimate",
+    "estimate_finn",
+    "get_device",
     "kept_channels",
     "resolve",
     "valid_mmv",

@@ -1,0 +1,44 @@
+"""The cost model's front door: `estimate(network, device, ...)` for either architecture
+template, and `estimate_finn` for FINN's own formulas as a baseline."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from costmodels.dataflow import estimate_dataflow
+from costmodels.engines import EngineConfig, estimate_engines
+from costmodels.errors import ConfigError
+from costmodels.network import resolve
+from costmodels.types import Device, Network, NetworkCost
+
+
+class Template(str, Enum):
+    """Accelerator architecture templates."""
+
+    DATAFLOW = "dataflow"  # one streaming unit per layer (FINN, thesis ch. 4, ELB-NN)
+    ENGINES = "engines"  # shared MAC engines reused per layer (TwinDNN Fig. 1)
+
+
+def estimate(
+    network: Network,
+    device: Device,
+    *,
+    template: Template = Template.DATAFLOW,
+    clock_mhz: float | None = None,
+    engines: EngineConfig | None = None,
+) -> NetworkCost:
+    """LUT/FF/DSP/BRAM18/URAM, cycles per frame and latency of `network` on `device`.
+
+    The clock is `clock_mhz`, else `network.clock_mhz`, else the device's default.
+    `engines` configures the ENGINES template (default `EngineConfig()`); it is rejected
+    for DATAFLOW. Raises `SpecError`/`FoldingError` for inconsistent networks.
+    """
+    clock = clock_mhz or network.clock_mhz or device.clock_mhz
+    if not clock > 0:
+        raise ConfigError(f"clock {clock} MHz must be positive")
+    layers = resolve(network)
+    if template is Template.DATAFLOW:
+        if engines is not None:
+            raise ConfigError("an EngineConfig only applies to the engines template")
+        return estimate_dataflow(network.name, layers, device, clock)
+    return estimate_engines(network.name, layers, device, clock, engines or EngineConfig())

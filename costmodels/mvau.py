@@ -1,0 +1,154 @@
+"""The streaming matrix-vector(-activation) unit of a dataflow accelerator (FINN MVTU/MVAU,
+Faraone thesis ch. 4, ELB-NN's computing engines): one per conv/dense layer.
+
+PE rows of SIMD multiplier lanes each, replicated MMV times for MMV output pixels in
+parallel; per PE an adder tree over its SIMD products, an accumulator and an activation
+(threshold) unit; weights in a per-PE memory (the HLS array partition of FINN-hlslib's
+`FixedPointWeights<SIMD,T,PE,TILES>`, which is also what the thesis Table 6.7 buffers show).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+from costmodels.arith import (
+    dsp_per_lane,
+    lane_luts,
+    product_bits,
+    resolve_arith,
+    stored_weight_bits,
+)
+from costmodels.memory import place_memory
+from costmodels.types import Arith, Device, LayerCost, ResolvedLayer, Resources
+
+#: Fixed LUTs of one MVAU (control, stream interfaces): FINN-R's c0 = 300 (Blott et al.
+#: 2018; FINN `MVAU_hls.lut_estimation`).
+MVAU_BASE_LUT = 300.0
+#: Fixed FFs of one MVAU (control and stream registers); assumption, half the LUT base.
+MVAU_BASE_FF = 150.0
+#: Pipeline stages of one MVAU from input to output (read, multiply, adder tree,
+#: accumulate, threshold); FINN-hlslib MVAU pipelines at II=1 with depth about 5-10.
+MVAU_PIPELINE_DEPTH = 8
+#: Above this many output bits, thresholds are searched in B pipelined stages (FINN
+#: `Thresholding_rtl` binary search) instead of 2^B - 1 parallel comparators; each stage
+#: costs about 4 comparators (comparator plus threshold selection mux). Assumption that
+#: keeps the cost monotone in B: comparators = min(2^B - 1, 4B).
+THRESHOLD_STAGE_COMPARATORS = 4
+
+
+def adder_tree_luts(inputs: int, in_bits: int) -> float:
+    """A balanced adder tree over `inputs` operands of `in_bits` bits: level l has
+    ceil(n / 2^l) two-input adders of in_bits + l - 1 bits, one LUT per bit on the carry
+    chain (UG474 / UG574 CARRY4/CARRY8)."""
+    total = 0
+    n = inputs
+    width = in_bits
+    while n > 1:
+        pairs = n // 2
+        width += 1
+        total += pairs * width
+        n = n - pairs
+    return float(total)
+
+
+def popcount_luts(inputs: int) -> float:
+    """Popcount of `inputs` XNOR bits: about one LUT per input for the 6:3 compressor
+    tree plus the final adder tree on the partial counts (FINN-R Sec. 4: binary dot
+    products cost ~1 LUT per bit); modelled as an adder tree of 1-bit operands."""
+    return adder_tree_luts(inputs, 1)
+
+
+def threshold_comparators(out_bits: int) -> int:
+    """Comparators per PE of a B-bit threshold activation: 2^B - 1 in parallel (FINN-hlslib
+    `ThresholdsActivation`), capped at 4B for the binary-search form (see
+    `THRESHOLD_STAGE_COMPARATORS`)."""
+    return min(2**out_bits - 1, THRESHOLD_STAGE_COMPARATORS * out_bits)
+
+
+def mvau_cycles(layer: ResolvedLayer) -> int:
+    """Cycles per frame: (MH/PE) * (MW/SIMD) * (vectors/MMV) (FINN `get_exp_cycles`;
+    Faraone thesis Eq. 4.1 with MMV)."""
+    c = layer.choice
+    return (layer.mh // c.pe) * (layer.mw // c.simd) * math.ceil(layer.num_vectors / c.mmv)
+
+
+@functools.lru_cache(maxsize=65536)
+def mvau_cost(layer: ResolvedLayer, device: Device) -> LayerCost:
+    """The dataflow MVAU of one conv/dense layer: LUT, FF, DSP, BRAM18/URAM, cycles."""
+    c = layer.choice
+    pe, simd, mmv = c.pe, c.simd, c.mmv
+    a_in = layer.in_bits
+    arith = resolve_arith(c, a_in, layer.name)
+    lanes = pe * simd * mmv
+    pbits = product_bits(c, arith, a_in)
+    acc = layer.acc_bits
+
+    # multipliers
+    mult = Resources(lut=lanes * lane_luts(c, arith, a_in), ff=float(lanes * pbits))
+    if arith is Arith.DSP:
+        mult = mult + Resources(
+            dsp=float(math.ceil(lanes * dsp_per_lane(c.w_bits, a_in, device.dsp_block)))
+        )
+
+    # adder tree (in the DSP cascade for DSP lanes: PCIN/PCOUT, UG579 ch. 2) and accumulator
+    trees = pe * mmv
+    if arith is Arith.XNOR:
+        tree_luts = popcount_luts(simd)
+    elif arith is Arith.DSP:
+        tree_luts = 0.0
+    else:
+        tree_luts = adder_tree_luts(simd, pbits)
+    tree = Resources(lut=trees * tree_luts, ff=trees * tree_luts)
+    acc_res = Resources(lut=float(trees * acc), ff=float(trees * acc))
+
+    # activation: thresholds (comparators per PE, threshold memory per PE)
+    act = Resources()
+    if c.a_bits is not None:
+        n_thr = 2**c.a_bits - 1
+        comps = threshold_comparators(c.a_bits)
+        act = Resources(lut=float(trees * comps * acc), ff=float(trees * c.a_bits))
+        tmem = place_memory(n_thr * acc, layer.mh // pe, device)
+        act = act + tmem * pe
+
+    # weight memory: one memory per PE, SIMD weights wide (shared by the MMV lanes)
+    wbits = stored_weight_bits(c, arith)
+    depth = (layer.mw * layer.mh) // (pe * simd)
+    wmem = place_memory(simd * wbits, depth, device) * pe
+
+    base = Resources(lut=MVAU_BASE_LUT, ff=MVAU_BASE_FF)
+    breakdown = (
+        ("base", base),
+        ("multipliers", mult),
+        ("adder_tree", tree),
+        ("accumulator", acc_res),
+        ("activation", act),
+        ("weights", wmem),
+    )
+    total = Resources()
+    for _, r in breakdown:
+        total = total + r
+    cycles = mvau_cycles(layer)
+    return LayerCost(
+        name=layer.name,
+        op=layer.op,
+        resources=total,
+        cycles=cycles,
+        latency_cycles=_fill_cycles(layer, cycles),
+        breakdown=breakdown,
+    )
+
+
+def _fill_cycles(layer: ResolvedLayer, cycles: int) -> int:
+    """Cycles from this unit's first input to its first output: for a conv, the input
+    rows the sliding window needs before the first output pixel ((K-1) rows plus K
+    pixels) at the unit's input rate, plus one output pixel's compute; a dense layer needs
+    its whole input vector first, so its fill is its full cycle count."""
+    c = layer.choice
+    if layer.op.value == "dense" or len(layer.in_shape) != 3:
+        return cycles + MVAU_PIPELINE_DEPTH
+    _, h, w = layer.in_shape
+    k = layer.spec.kernel
+    per_pixel = (layer.mh // c.pe) * (layer.mw // c.simd)
+    rows_needed = min(h * w, (k - 1) * w + k)
+    return int(cycles * rows_needed / (h * w)) + per_pixel + MVAU_PIPELINE_DEPTH

@@ -1,0 +1,304 @@
+"""The network description file (YAML or JSON): loading, validation and dumping.
+
+A spec describes a fixed accelerator design in its hardware view (see README and issue 2):
+
+    name: cnv-w1a1
+    input: {shape: [3, 32, 32], bits: 8}
+    clock_mhz: 100                 # optional
+    layers:
+      - {name: conv0, op: conv, out_channels: 64, kernel: 3, w_bits: 1, a_bits: 1, pe: 16, simd: 3}
+      - {name: pool0, op: maxpool, kernel: 2}
+      - {name: fc0, op: dense, out_features: 512, w_bits: 1, a_bits: 1, pe: 1, simd: 4}
+
+Every problem is a one-line `SpecError` naming the layer and the key; unknown keys get a
+"did you mean" suggestion. `dump_network` writes a spec that loads back to an equal
+`Network` (so estimates are identical).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from costmodels.errors import SpecError
+from costmodels.types import Arith, LayerChoice, LayerSpec, Network, Op, WType
+
+TOP_KEYS = ("name", "input", "clock_mhz", "layers")
+INPUT_KEYS = ("shape", "bits")
+CHOICE_KEYS = ("w_bits", "a_bits", "w_type", "pe", "simd", "mmv", "arith", "prune")
+OP_KEYS: Mapping[Op, tuple[str, ...]] = {
+    Op.CONV: ("out_channels", "kernel", "stride", "padding", "groups", *CHOICE_KEYS),
+    Op.DENSE: ("out_features", *CHOICE_KEYS),
+    Op.MAXPOOL: ("kernel", "stride", "padding"),
+    Op.AVGPOOL: ("kernel", "stride", "padding"),
+    Op.ADD: ("from",),
+}
+ALL_LAYER_KEYS = tuple(dict.fromkeys(["name", "op", *(k for ks in OP_KEYS.values() for k in ks)]))
+
+
+def _suggest(key: str, valid: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _where(layer: str | None) -> str:
+    return f"layer {layer!r}: " if layer else ""
+
+
+def _int(d: Mapping[str, Any], key: str, layer: str | None, default: int | None = None) -> int:
+    if key not in d:
+        if default is None:
+            raise SpecError(f"{_where(layer)}missing key {key!r}")
+        return default
+    value = d[key]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SpecError(f"{_where(layer)}{key} must be an integer, got {value!r}")
+    return value
+
+
+def _check_keys(d: Mapping[str, Any], valid: tuple[str, ...], what: str) -> None:
+    for key in d:
+        if not isinstance(key, str) or key not in valid:
+            everything = valid if what.startswith("top") else ALL_LAYER_KEYS
+            hint = _suggest(str(key), valid) or _suggest(str(key), everything)
+            extra = ""
+            if not hint and str(key) in ALL_LAYER_KEYS:
+                extra = f" (not valid here; valid keys: {', '.join(valid)})"
+            raise SpecError(f"{what}unknown key {key!r}{hint}{extra}")
+
+
+def _choice(d: Mapping[str, Any], name: str) -> LayerChoice:
+    w_bits = _int(d, "w_bits", name)
+    if "a_bits" not in d:
+        raise SpecError(f"layer {name!r}: missing key 'a_bits' (use null for no activation)")
+    a_raw = d["a_bits"]
+    if a_raw is not None and (isinstance(a_raw, bool) or not isinstance(a_raw, int)):
+        raise SpecError(f"layer {name!r}: a_bits must be an integer or null, got {a_raw!r}")
+    w_type: WType | None = None
+    if d.get("w_type") is not None:
+        try:
+            w_type = WType(str(d["w_type"]).lower())
+        except ValueError:
+            valid = tuple(w.value for w in WType)
+            raise SpecError(
+                f"layer {name!r}: w_type {d['w_type']!r} is not one of {', '.join(valid)}"
+                + _suggest(str(d["w_type"]), valid)
+            ) from None
+    arith_raw = d.get("arith", "auto")
+    try:
+        arith = Arith(str(arith_raw).lower())
+    except ValueError:
+        valid = tuple(a.value for a in Arith)
+        raise SpecError(
+            f"layer {name!r}: arith {arith_raw!r} is not one of {', '.join(valid)}"
+            + _suggest(str(arith_raw), valid)
+        ) from None
+    prune = d.get("prune", 0.0)
+    if isinstance(prune, bool) or not isinstance(prune, (int, float)) or not math.isfinite(prune):
+        raise SpecError(f"layer {name!r}: prune must be a number in [0, 1), got {prune!r}")
+    if not 0.0 <= prune < 1.0:
+        raise SpecError(f"layer {name!r}: prune={prune} must be in [0, 1)")
+    return LayerChoice(
+        w_bits=w_bits,
+        a_bits=a_raw,
+        w_type=w_type,
+        pe=_int(d, "pe", name, 1),
+        simd=_int(d, "simd", name, 1),
+        mmv=_int(d, "mmv", name, 1),
+        arith=arith,
+        prune=float(prune),
+    )
+
+
+def _layer(d: Any, index: int) -> LayerSpec:
+    if not isinstance(d, Mapping):
+        raise SpecError(f"layer #{index}: must be a mapping of keys, got {d!r}")
+    name = d.get("name")
+    if not isinstance(name, str) or not name:
+        raise SpecError(f"layer #{index}: missing key 'name' (a non-empty string)")
+    if "op" not in d:
+        raise SpecError(f"layer {name!r}: missing key 'op'")
+    try:
+        op = Op(str(d["op"]).lower())
+    except ValueError:
+        valid = tuple(o.value for o in Op)
+        raise SpecError(
+            f"layer {name!r}: op {d['op']!r} is not one of {', '.join(valid)}"
+            + _suggest(str(d["op"]), valid)
+        ) from None
+    _check_keys(d, ("name", "op", *OP_KEYS[op]), f"layer {name!r} ({op.value}): ")
+
+    if op is Op.CONV:
+        stride = d.get("stride")
+        if stride is not None:
+            stride = _int(d, "stride", name)
+        return LayerSpec(
+            name=name,
+            op=op,
+            out_channels=_int(d, "out_channels", name),
+            kernel=_int(d, "kernel", name, 1),
+            stride=stride,
+            padding=_int(d, "padding", name, 0),
+            groups=_int(d, "groups", name, 1),
+            choice=_choice(d, name),
+        )
+    if op is Op.DENSE:
+        return LayerSpec(
+            name=name, op=op, out_channels=_int(d, "out_features", name), choice=_choice(d, name)
+        )
+    if op in (Op.MAXPOOL, Op.AVGPOOL):
+        stride = d.get("stride")
+        if stride is not None:
+            stride = _int(d, "stride", name)
+        return LayerSpec(
+            name=name,
+            op=op,
+            kernel=_int(d, "kernel", name),
+            stride=stride,
+            padding=_int(d, "padding", name, 0),
+        )
+    source = d.get("from")
+    if not isinstance(source, str) or not source:
+        raise SpecError(f"layer {name!r}: missing key 'from' (the layer whose output is added)")
+    return LayerSpec(name=name, op=op, source=source)
+
+
+def network_from_dict(d: Any) -> Network:
+    """Build a `Network` from a parsed spec (the structure of the YAML/JSON file).
+
+    Validates keys and types (one-line `SpecError`); shapes and folding are checked later by
+    `costmodels.resolve`.
+    """
+    if not isinstance(d, Mapping):
+        raise SpecError("a network spec must be a mapping with keys name, input, layers")
+    _check_keys(d, TOP_KEYS, "top level: ")
+    for key in ("name", "input", "layers"):
+        if key not in d:
+            raise SpecError(f"top level: missing key {key!r}")
+    name = d["name"]
+    if not isinstance(name, str) or not name:
+        raise SpecError("top level: name must be a non-empty string")
+    inp = d["input"]
+    if not isinstance(inp, Mapping):
+        raise SpecError("input: must be a mapping {shape: [...], bits: N}")
+    _check_keys(inp, INPUT_KEYS, "input: ")
+    if "shape" not in inp or "bits" not in inp:
+        raise SpecError(f"input: missing key {'shape' if 'shape' not in inp else 'bits'!r}")
+    shape = inp["shape"]
+    if (
+        not isinstance(shape, (list, tuple))
+        or not shape
+        or any(isinstance(s, bool) or not isinstance(s, int) for s in shape)
+    ):
+        raise SpecError(f"input: shape must be a list of integers, got {shape!r}")
+    bits = _int(inp, "bits", None)
+    clock = d.get("clock_mhz")
+    if clock is not None and (
+        isinstance(clock, bool) or not isinstance(clock, (int, float)) or not clock > 0
+    ):
+        raise SpecError(f"top level: clock_mhz must be a positive number, got {clock!r}")
+    layers = d["layers"]
+    if not isinstance(layers, list):
+        raise SpecError("top level: layers must be a list")
+    if not layers:
+        raise SpecError(f"network {name!r} has no layers")
+    return Network(
+        name=name,
+        input_shape=tuple(shape),
+        input_bits=bits,
+        layers=tuple(_layer(layer, i) for i, layer in enumerate(layers)),
+        clock_mhz=float(clock) if clock is not None else None,
+    )
+
+
+def load_network(path: str | Path) -> Network:
+    """Read a YAML or JSON spec file into a `Network`."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"spec file {str(p)!r} not found") from None
+    except OSError as exc:
+        raise SpecError(f"cannot read spec file {str(p)!r}: {exc.strerror}") from None
+    try:
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SpecError(f"spec file {str(p)!r} is not valid YAML/JSON: {first}") from None
+    return network_from_dict(data)
+
+
+def _choice_dict(c: LayerChoice) -> dict[str, Any]:
+    out: dict[str, Any] = {"w_bits": c.w_bits, "a_bits": c.a_bits}
+    if c.w_type is not None:
+        out["w_type"] = c.w_type.value
+    out.update(pe=c.pe, simd=c.simd)
+    if c.mmv != 1:
+        out["mmv"] = c.mmv
+    if c.arith is not Arith.AUTO:
+        out["arith"] = c.arith.value
+    if c.prune:
+        out["prune"] = c.prune
+    return out
+
+
+def network_to_dict(net: Network) -> dict[str, Any]:
+    """The spec structure of `net` (inverse of `network_from_dict`); defaults are omitted."""
+    layers: list[dict[str, Any]] = []
+    for layer in net.layers:
+        d: dict[str, Any] = {"name": layer.name, "op": layer.op.value}
+        if layer.op is Op.CONV:
+            d["out_channels"] = layer.out_channels
+        elif layer.op is Op.DENSE:
+            d["out_features"] = layer.out_channels
+        if layer.op in (Op.CONV, Op.MAXPOOL, Op.AVGPOOL):
+            d["kernel"] = layer.kernel
+            if layer.stride is not None:
+                d["stride"] = layer.stride
+            if layer.padding:
+                d["padding"] = layer.padding
+        if layer.op is Op.CONV and layer.groups != 1:
+            d["groups"] = layer.groups
+        if layer.op is Op.ADD:
+            d["from"] = layer.source
+        if layer.choice is not None and layer.op.is_compute:
+            d.update(_choice_dict(layer.choice))
+        layers.append(d)
+    out: dict[str, Any] = {
+        "name": net.name,
+        "input": {"shape": list(net.input_shape), "bits": net.input_bits},
+    }
+    if net.clock_mhz is not None:
+        out["clock_mhz"] = net.clock_mhz
+    out["layers"] = layers
+    return out
+
+
+class _FlowDict(dict[str, Any]):
+    """A mapping dumped in flow style (one layer per line)."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _represent_flow(dumper: yaml.SafeDumper, data: _FlowDict) -> yaml.Node:
+    return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=True)
+
+
+_Dumper.add_representer(_FlowDict, _represent_flow)
+
+
+def dump_network(net: Network) -> str:
+    """The YAML spec of `net`: one flow-style line per layer; loads back to an equal
+    `Network`."""
+    d = network_to_dict(net)
+    d["input"] = _FlowDict(d["input"])
+    d["layers"] = [_FlowDict(layer) for layer in d["layers"]]
+    return yaml.dump(d, Dumper=_Dumper, sort_keys=False, width=120, default_flow_style=False)
