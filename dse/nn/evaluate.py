@@ -1,0 +1,405 @@
+"""The quick accuracy evaluation the search calls for every candidate.
+
+`AccuracyEvaluator(workload).evaluate(network)` quantizes and prunes the workload's float
+model as the candidate `network` says (per layer: weight format, output activation bits,
+kept filters), optionally fine-tunes it for a few quantization-aware steps, and returns
+the validation accuracy. Only what changes accuracy enters the cache key (see
+`accuracy_key`): PE/SIMD/MMV never do, pruning only through the kept channel counts.
+
+Everything expensive that does not depend on the candidate is computed once per evaluator
+and reused: folded float weights, calibration activations, clipping ranges per (layer,
+bits), quantized weights per (layer, format, kept channels), the quantized input codes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, replace
+from typing import TypeVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from costmodels.errors import SpecError
+from costmodels.network import resolve
+from costmodels.types import Arith, LayerChoice, Network, Op, WType
+from dse.nn.cache import AccuracyCache
+from dse.nn.prune import PruneRank, kept_filters
+from dse.nn.qnet import (
+    ActQuant,
+    LayerQuant,
+    QatNet,
+    Step,
+    build_inference_step,
+    channel_plan,
+    other_step,
+    run_codes,
+    sliced_weights,
+)
+from dse.nn.quant import (
+    KLRow,
+    WeightFormat,
+    calibrate_clip,
+    fold_batchnorm,
+    kl_row,
+    quantize_weight,
+)
+from dse.nn.workloads import Workload, limit_threads
+
+log = logging.getLogger(__name__)
+
+# Bump when anything that changes an evaluation's result changes (old cache rows then miss).
+EVAL_VERSION = 1
+
+# Default quantization-aware fine-tuning budget (optimizer steps of FINETUNE_BATCH samples).
+# Chosen from benchmarks/accuracy_speed.py and accuracy_fidelity.py on digits-cnn: PTQ alone
+# leaves binary/ternary layers near chance; 100 steps recover them (see docs/accuracy.md).
+DEFAULT_FINETUNE_STEPS = 100
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class _LRU(OrderedDict[K, V]):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def get_or(self, key: K, make: Callable[[], V]) -> V:
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        value = make()
+        self[key] = value
+        if len(self) > self.size:
+            self.popitem(last=False)
+        return value
+
+
+@dataclass(frozen=True)
+class QuantPolicy:
+    """Evaluation settings beyond the candidate's per-layer choices.
+
+    `first_last_bits`: pin the first and last compute layers' weights to this many int
+    bits (ELB-NN sec. IV.A keeps them at 8 bits; Faraone thesis Table 6.9 likewise keeps
+    them wide); `None` evaluates the candidate exactly as given. `prune_rank` ranks filters
+    (see `PruneRank`). The fine-tuning optimizer is Adam with `finetune_lr` on batches of
+    `finetune_batch`; `calib_samples` training samples calibrate the activation ranges.
+    """
+
+    first_last_bits: int | None = None
+    prune_rank: PruneRank = PruneRank.AUTO
+    finetune_lr: float = 2e-3
+    finetune_batch: int = 64
+    calib_samples: int = 512
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """One evaluation: validation accuracy in [0, 1], wall seconds spent (0 when cached),
+    whether it came from a cache, and the accuracy key."""
+
+    accuracy: float
+    seconds: float
+    cached: bool
+    key: str = ""
+
+
+def pin_first_last(network: Network, bits: int) -> Network:
+    """A copy of `network` whose first and last compute layers have `bits`-bit int weights
+    (the layers' other choices unchanged; an RCCM arithmetic there becomes `auto`)."""
+    compute = network.compute_layers
+    if not compute:
+        return network
+    choices: dict[str, LayerChoice] = {}
+    for layer in (compute[0], compute[-1]):
+        c = layer.choice or LayerChoice()
+        choices[layer.name] = replace(
+            c, w_bits=bits, w_type=WType.INT if bits >= 2 else None,
+            arith=Arith.AUTO if c.arith.is_rccm else c.arith,
+        )  # fmt: skip
+    return network.with_choices(choices)
+
+
+class AccuracyEvaluator:
+    """Quick accuracy of candidate networks of one workload (see module docstring).
+
+    `finetune_steps` quantization-aware steps (0 = post-training quantization only);
+    `seed` seeds the fine-tuning; `cache` (an `AccuracyCache` on the study database) makes
+    results survive restarts and be shared between processes.
+    """
+
+    def __init__(
+        self,
+        workload: Workload,
+        finetune_steps: int = DEFAULT_FINETUNE_STEPS,
+        seed: int = 0,
+        cache: AccuracyCache | None = None,
+        policy: QuantPolicy | None = None,
+    ) -> None:
+        if finetune_steps < 0:
+            raise SpecError(f"finetune steps must be >= 0, got {finetune_steps}")
+        limit_threads()
+        self.workload = workload
+        self.finetune_steps = int(finetune_steps)
+        self.seed = int(seed)
+        self.cache = cache
+        self.policy = policy or QuantPolicy()
+        self._traced = workload.traced
+        self._compute = [layer for layer in self._traced.layers if layer.op.is_compute]
+        self._signature = tuple((lay.name, lay.op, lay.out_shape[0]) for lay in self._compute)
+        self._folded: dict[str, tuple[Tensor, Tensor]] = {}
+        for layer in self._compute:
+            mod = layer.module
+            assert isinstance(mod, (nn.Conv2d, nn.Linear))
+            if layer.bn is not None:
+                assert isinstance(layer.bn, (nn.BatchNorm1d, nn.BatchNorm2d))
+                self._folded[layer.name] = fold_batchnorm(mod.weight, mod.bias, layer.bn)
+            else:
+                bias = mod.bias.detach().clone() if mod.bias is not None else torch.zeros(mod.weight.shape[0])
+                self._folded[layer.name] = (mod.weight.detach().clone().float(), bias.float())
+        self._memo: dict[str, float] = {}
+        self._calib: dict[str, Tensor] | None = None
+        self._clips: dict[tuple[str, int, bool], float] = {}
+        self._kept: dict[tuple[str, str, int], tuple[int, ...]] = {}
+        self._qweights: _LRU[tuple[object, ...], tuple[Tensor, Tensor]] = _LRU(2048)
+        self._steps: _LRU[tuple[object, ...], Step] = _LRU(4096)
+        self._codes: dict[tuple[str, int], tuple[Tensor, float]] = {}
+        self._tuned: _LRU[str, dict[str, tuple[Tensor, Tensor]]] = _LRU(8)
+
+    # ------------------------------------------------------------------ configuration
+
+    def config(self, network: Network) -> tuple[int, tuple[LayerQuant, ...]]:
+        """What of `network` affects accuracy: input bits and, per compute layer, weight
+        format, output activation bits and kept channels (after the policy's pinning).
+        Raises `SpecError` if the network is not this workload's or is inconsistent."""
+        sig = tuple((lay.name, lay.op, lay.out_channels) for lay in network.compute_layers)
+        if sig != self._signature:
+            raise SpecError(
+                f"network {network.name!r} does not match workload {self.workload.name!r}: "
+                "its compute layers differ (use workload.network with changed choices)"
+            )
+        if self.policy.first_last_bits is not None:
+            network = pin_first_last(network, self.policy.first_last_bits)
+        resolved = resolve(network)
+        layers = tuple(
+            LayerQuant(r.name, WeightFormat.from_choice(r.choice), r.choice.a_bits, r.out_channels)
+            for r in resolved
+            if r.op.is_compute
+        )
+        return network.input_bits, layers
+
+    def accuracy_key(self, network: Network) -> str:
+        """SHA-256 of exactly what affects accuracy: per layer weight format (type/bits or
+        RCCM set), activation bits and kept channel count; input bits; the fine-tuning
+        budget, seed and policy; the workload's hash; the evaluation method's version."""
+        return self._key(self.config(network))
+
+    def _key(self, cfg: tuple[int, tuple[LayerQuant, ...]]) -> str:
+        input_bits, layers = cfg
+        p = self.policy
+        doc = {
+            "v": EVAL_VERSION,
+            "workload": self.workload.key,
+            "seed": self.seed,
+            "finetune_steps": self.finetune_steps,
+            "policy": [p.first_last_bits, p.prune_rank.value, p.finetune_lr, p.finetune_batch, p.calib_samples],
+            "input_bits": input_bits,
+            "layers": [[q.name, q.fmt.label, q.a_bits, q.kept] for q in layers],
+        }
+        return hashlib.sha256(json.dumps(doc, separators=(",", ":")).encode()).hexdigest()
+
+    # ------------------------------------------------------------------ public
+
+    def evaluate(self, network: Network) -> EvalResult:
+        """Validation accuracy of `network` (cached by `accuracy_key`)."""
+        cfg = self.config(network)
+        key = self._key(cfg)
+        if key in self._memo:
+            return EvalResult(self._memo[key], 0.0, True, key)
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                self._memo[key] = hit
+                return EvalResult(hit, 0.0, True, key)
+        t0 = time.perf_counter()
+        logits = self._logits(cfg, key, "val")
+        y = self.workload.data["val"][1]
+        acc = float((logits.argmax(dim=1) == y).float().mean())
+        seconds = time.perf_counter() - t0
+        if self.cache is not None:
+            acc = self.cache.put(key, acc, self.workload.name, seconds)
+        self._memo[key] = acc
+        return EvalResult(acc, seconds, False, key)
+
+    def outputs(self, network: Network, split: str = "val") -> np.ndarray:
+        """Logits `[N, classes]` of the quantized (and fine-tuned) `network` on a split."""
+        self.workload.inputs(split)  # validates the split name
+        cfg = self.config(network)
+        return self._logits(cfg, self._key(cfg), split).numpy()
+
+    def kl_report(self) -> list[KLRow]:
+        """Per compute layer and RCCM set (2/3/4-Add): KL divergence of the weight
+        distribution from the coefficient distribution (thesis eq. 6.2) and the relative
+        quantization error."""
+        return [
+            kl_row(layer.name, self._folded[layer.name][0], arith)
+            for layer in self._compute
+            for arith in (Arith.RCCM2, Arith.RCCM3, Arith.RCCM4)
+        ]
+
+    # ------------------------------------------------------------------ internals
+
+    def _input_codes(self, split: str, bits: int) -> tuple[Tensor, float]:
+        def make() -> tuple[Tensor, float]:
+            x = self.workload.inputs(split)
+            ref = self.workload.inputs("train")
+            signed = self.workload.input_signed
+            top = float(ref.abs().max()) or 1.0
+            act = ActQuant(bits, signed, top)
+            lo, hi = act.code_range
+            if signed and bits == 1:
+                return torch.where(x >= 0, 1.0, -1.0), act.step
+            return torch.clamp(torch.floor(x / act.step + 0.5), lo, hi), act.step
+
+        k = (split, bits)
+        if k not in self._codes:
+            self._codes[k] = make()
+        return self._codes[k]
+
+    def _calibration(self) -> dict[str, Tensor]:
+        """Float pre-activations (after folded BN, before ReLU) of each compute layer on
+        the first `calib_samples` training samples, subsampled to at most 100k values."""
+        if self._calib is not None:
+            return self._calib
+        x = self.workload.inputs("train")[: self.policy.calib_samples]
+        saved: dict[str, Tensor] = {}
+        out: dict[str, Tensor] = {}
+        gen = torch.Generator().manual_seed(0)
+        with torch.no_grad():
+            for layer in self._traced.layers:
+                if layer.op.is_compute:
+                    w, b = self._folded[layer.name]
+                    if layer.op is Op.CONV:
+                        x = torch.nn.functional.conv2d(x, w, b, layer.stride or 1, layer.padding, 1, layer.groups)
+                    else:
+                        x = torch.nn.functional.linear(x.flatten(1) if x.dim() > 2 else x, w, b)
+                    flat = x.reshape(-1)
+                    if flat.numel() > 100_000:
+                        flat = flat[torch.randperm(flat.numel(), generator=gen)[:100_000]]
+                    out[layer.name] = flat.clone()
+                    if layer.relu:
+                        x = torch.relu(x)
+                elif layer.op is Op.MAXPOOL:
+                    x = torch.nn.functional.max_pool2d(x, layer.kernel, layer.stride or layer.kernel, layer.padding)
+                elif layer.op is Op.AVGPOOL:
+                    x = torch.nn.functional.avg_pool2d(x, layer.kernel, layer.stride or layer.kernel, layer.padding)
+                else:
+                    x = x + saved[layer.source or ""]
+                    if layer.relu:
+                        x = torch.relu(x)
+                if layer.users:
+                    saved[layer.name] = x
+        self._calib = out
+        return out
+
+    def _act(self, name: str, relu: bool, bits: int | None) -> ActQuant | None:
+        if bits is None:
+            return None
+        signed = not relu
+        k = (name, bits, signed)
+        if k not in self._clips:
+            self._clips[k] = calibrate_clip(self._calibration()[name], bits, signed)
+        return ActQuant(bits, signed, self._clips[k])
+
+    def _kept_idx(self, q: LayerQuant, full: int) -> tuple[int, ...] | None:
+        if q.kept >= full:
+            return None
+        k = (q.name, q.fmt.label, q.kept)
+        if k not in self._kept:
+            self._kept[k] = kept_filters(self._folded[q.name][0], q.fmt, q.kept, self.policy.prune_rank)
+        return self._kept[k]
+
+    def _logits(self, cfg: tuple[int, tuple[LayerQuant, ...]], key: str, split: str) -> Tensor:
+        input_bits, layers = cfg
+        quants = {q.name: q for q in layers}
+        kept = {
+            lay.name: self._kept_idx(quants[lay.name], lay.out_shape[0]) for lay in self._compute
+        }
+        plan = channel_plan(self._traced, kept)
+        acts = {lay.name: self._act(lay.name, lay.relu, quants[lay.name].a_bits) for lay in self._compute}
+        tuned = None
+        if self.finetune_steps > 0:
+            tuned = self._tuned.get_or(key, lambda: self._finetune(plan, quants, acts, input_bits))
+        x, scale = self._input_codes(split, input_bits)
+        in_scale = scale
+        steps: list[Step] = []
+        for layer in self._traced.layers:
+            if not layer.op.is_compute:
+                steps.append(other_step(layer))
+                if layer.op is Op.ADD:
+                    in_scale = 1.0
+                continue
+            q = quants[layer.name]
+            act = acts[layer.name]
+            out_idx, in_idx = plan[layer.name]
+            if tuned is None:
+                wkey = (layer.name, q.fmt.label, out_idx, in_idx)
+
+                def make_q(name: str = layer.name, fmt: WeightFormat = q.fmt,
+                           o: tuple[int, ...] | None = out_idx,
+                           i: tuple[int, ...] | None = in_idx) -> tuple[Tensor, Tensor]:
+                    w, b = sliced_weights(self._folded, {name: (o, i)})[name]
+                    return quantize_weight(w, fmt), b
+
+                qw, b = self._qweights.get_or(wkey, make_q)
+                skey = (*wkey, in_scale, act)
+                step = self._steps.get_or(
+                    skey, lambda lay=layer, qw=qw, b=b, a=act, s=in_scale: build_inference_step(lay, qw, b, a, s)
+                )
+            else:
+                w, b = tuned[layer.name]
+                step = build_inference_step(layer, quantize_weight(w, q.fmt), b, act, in_scale)
+            steps.append(step)
+            in_scale = act.step if act is not None else 1.0
+        with torch.no_grad():
+            return run_codes(steps, x, scale)
+
+    def _finetune(
+        self,
+        plan: dict[str, tuple[tuple[int, ...] | None, tuple[int, ...] | None]],
+        quants: dict[str, LayerQuant],
+        acts: dict[str, ActQuant | None],
+        input_bits: int,
+    ) -> dict[str, tuple[Tensor, Tensor]]:
+        """Quantization-aware fine-tuning (STE) of the pruned network for
+        `finetune_steps` Adam steps on seeded random training batches."""
+        weights = sliced_weights(self._folded, plan)
+        net = QatNet(self._traced, weights, {n: q.fmt for n, q in quants.items()}, acts)
+        codes, s = self._input_codes("train", input_bits)
+        x = codes * s
+        y = self.workload.data["train"][1]
+        torch.manual_seed(self.seed)
+        gen = torch.Generator().manual_seed(self.seed)
+        opt = torch.optim.Adam(net.parameters(), lr=self.policy.finetune_lr)
+        loss_fn = nn.CrossEntropyLoss()
+        batch = min(self.policy.finetune_batch, len(x))
+        order = torch.randperm(len(x), generator=gen)
+        pos = 0
+        net.train()
+        with torch.enable_grad():
+            for _ in range(self.finetune_steps):
+                if pos + batch > len(x):
+                    order, pos = torch.randperm(len(x), generator=gen), 0
+                idx = order[pos : pos + batch]
+                pos += batch
+                opt.zero_grad(set_to_none=True)
+                loss_fn(net(x[idx]), y[idx]).backward()
+                opt.step()
+        return net.float_weights()
