@@ -93,9 +93,7 @@ class SpaceLimits:
         merged: dict[str, Any] = {}
         for key, applies in (("first", first), ("last", last), (layer, True)):
             if applies and key in table:
-                merged.update(
-                    {k: v for k, v in vars(table[key]).items() if v is not None}
-                )
+                merged.update({k: v for k, v in vars(table[key]).items() if v is not None})
         return FixedChoice(**merged)
 
     def as_dict(self) -> dict[str, Any]:

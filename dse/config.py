@@ -1,0 +1,384 @@
+"""Study configuration: a YAML file plus CLI overrides -> one frozen `StudyConfig`.
+
+The fields that define *what* a study optimizes (workload, device, objectives, space,
+constraints, evaluation budget, seed) form its `definition`, whose hash (`fingerprint`) is
+stored with the study: a resume under a different definition is refused (see
+`dse.study`), naming what changed. Run-time knobs (how many trials, which sampler, where
+the storage is) are not part of it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from costmodels.errors import ConfigError
+from costmodels.types import Arith
+from search_spaces import SpaceLimits, parse_fixed
+
+DEFAULT_STORAGE = "sqlite:///runs/dse.db"
+DEFAULT_WORKLOAD = "digits-cnn"
+DEFAULT_DEVICE = "XCZU3EG"
+# Chosen so the embedded default finishes in well under 5 minutes on 2 cores
+# (benchmarks/e2e_digits.py prints the timing).
+DEFAULT_TRIALS = 60
+DEFAULT_COST_ONLY_TRIALS = 2000
+DEFAULT_CAP_PCT = 85.0
+DEFAULT_FINETUNE_STEPS = 60
+
+
+class Direction(str, Enum):
+    MINIMIZE = "minimize"
+    MAXIMIZE = "maximize"
+
+
+OBJECTIVES: dict[str, Direction] = {
+    "accuracy": Direction.MAXIMIZE,
+    "lut": Direction.MINIMIZE,
+    "dsp": Direction.MINIMIZE,
+    "bram18": Direction.MINIMIZE,
+    "fps": Direction.MAXIMIZE,
+    "latency_ms": Direction.MINIMIZE,
+}
+DEFAULT_OBJECTIVES = ("accuracy", "latency_ms", "lut")
+DEFAULT_COST_ONLY_OBJECTIVES = ("fps", "lut")
+
+
+class SamplerName(str, Enum):
+    AUTO = "auto"
+    NSGA2 = "nsga2"
+    TPE = "tpe"
+    RANDOM = "random"
+
+
+class StorageMode(str, Enum):
+    """How trials reach the storage (see docs/search.md).
+
+    `batch`: sample on an in-memory study, commit finished trials in bulk at least every
+    `FLUSH_INTERVAL_S` (one writer per study; fast). `direct`: Optuna's RDBStorage for every
+    call, with heartbeats (several workers may share a study; slow). `auto`: batch for
+    SQLite files, direct for server databases.
+    """
+
+    AUTO = "auto"
+    BATCH = "batch"
+    DIRECT = "direct"
+
+
+def suggest(word: str, options: list[str]) -> str:
+    """`; did you mean 'x'?` for a near miss, else the list of valid names."""
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
+    if close:
+        return f"; did you mean {close[0]!r}?"
+    return f"; expected one of: {', '.join(options)}"
+
+
+def parse_objectives(raw: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Objective names from `a,b,c` or a list; unknown or repeated names are refused."""
+    names = [n.strip().lower() for n in (raw.split(",") if isinstance(raw, str) else raw)]
+    names = [n for n in names if n]
+    if not names:
+        raise ConfigError("no objectives given")
+    for n in names:
+        if n not in OBJECTIVES:
+            raise ConfigError(f"unknown objective {n!r}{suggest(n, list(OBJECTIVES))}")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"objective listed twice in {','.join(names)}")
+    return tuple(names)
+
+
+def parse_sampler(raw: str) -> SamplerName:
+    try:
+        return SamplerName(raw.strip().lower())
+    except ValueError:
+        options = [s.value for s in SamplerName]
+        raise ConfigError(f"unknown sampler {raw!r}{suggest(raw, options)}") from None
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """Everything one `dse search` run needs. `definition()` is what a study is."""
+
+    workload: str = DEFAULT_WORKLOAD
+    device: str = DEFAULT_DEVICE
+    objectives: tuple[str, ...] | None = None  # None: the default for the workload kind
+    space: SpaceLimits = field(default_factory=SpaceLimits)
+    cap_pct: float = DEFAULT_CAP_PCT
+    min_accuracy: float | None = None
+    finetune_steps: int = DEFAULT_FINETUNE_STEPS
+    seed: int = 0
+    clock_mhz: float | None = None
+    # run-time knobs, not part of the definition
+    study: str | None = None
+    storage: str = DEFAULT_STORAGE
+    sampler: SamplerName = SamplerName.AUTO
+    trials: int | None = None  # None: DEFAULT_TRIALS or DEFAULT_COST_ONLY_TRIALS
+    timeout_s: float | None = None
+    storage_mode: StorageMode = StorageMode.AUTO
+    fork: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0 < self.cap_pct <= 100:
+            raise ConfigError(f"cap {self.cap_pct} must be a percentage in (0, 100]")
+        if self.min_accuracy is not None and not 0 <= self.min_accuracy <= 1:
+            raise ConfigError(
+                f"min_accuracy {self.min_accuracy} must be a fraction in [0, 1] (0.9 = 90%)"
+            )
+        if self.finetune_steps < 0:
+            raise ConfigError("finetune_steps must be >= 0")
+        if self.trials is not None and self.trials < 1:
+            raise ConfigError("trials must be >= 1")
+        if self.timeout_s is not None and self.timeout_s <= 0:
+            raise ConfigError("timeout must be > 0 seconds")
+        if self.clock_mhz is not None and self.clock_mhz <= 0:
+            raise ConfigError("clock_mhz must be > 0")
+
+    def objectives_for(self, *, cost_only: bool) -> tuple[str, ...]:
+        """The objectives in force: the configured ones, else the kind's default."""
+        if self.objectives is not None:
+            if cost_only and "accuracy" in self.objectives:
+                raise ConfigError(
+                    f"workload {self.workload!r} is a hardware-only spec: it has no accuracy "
+                    "objective (pick from lut, dsp, bram18, fps, latency_ms)"
+                )
+            return self.objectives
+        return DEFAULT_COST_ONLY_OBJECTIVES if cost_only else DEFAULT_OBJECTIVES
+
+    def trials_for(self, *, cost_only: bool) -> int:
+        if self.trials is not None:
+            return self.trials
+        return DEFAULT_COST_ONLY_TRIALS if cost_only else DEFAULT_TRIALS
+
+    def study_name(self) -> str:
+        """The study name: given, else `<workload stem>-<device>` in lower case."""
+        if self.study:
+            return self.study
+        stem = (
+            Path(self.workload).stem
+            if self.workload.endswith((".yaml", ".yml"))
+            else (self.workload.replace(":", "-").replace(".", "-"))
+        )
+        return f"{stem}-{self.device}".lower()
+
+    def definition(self, *, cost_only: bool) -> dict[str, Any]:
+        """The fields that define the study (JSON-ready, stable key order)."""
+        return {
+            "workload": self.workload,
+            "device": self.device,
+            "objectives": list(self.objectives_for(cost_only=cost_only)),
+            "space": self.space.as_dict(),
+            "cap_pct": self.cap_pct,
+            "min_accuracy": self.min_accuracy,
+            "finetune_steps": None if cost_only else self.finetune_steps,
+            "seed": self.seed,
+            "clock_mhz": self.clock_mhz,
+        }
+
+
+def fingerprint(definition: Mapping[str, Any]) -> str:
+    """A short stable hash of a study definition."""
+    blob = json.dumps(definition, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def describe_changes(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Human-readable differences between two definitions, e.g.
+    `device: XCZU3EG -> XC7Z020`, `space.max_pe: 64 -> 32`."""
+    out: list[str] = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key), new.get(key)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out.extend(describe_changes(a, b, f"{prefix}{key}."))
+        elif a != b:
+            out.append(f"{prefix}{key}: {_show(a)} -> {_show(b)}")
+    return out
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, list):
+        return "[" + ",".join(map(str, v)) + "]"
+    return str(v)
+
+
+_TOP_KEYS = {
+    "workload",
+    "device",
+    "objectives",
+    "space",
+    "cap",
+    "min_accuracy",
+    "finetune_steps",
+    "seed",
+    "clock_mhz",
+    "study",
+    "storage",
+    "sampler",
+    "trials",
+    "timeout",
+    "storage_mode",
+}
+_SPACE_KEYS = {
+    "w_bits",
+    "a_bits",
+    "prune",
+    "max_pe",
+    "max_simd",
+    "max_mmv",
+    "arith",
+    "search_bits",
+    "search_prune",
+    "fixed",
+}
+
+
+def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
+    for key in raw:
+        if key not in allowed:
+            raise ConfigError(f"{where}unknown key {key!r}{suggest(str(key), sorted(allowed))}")
+
+
+def parse_space(raw: Mapping[str, Any] | None, base: SpaceLimits | None = None) -> SpaceLimits:
+    """`SpaceLimits` from the `space:` mapping of a config file (missing keys keep `base`)."""
+    base = base or SpaceLimits()
+    if not raw:
+        return base
+    if not isinstance(raw, Mapping):
+        raise ConfigError("space: must be a mapping")
+    _check_keys(raw, _SPACE_KEYS, "space: ")
+    kw: dict[str, Any] = {}
+    try:
+        for key in ("w_bits", "a_bits"):
+            if key in raw:
+                kw[key] = parse_int_list(raw[key], f"space.{key}")
+        if "prune" in raw:
+            kw["prune"] = tuple(float(x) for x in _as_list(raw["prune"]))
+        for key in ("max_pe", "max_simd", "max_mmv"):
+            if key in raw:
+                kw[key] = int(raw[key])
+        if "arith" in raw:
+            kw["arith"] = parse_arith(raw["arith"])
+        for key in ("search_bits", "search_prune"):
+            if key in raw:
+                kw[key] = None if raw[key] in (None, "auto") else bool(raw[key])
+        if "fixed" in raw:
+            kw["fixed"] = parse_fixed(raw["fixed"] or {})
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"space: {exc}") from None
+    return replace(base, **kw)
+
+
+def _as_list(raw: Any) -> list[Any]:
+    if isinstance(raw, str):
+        return [x.strip() for x in raw.split(",") if x.strip()]
+    if isinstance(raw, (list, tuple)):
+        return list(raw)
+    return [raw]
+
+
+def parse_int_list(raw: Any, what: str) -> tuple[int, ...]:
+    """`1,2,4-8` or a list into sorted unique ints (`a-b` is an inclusive range)."""
+    out: set[int] = set()
+    for item in _as_list(raw):
+        text = str(item).strip()
+        try:
+            if "-" in text[1:]:
+                lo, hi = text.split("-", 1)
+                out.update(range(int(lo), int(hi) + 1))
+            else:
+                out.add(int(text))
+        except ValueError:
+            raise ConfigError(f"{what}: {text!r} is not a bit-width or range like 2-8") from None
+    return tuple(sorted(out))
+
+
+def parse_arith(raw: Any) -> tuple[Arith, ...]:
+    out: list[Arith] = []
+    options = [a.value for a in Arith]
+    for item in _as_list(raw):
+        name = str(item).strip().lower()
+        try:
+            out.append(Arith(name))
+        except ValueError:
+            raise ConfigError(f"unknown arithmetic {name!r}{suggest(name, options)}") from None
+    return tuple(dict.fromkeys(out))
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """The raw mapping of a study config YAML, keys checked."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {str(p)!r}: {exc.strerror or exc}") from None
+    try:
+        raw = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"config {str(p)!r}{where}: not valid YAML") from None
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"config {str(p)!r} must be a mapping of keys like workload:, device:")
+    _check_keys(raw, _TOP_KEYS, f"config {str(p)!r}: ")
+    return dict(raw)
+
+
+def build_config(
+    file_values: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None
+) -> StudyConfig:
+    """A `StudyConfig` from config-file values, then CLI overrides (None = not given).
+
+    Override keys are the config-file keys plus the space keys at top level
+    (`max_pe`, `w_bits`, ...), as the CLI flags name them.
+    """
+    values: dict[str, Any] = dict(file_values or {})
+    space_raw: dict[str, Any] = dict(values.pop("space", None) or {})
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key in _SPACE_KEYS:
+            space_raw[key] = value
+        elif key in _TOP_KEYS:
+            values[key] = value
+        else:  # pragma: no cover - the CLI only passes known keys
+            raise ConfigError(f"unknown option {key!r}")
+    kw: dict[str, Any] = {}
+    try:
+        for key in ("workload", "device", "study", "storage"):
+            if values.get(key) is not None:
+                kw[key] = str(values[key])
+        if values.get("objectives") is not None:
+            kw["objectives"] = parse_objectives(values["objectives"])
+        if values.get("sampler") is not None:
+            kw["sampler"] = parse_sampler(str(values["sampler"]))
+        if values.get("storage_mode") is not None:
+            mode = str(values["storage_mode"]).lower()
+            options = [m.value for m in StorageMode]
+            if mode not in options:
+                raise ConfigError(f"unknown storage mode {mode!r}{suggest(mode, options)}")
+            kw["storage_mode"] = StorageMode(mode)
+        if values.get("cap") is not None:
+            kw["cap_pct"] = float(values["cap"])
+        if values.get("min_accuracy") is not None:
+            kw["min_accuracy"] = float(values["min_accuracy"])
+        if values.get("finetune_steps") is not None:
+            kw["finetune_steps"] = int(values["finetune_steps"])
+        if values.get("seed") is not None:
+            kw["seed"] = int(values["seed"])
+        if values.get("clock_mhz") is not None:
+            kw["clock_mhz"] = float(values["clock_mhz"])
+        if values.get("trials") is not None:
+            kw["trials"] = int(values["trials"])
+        if values.get("timeout") is not None:
+            kw["timeout_s"] = float(values["timeout"])
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"config: {exc}") from None
+    kw["space"] = parse_space(space_raw)
+    return StudyConfig(**kw)
