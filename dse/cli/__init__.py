@@ -10,13 +10,13 @@ import sys
 
 import click
 
+# Command modules register themselves on `app` when imported (one line each).
+# (none yet)
+import dse.cli.devices
+import dse.cli.estimate  # noqa: F401
 from costmodels.errors import DseError
 from dse.cli.app import app
 from dse.cli.common import err_console
-
-# Command modules register themselves on `app` when imported (one line each).
-# (none yet)
-
 
 __all__ = ["app", "main"]
 
