@@ -54,15 +54,22 @@ What is and is not monotone in T for a fixed pair on a fixed stream (see `docs/t
   the accurate network from taking a fresh input, which the compressed one then takes), so
   the set of inputs the accurate network answers is not nested in T. Accuracy, makespan and
   even the re-check count can then move against T; the tests hold explicit counterexamples.
-- Accuracy is non-decreasing from T1 to T2 >= T1 when (i) the accurate network is right on
-  every input with T1 <= m < T2 where the compressed one is right, and (ii) the two agree
-  on correctness on every input with m >= T1. Proof: under (ii), inputs with m >= T are
-  worth the same whoever answers them, and inputs with m < T are always answered by the
-  accurate network, so hits(T) = sum_{m<T} a + sum_{m>=T} c for T >= T1, and hits(T2) -
-  hits(T1) = sum_{T1<=m<T2} (a - c) >= 0 by (i).
-- Accuracy, makespan and accurate-network work are exactly monotone for the cascade
-  schedule (`policy="cascade"`: the compressed network sees every input, the accurate one
-  only re-checks), where the re-check set {m < T} is nested; accuracy then needs only (i).
+- Accuracy at T1 is at most accuracy at T2 > T1 when the accurate network is right wherever
+  the compressed one is on inputs with m < T2, and the two agree on correctness on inputs
+  with m >= T2. Proof: write d = a - c; inputs with m < T are always answered by the
+  accurate network, the others by it only if it took them fresh (set F(T)), so
+  hits(T) = sum c + sum_{m<T} d + sum_{m>=T, F(T)} d. At T2 the last sum is 0 (d = 0 there);
+  at T1 it is over a subset of {T1 <= m < T2}, where d >= 0, so hits(T1) <= hits(T2).
+  In particular, if the accurate network is right wherever the compressed one is, every T
+  is at most T = inf, and at least the cascade (the lower bound above). Without the
+  agreement above T2, accuracy can drop as T rises even then (tests: counterexample).
+- Observed, not proven (random small streams with L_acc >= L_cmp, tests/twin): the makespan
+  at any T lies between those at T = 0 and T = inf.
+- Re-checks, accurate work, makespan and accuracy (the last when the accurate network is
+  right wherever the compressed one is) are exactly monotone for the cascade schedule
+  (`policy="cascade"`: the compressed network sees every input, the accurate one only
+  re-checks): the re-check set {m < T} is nested and the accurate network's FIFO queue
+  only gains jobs.
 """
 
 from __future__ import annotations
