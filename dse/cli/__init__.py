@@ -13,7 +13,11 @@ import click
 # Command modules register themselves on `app` when imported (one line each).
 # (none yet)
 import dse.cli.devices
-import dse.cli.estimate  # noqa: F401
+import dse.cli.estimate
+import dse.cli.export
+import dse.cli.report
+import dse.cli.search
+import dse.cli.studies  # noqa: F401
 from costmodels.errors import DseError
 from dse.cli.app import app
 from dse.cli.common import err_console

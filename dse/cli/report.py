@@ -1,0 +1,164 @@
+"""`dse report`: the feasible Pareto front of a stored study, one trial in full, a plot."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from dse.cli.app import app
+from dse.cli.common import console, print_json
+from dse.config import DEFAULT_STORAGE
+from dse.report import (
+    check_writable,
+    counts,
+    front_rows,
+    hypervolume,
+    plot,
+    summary,
+    trial_detail,
+)
+from dse.study import StudyRecord, display_url, load_study_record
+
+
+class ReportFormat(str, Enum):
+    TABLE = "table"
+    CSV = "csv"
+    JSON = "json"
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        if abs(v) >= 1000:
+            return f"{v:,.0f}"
+        if abs(v) >= 100:
+            return f"{v:.0f}"
+        return f"{v:.{digits}g}"
+    return str(v)
+
+
+@app.command("report")
+def report(
+    study: Annotated[str | None, typer.Option(help="Study name (the only one if omitted).")] = None,
+    storage: Annotated[str, typer.Option(help="SQLAlchemy URL.")] = DEFAULT_STORAGE,
+    fmt: Annotated[ReportFormat, typer.Option("--format", help="Output format.")] = (
+        ReportFormat.TABLE
+    ),
+    plot_path: Annotated[
+        Path | None, typer.Option("--plot", help="Write a Pareto plot PNG.", dir_okay=False)
+    ] = None,
+    trial: Annotated[int | None, typer.Option(help="Show one trial in full, per layer.")] = None,
+) -> None:
+    """Show the feasible Pareto front of a study (or one trial in full)."""
+    if plot_path is not None:
+        check_writable(plot_path)
+    record = load_study_record(storage, study)
+    if trial is not None:
+        detail = trial_detail(record, trial)
+        if fmt is ReportFormat.JSON:
+            print_json(detail)
+        elif fmt is ReportFormat.CSV:
+            _write_csv(detail["per_layer"])
+        else:
+            _render_trial(record, detail)
+    elif fmt is ReportFormat.JSON:
+        print_json(summary(record))
+    elif fmt is ReportFormat.CSV:
+        _write_csv(front_rows(record))
+    else:
+        _render_front(record)
+    if plot_path is not None:
+        plot(record, plot_path)
+        if fmt is ReportFormat.TABLE:
+            console.print(f"plot written to {plot_path}", markup=False, highlight=False)
+
+
+def _write_csv(rows: list[dict[str, Any]]) -> None:
+    buf = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    sys.stdout.write(buf.getvalue())
+
+
+def _render_front(record: StudyRecord) -> None:
+    c = counts(record)
+    meta = record.meta
+    console.print(
+        f"study {record.name!r} in {display_url(record.storage)}: workload "
+        f"{meta.get('workload', '-')}, device {meta.get('device', '-')}, cap "
+        f"{meta.get('cap_pct', '-')}%",
+        markup=False,
+        highlight=False,
+    )
+    console.print(
+        f"trials {c.total}: {c.feasible} feasible, {c.infeasible} infeasible, {c.failed} failed"
+        + (f", {c.other} other" if c.other else "")
+        + f"; hypervolume {hypervolume(record):.4f} (normalized)",
+        markup=False,
+        highlight=False,
+    )
+    rows = front_rows(record)
+    table = Table(title=f"Feasible Pareto front ({len(rows)} designs)")
+    table.add_column("trial", justify="right")
+    for o in record.objectives:
+        table.add_column(o, justify="right")
+    cols = [("lut_pct", "LUT%"), ("dsp", "DSP"), ("dsp_pct", "DSP%")]
+    cols += [("bram18", "BRAM18"), ("bram18_pct", "BRAM%")]
+    cols += [(k, k) for k in ("accuracy", "fps", "latency_ms") if k not in record.objectives]
+    if record.meta.get("cost_only"):
+        cols = [c for c in cols if c[0] != "accuracy"]
+    for _key, title in cols:
+        table.add_column(title, justify="right")
+    for r in rows:
+        cells = [str(r["trial"]) + ("*" if r["baseline"] else "")]
+        cells += [_fmt(r.get(o)) for o in record.objectives]
+        cells += [_fmt(r.get(k)) for k, _title in cols]
+        table.add_row(*cells)
+    console.print(table)
+    console.print("per-layer choices (w/a bits, arithmetic, PExSIMD, pruning):", markup=False)
+    for r in rows:
+        console.print(f"  {r['trial']}: {r['layers']}", markup=False, highlight=False)
+    if any(r["baseline"] for r in rows):
+        console.print("* a baseline (uniform 8-bit or SetFolding)", markup=False)
+
+
+def _render_trial(record: StudyRecord, d: dict[str, Any]) -> None:
+    console.print(
+        f"study {record.name!r} trial {d['trial']}: {d['state']}, "
+        f"{'feasible' if d['feasible'] else 'infeasible'}"
+        + (f", baseline {d['baseline']}" if d["baseline"] else ""),
+        markup=False,
+        highlight=False,
+    )
+    objs = ", ".join(f"{o}={_fmt(d.get(o), 4)}" for o in record.objectives)
+    console.print(
+        f"objectives: {objs}\n"
+        f"totals: LUT {_fmt(d['lut'])} ({_fmt(d['lut_pct'], 2)}%), DSP {_fmt(d['dsp'])} "
+        f"({_fmt(d['dsp_pct'], 2)}%), BRAM18 {_fmt(d['bram18'])} ({_fmt(d['bram18_pct'], 2)}%), "
+        f"FPS {_fmt(d['fps'])}, latency {_fmt(d['latency_ms'], 4)} ms, accuracy "
+        f"{_fmt(d['accuracy'], 4)}",
+        markup=False,
+        highlight=False,
+    )
+    table = Table(title="per layer")
+    cols = [
+        "layer", "op", "w_bits", "a_bits", "arith", "prune", "pe", "simd", "mmv",
+        "lut", "ff", "dsp", "bram18", "cycles",
+    ]  # fmt: skip
+    for col in cols:
+        table.add_column(col, justify="left" if col in ("layer", "op", "arith") else "right")
+    for layer in d["per_layer"]:
+        table.add_row(*(_fmt(layer.get(c)) for c in cols))
+    console.print(table)

@@ -1,0 +1,235 @@
+"""`dse search`: run (or resume) a design-space exploration study."""
+
+from __future__ import annotations
+
+import shlex
+import signal
+import sys
+import threading
+from dataclasses import replace
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from dse.cli.app import app
+from dse.cli.common import console, err_console, print_json
+from dse.config import DEFAULT_STORAGE, build_config, load_config_file
+from dse.study import Progress as SearchProgress
+from dse.study import SearchSummary, display_url, resume_hint, run_search
+
+
+def _fmt(value: float) -> str:
+    if value == 0:
+        return "0"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 1:
+        return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
+    return f"{value:.4g}"
+
+
+def _best_text(best: dict[str, float]) -> str:
+    return "  ".join(f"{k}={_fmt(v)}" for k, v in best.items())
+
+
+class _Interrupt:
+    """First Ctrl-C: finish the current trial and stop; second: stop at once."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self._old: Any = None
+
+    def __enter__(self) -> _Interrupt:
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, _sig: int, _frame: FrameType | None) -> None:
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        self.event.set()
+        err_console.print(
+            "finishing the current trial and committing (Ctrl-C again to stop at once)",
+            markup=False,
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+@app.command("search")
+def search(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="Study config YAML.", dir_okay=False)
+    ] = None,
+    workload: Annotated[
+        str | None,
+        typer.Option(
+            help="Built-in workload (digits-cnn), pkg.module:factory, or a hardware-only spec "
+            "YAML (cost-only search)."
+        ),
+    ] = None,
+    device: Annotated[str | None, typer.Option(help="FPGA part or board name.")] = None,
+    objectives: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated from accuracy, lut, dsp, bram18, fps, latency_ms "
+            "[default: accuracy,latency_ms,lut; cost-only: fps,lut]."
+        ),
+    ] = None,
+    sampler: Annotated[
+        str | None, typer.Option(help="nsga2, tpe, random or auto [default: auto].")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of sampler and evaluation.")] = None,
+    trials: Annotated[
+        int | None, typer.Option(help="New trials this run [default: 60; cost-only 2000].")
+    ] = None,
+    timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    study: Annotated[
+        str | None, typer.Option(help="Study name [default: <workload>-<device>].")
+    ] = None,
+    storage: Annotated[
+        str | None, typer.Option(help=f"SQLAlchemy URL [default: {DEFAULT_STORAGE}].")
+    ] = None,
+    storage_mode: Annotated[
+        str | None,
+        typer.Option(help="batch (fast, one writer), direct (shared, heartbeats) or auto."),
+    ] = None,
+    cap: Annotated[
+        float | None, typer.Option(help="Utilization cap per resource, percent [default: 85].")
+    ] = None,
+    min_accuracy: Annotated[
+        float | None, typer.Option(help="Constraint: minimum accuracy (fraction, 0.9 = 90%).")
+    ] = None,
+    finetune_steps: Annotated[
+        int | None, typer.Option(help="Fine-tuning steps per accuracy evaluation.")
+    ] = None,
+    clock_mhz: Annotated[float | None, typer.Option(help="Clock of the design, MHz.")] = None,
+    w_bits: Annotated[str | None, typer.Option(help="Allowed weight bits, e.g. 1,2,4-8.")] = None,
+    a_bits: Annotated[str | None, typer.Option(help="Allowed activation bits, e.g. 2-8.")] = None,
+    prune: Annotated[str | None, typer.Option(help="Pruning ratios, e.g. 0,0.25,0.5.")] = None,
+    arith: Annotated[
+        str | None, typer.Option(help="Arithmetics, e.g. lut,dsp,rccm2,rccm3,rccm4,xnor.")
+    ] = None,
+    max_pe: Annotated[int | None, typer.Option(help="Largest PE.")] = None,
+    max_simd: Annotated[int | None, typer.Option(help="Largest SIMD.")] = None,
+    max_mmv: Annotated[int | None, typer.Option(help="Largest MMV (1: off).")] = None,
+    fork: Annotated[
+        bool, typer.Option("--fork", help="Changed config: continue in a new forked study.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary.")] = False,
+) -> None:
+    """Search the design space; resumes the study when it exists."""
+    file_values = load_config_file(config) if config is not None else {}
+    overrides = {
+        "workload": workload,
+        "device": device,
+        "objectives": objectives,
+        "sampler": sampler,
+        "seed": seed,
+        "trials": trials,
+        "timeout": timeout,
+        "study": study,
+        "storage": storage,
+        "storage_mode": storage_mode,
+        "cap": cap,
+        "min_accuracy": min_accuracy,
+        "finetune_steps": finetune_steps,
+        "clock_mhz": clock_mhz,
+        "w_bits": w_bits,
+        "a_bits": a_bits,
+        "prune": prune,
+        "arith": arith,
+        "max_pe": max_pe,
+        "max_simd": max_simd,
+        "max_mmv": max_mmv,
+    }
+    cfg = replace(build_config(file_values, overrides), fork=fork)
+
+    bar = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=False,
+        disable=as_json or not err_console.is_terminal,
+    )
+    task_id: list[Any] = []
+
+    def on_start(summary: SearchSummary, _problem: object) -> None:
+        what = "resuming" if summary.resumed else "new study"
+        if summary.forked_from:
+            what = f"forked from {summary.forked_from!r}"
+        if not as_json:
+            err_console.print(
+                f"{what} {summary.study!r} in {display_url(summary.storage)} "
+                f"({summary.trials_total} trials stored; sampler {summary.sampler}, "
+                f"storage mode {summary.storage_mode})",
+                markup=False,
+                highlight=False,
+            )
+        task_id.append(bar.add_task("search", total=cfg.trials_for(cost_only=False), info=""))
+        bar.start()
+
+    def on_progress(p: SearchProgress) -> None:
+        if not task_id:
+            return
+        left = f" ~{p.time_left_s:.0f}s left" if p.time_left_s is not None else ""
+        info = (
+            f"feasible {p.feasible}  {p.trials_per_s:.1f} trials/s{left}  "
+            f"best {_best_text(dict(p.best))}"
+        )
+        bar.update(task_id[0], completed=p.trials_done, total=p.trials_target, info=info)
+
+    with _Interrupt() as stop:
+        try:
+            summary = run_search(
+                cfg, on_progress=on_progress, should_stop=stop.event.is_set, on_start=on_start
+            )
+        finally:
+            bar.stop()
+
+    argv = sys.argv[1:] if sys.argv and Path(sys.argv[0]).name.startswith("dse") else []
+    if as_json:
+        print_json(summary.as_dict())
+    else:
+        _render(summary)
+    if summary.interrupted:
+        args = resume_hint(replace(cfg, study=summary.study), argv or ["search"])
+        err_console.print(
+            f"interrupted after {summary.trials_new} new trials, all committed; resume with:\n"
+            f"  dse {shlex.join(args)}",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(130)
+
+
+def _render(s: SearchSummary) -> None:
+    console.print(
+        f"study {s.study!r}: {s.trials_new} new trials ({s.trials_total} total), "
+        f"{s.feasible} feasible, {s.trials_per_s:.1f} trials/s in {s.elapsed_s:.1f} s",
+        markup=False,
+        highlight=False,
+    )
+    table = Table(title=f"Pareto front ({len(s.pareto)} designs)", show_lines=False)
+    table.add_column("trial", justify="right")
+    for o in s.objectives:
+        table.add_column(o, justify="right")
+    for row in s.pareto[:30]:
+        table.add_row(str(row["trial"]), *(_fmt(float(row[o])) for o in s.objectives))
+    console.print(table)
+    if len(s.pareto) > 30:
+        console.print(f"... {len(s.pareto) - 30} more (dse report)", markup=False)
+    console.print(
+        f"details: dse report --study {shlex.quote(s.study)} --storage {shlex.quote(s.storage)}",
+        markup=False,
+        highlight=False,
+    )

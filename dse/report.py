@@ -1,0 +1,292 @@
+"""Reports on a stored study: the feasible Pareto front, hypervolume, counts, one design in
+full, and a Pareto plot. Plain functions over `dse.study.StudyRecord` (no Optuna types)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from costmodels.errors import ConfigError
+from dse.config import OBJECTIVES, Direction
+from dse.study import (
+    ATTR_ACCURACY,
+    ATTR_CANDIDATE,
+    ATTR_COST,
+    ATTR_LAYERS,
+    ATTR_TIMING,
+    StudyRecord,
+    TrialRecord,
+    pareto_mask,
+)
+
+Bounds = Mapping[str, Sequence[Any]]
+
+
+@dataclass(frozen=True)
+class Counts:
+    total: int
+    complete: int
+    feasible: int
+    infeasible: int
+    failed: int
+    other: int  # running, waiting, pruned
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(vars(self))
+
+
+def counts(record: StudyRecord) -> Counts:
+    complete = [t for t in record.trials if t.complete]
+    feasible = sum(1 for t in complete if t.feasible)
+    failed = sum(1 for t in record.trials if t.state == "fail")
+    return Counts(
+        total=len(record.trials),
+        complete=len(complete),
+        feasible=feasible,
+        infeasible=len(complete) - feasible,
+        failed=failed,
+        other=len(record.trials) - len(complete) - failed,
+    )
+
+
+def _directions(record: StudyRecord) -> list[Direction]:
+    return list(record.directions)
+
+
+def front(record: StudyRecord, trials: Sequence[TrialRecord] | None = None) -> list[TrialRecord]:
+    """The feasible, non-dominated trials, by trial number."""
+    pool = [t for t in (trials if trials is not None else record.trials) if t.feasible and t.values]
+    mask = pareto_mask([t.values or () for t in pool], _directions(record))
+    return [t for t, on in zip(pool, mask, strict=True) if on]
+
+
+def _bounds(record: StudyRecord) -> dict[str, list[Any]]:
+    """Normalization bounds stored with the study; from the data for foreign studies."""
+    stored = record.meta.get("hv_bounds")
+    if isinstance(stored, Mapping) and all(o in stored for o in record.objectives):
+        return {o: list(stored[o]) for o in record.objectives}
+    out: dict[str, list[Any]] = {}
+    pts = [t.values for t in record.trials if t.feasible and t.values]
+    for i, (o, d) in enumerate(zip(record.objectives, record.directions, strict=True)):
+        col = [p[i] for p in pts] or [0.0, 1.0]
+        lo, hi = min(col), max(col)
+        if hi == lo:
+            hi = lo + 1.0
+        out[o] = [lo, hi, "lin"] if d is Direction.MAXIMIZE else [hi, lo, "lin"]
+    return out
+
+
+def normalized(values: Sequence[float], objectives: Sequence[str], bounds: Bounds) -> list[float]:
+    """Each objective mapped to [0, 1] with 0 the best bound and 1 the worst (log scale
+    where the bounds say so); values beyond the worst bound clip to 1."""
+    out = []
+    for v, o in zip(values, objectives, strict=True):
+        worst, best, scale = float(bounds[o][0]), float(bounds[o][1]), bounds[o][2]
+        if scale == "log":
+            if v <= 0:
+                n = 1.0 if best > worst else 0.0
+            else:
+                n = (math.log(v) - math.log(best)) / (math.log(worst) - math.log(best))
+        else:
+            n = (v - best) / (worst - best) if worst != best else 0.0
+        out.append(min(1.0, max(0.0, n)))
+    return out
+
+
+def hypervolume(record: StudyRecord, trials: Sequence[TrialRecord] | None = None) -> float:
+    """Hypervolume of the feasible front in the normalized objective box (0..1; 1 would be
+    a single design at every objective's best bound). Reference point: the worst bounds.
+
+    Computed with Optuna's WFG implementation (`optuna._hypervolume.compute_hypervolume`,
+    While et al. 2012, "A Fast Way of Calculating Exact Hypervolumes"), a private but
+    stable module also used by its own samplers.
+    """
+    from optuna._hypervolume import compute_hypervolume
+
+    pts = front(record, trials)
+    if not pts:
+        return 0.0
+    bounds = _bounds(record)
+    loss = np.array([normalized(t.values or (), record.objectives, bounds) for t in pts])
+    loss = loss[np.all(loss < 1.0, axis=1)]
+    if len(loss) == 0:
+        return 0.0
+    return float(compute_hypervolume(loss, np.ones(loss.shape[1])))
+
+
+def hypervolume_history(record: StudyRecord, points: int = 100) -> list[tuple[int, float]]:
+    """(trials so far, hypervolume) at up to `points` checkpoints in trial order."""
+    ordered = sorted(record.trials, key=lambda t: t.number)
+    n = len(ordered)
+    if n == 0:
+        return []
+    steps = sorted({max(1, round(n * k / points)) for k in range(1, points + 1)})
+    return [(k, hypervolume(record, ordered[:k])) for k in steps]
+
+
+def layer_summary(t: TrialRecord) -> str:
+    """`conv1 8/4 lut 16x3, conv2 2/2 xnor 8x8 -25%, ...`: bits w/a, arithmetic,
+    PExSIMD (xMMV when > 1), pruning."""
+    cand = t.attrs.get(ATTR_CANDIDATE) or {}
+    parts = []
+    for name, c in cand.items():
+        a = "-" if c.get("a_bits") is None else c["a_bits"]
+        fold = f"{c['pe']}x{c['simd']}" + (f"x{c['mmv']}" if c.get("mmv", 1) > 1 else "")
+        prune = f" -{c['prune'] * 100:.0f}%" if c.get("prune") else ""
+        parts.append(f"{name} {c['w_bits']}/{a} {c['arith']} {fold}{prune}")
+    return ", ".join(parts)
+
+
+def trial_row(record: StudyRecord, t: TrialRecord) -> dict[str, Any]:
+    """One design as a flat row: objectives, resources, utilization, speed, layers."""
+    cost = t.attrs.get(ATTR_COST) or {}
+    util = cost.get("util") or {}
+    row: dict[str, Any] = {"trial": t.number}
+    for o, v in zip(record.objectives, t.values or (), strict=False):
+        row[o] = v
+    row.update(
+        {
+            "accuracy": t.attrs.get(ATTR_ACCURACY),
+            "lut": cost.get("lut"),
+            "ff": cost.get("ff"),
+            "dsp": cost.get("dsp"),
+            "bram18": cost.get("bram18"),
+            "uram": cost.get("uram"),
+            "lut_pct": util.get("lut"),
+            "dsp_pct": util.get("dsp"),
+            "bram18_pct": util.get("bram18"),
+            "fps": cost.get("fps"),
+            "latency_ms": cost.get("latency_ms"),
+            "fits": t.fits,
+            "feasible": t.feasible,
+            "baseline": t.baseline,
+            "layers": layer_summary(t),
+        }
+    )
+    return row
+
+
+def front_rows(record: StudyRecord) -> list[dict[str, Any]]:
+    return [trial_row(record, t) for t in front(record)]
+
+
+def summary(record: StudyRecord) -> dict[str, Any]:
+    """Everything `dse report --format json` prints."""
+    return {
+        "study": record.name,
+        "objectives": list(record.objectives),
+        "directions": [d.value for d in record.directions],
+        "device": record.meta.get("device"),
+        "workload": record.meta.get("workload"),
+        "counts": counts(record).as_dict(),
+        "hypervolume": hypervolume(record),
+        "front": front_rows(record),
+        "baselines": [trial_row(record, t) for t in record.trials if t.baseline],
+    }
+
+
+def trial_detail(record: StudyRecord, number: int) -> dict[str, Any]:
+    """One design in full: its row plus per-layer choices and costs."""
+    t = record.trial(number)
+    row = trial_row(record, t)
+    cand = t.attrs.get(ATTR_CANDIDATE) or {}
+    costs = {r[0]: r for r in (t.attrs.get(ATTR_LAYERS) or [])}
+    layers = []
+    for name, r in costs.items():
+        c = cand.get(name, {})
+        layers.append(
+            {
+                "layer": name,
+                "op": r[1],
+                "w_bits": c.get("w_bits"),
+                "a_bits": c.get("a_bits"),
+                "arith": c.get("arith"),
+                "prune": c.get("prune"),
+                "pe": c.get("pe"),
+                "simd": c.get("simd"),
+                "mmv": c.get("mmv"),
+                "lut": r[2],
+                "ff": r[3],
+                "dsp": r[4],
+                "bram18": r[5],
+                "uram": r[6],
+                "cycles": r[7],
+            }
+        )
+    return {
+        **row,
+        "state": t.state,
+        "constraints": dict(t.constraints),
+        "params": dict(t.params),
+        "timing": t.attrs.get(ATTR_TIMING),
+        "per_layer": layers,
+    }
+
+
+def check_writable(path: Path) -> None:
+    """Refuse an output path that cannot be written, before any work."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ConfigError(f"cannot write {str(path)!r}: it is a directory")
+    if not parent.is_dir():
+        raise ConfigError(f"cannot write {str(path)!r}: folder {str(parent)!r} does not exist")
+    import os
+
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ConfigError(f"cannot write {str(path)!r}: permission denied")
+    if not path.exists() and not os.access(parent, os.W_OK):
+        raise ConfigError(f"cannot write {str(path)!r}: folder {str(parent)!r} is not writable")
+
+
+def plot(record: StudyRecord, path: Path) -> None:
+    """Pareto scatter (every pair of objectives), baselines marked, and the hypervolume
+    over trials, to a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    objs = list(record.objectives)
+    pairs = [(i, j) for i in range(len(objs)) for j in range(i + 1, len(objs))] or [(0, 0)]
+    fig, axes = plt.subplots(1, len(pairs) + 1, figsize=(4.6 * (len(pairs) + 1), 4.2))
+    axes = np.atleast_1d(axes)
+    feas = [t for t in record.trials if t.feasible and t.values]
+    infeas = [t for t in record.trials if t.complete and not t.feasible and t.values]
+    fr = front(record)
+    base = [t for t in record.trials if t.baseline and t.values]
+    for ax, (i, j) in zip(axes, pairs, strict=False):
+
+        def xy(
+            ts: Sequence[TrialRecord], i: int = i, j: int = j
+        ) -> tuple[list[float], list[float]]:
+            return [t.values[i] for t in ts if t.values], [t.values[j] for t in ts if t.values]
+
+        ax.scatter(*xy(infeas), s=6, c="#e0a0a0", label="infeasible", marker="x")
+        ax.scatter(*xy(feas), s=8, c="#999999", label="feasible")
+        ax.scatter(*xy(fr), s=22, c="#1f5fbf", label="Pareto front")
+        for t in base:
+            vals = t.values or ()
+            ax.scatter([vals[i]], [vals[j]], s=120, marker="*", c="#e08000", edgecolors="k")
+            ax.annotate(str(t.baseline), (vals[i], vals[j]), fontsize=7)
+        ax.set_xlabel(f"{objs[i]} ({OBJECTIVES.get(objs[i], Direction.MINIMIZE).value[:3]})")
+        ax.set_ylabel(f"{objs[j]} ({OBJECTIVES.get(objs[j], Direction.MINIMIZE).value[:3]})")
+        for axis, k in (("x", i), ("y", j)):
+            if objs[k] in ("fps", "latency_ms"):
+                getattr(ax, f"set_{axis}scale")("log")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, loc="best")
+    hist = hypervolume_history(record)
+    ax = axes[-1]
+    ax.plot([h[0] for h in hist], [h[1] for h in hist], c="#1f5fbf")
+    ax.set_xlabel("trials")
+    ax.set_ylabel("hypervolume (normalized)")
+    ax.grid(alpha=0.3)
+    fig.suptitle(f"{record.name}: {len(fr)} Pareto designs of {len(record.trials)} trials")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
