@@ -22,11 +22,16 @@ RCCM_LUT_PER_INPUT_BIT = {Arith.RCCM2: 2.0, Arith.RCCM3: 3.0, Arith.RCCM4: 4.0}
 RCCM_INDEX_BITS = {Arith.RCCM2: 4, Arith.RCCM3: 6, Arith.RCCM4: 8}
 #: Product width of an RCCM: it multiplies by coefficients of up to 8 bits (thesis ch. 6).
 RCCM_COEFF_BITS = 8
-#: Fixed LUTs per RCCM lane for the coefficient-index decode and output register, fitted
-#: on the thesis Table 6.5 single-layer rows (seed_results rows 29-33) by
-#: benchmarks/calibration.py: per-PE LUT of the RCCM layer minus the DSP layer's, minus
-#: the slope term and the accumulator that the DSP absorbs.
-RCCM_LANE_OVERHEAD = {Arith.RCCM2: 21.0, Arith.RCCM3: 24.0, Arith.RCCM4: 41.0}
+#: Fixed LUTs per lane of an RCCM and of an 8-bit generic LUT multiplier inside a layer
+#: (coefficient-index decode, operand/output registers), fitted by
+#: benchmarks/calibration.py on the thesis Table 6.5 single layer (seed_results rows
+#: 29-33, post place-and-route, 10 PEs, 8-bit inputs): per-PE LUT of each variant minus the
+#: DSP variant's, minus the slope term (2/3/4/7.4 LUT per input bit x 8) and the
+#: accumulator the DSP absorbs (26 bits for the assumed 1,024-input neuron):
+#: 2-Add (818-238)/10 - 16 - 26 = 16; 3-Add 69 - 24 - 26 = 19; 4-Add 94 - 32 - 26 = 36;
+#: generic (1407-238)/10 - 59.2 - 26 = 31.7.
+RCCM_LANE_OVERHEAD = {Arith.RCCM2: 16.0, Arith.RCCM3: 19.0, Arith.RCCM4: 36.0}
+LUT_MULT_OVERHEAD_W8A8 = 31.7
 #: Operand widths of one DSP multiplier: DSP48E1 25x18 (UG479 ch. 2), DSP48E2 27x18
 #: (UG579 ch. 2), DSP58 27x24 (AM004).
 DSP_PORTS = {"DSP48E1": (25, 18), "DSP48E2": (27, 18), "DSP58": (27, 24)}
@@ -79,15 +84,18 @@ def product_bits(choice: LayerChoice, arith: Arith, in_bits: int) -> int:
 
 
 def lut_multiplier_luts(w_bits: int, in_bits: int) -> float:
-    """A generic LUT multiplier of `w_bits x in_bits`.
+    """A generic LUT multiplier of `w_bits x in_bits` inside a layer.
 
     When both operands fit one LUT6 (w + a <= 6), every product bit is one LUT:
     w + a LUTs. Otherwise the thesis slope (Sec. 6.7.1: 7.4 LUT per input bit at 8-bit
-    coefficients) scaled by the coefficient width: 7.4 * a * w / 8.
+    coefficients) plus the in-layer overhead fitted on Table 6.5 (31.7 LUT at 8 x 8), both
+    scaled with the partial-product count w * a / 64: (7.4 * 8 + 31.7) * w * a / 64,
+    i.e. about 1.42 LUT per partial-product bit.
     """
     if w_bits + in_bits <= 6:
         return float(w_bits + in_bits)
-    return max(float(w_bits + in_bits), LUT_MULT_PER_INPUT_BIT_W8 * in_bits * w_bits / 8.0)
+    per_pp = (LUT_MULT_PER_INPUT_BIT_W8 * 8 + LUT_MULT_OVERHEAD_W8A8) / 64.0
+    return max(float(w_bits + in_bits), per_pp * in_bits * w_bits)
 
 
 def lane_luts(choice: LayerChoice, arith: Arith, in_bits: int) -> float:

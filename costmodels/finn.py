@@ -196,12 +196,3 @@ def estimate_finn(network: Network, device: Device, clock_mhz: float | None = No
         cycles_per_frame=ii,
         latency_cycles=sum(c.cycles for c in costs),
     )
-
-
-__all__ = [
-    "FinnEstimate",
-    "FinnMvau",
-    "WType",
-    "estimate_finn",
-    "finn_estimate",
-]

@@ -100,7 +100,10 @@ def mvau_cost(layer: ResolvedLayer, device: Device) -> LayerCost:
     else:
         tree_luts = adder_tree_luts(simd, pbits)
     tree = Resources(lut=trees * tree_luts, ff=trees * tree_luts)
-    acc_res = Resources(lut=float(trees * acc), ff=float(trees * acc))
+    if arith is Arith.DSP:
+        acc_res = Resources()  # accumulates in the DSP's P register (UG479/UG579 MAC mode)
+    else:
+        acc_res = Resources(lut=float(trees * acc), ff=float(trees * acc))
 
     # activation: thresholds (comparators per PE, threshold memory per PE)
     act = Resources()
