@@ -64,13 +64,19 @@ def _int(d: Mapping[str, Any], key: str, layer: str | None, default: int | None 
 
 def _check_keys(d: Mapping[str, Any], valid: tuple[str, ...], what: str) -> None:
     for key in d:
-        if not isinstance(key, str) or key not in valid:
-            everything = valid if what.startswith("top") else ALL_LAYER_KEYS
-            hint = _suggest(str(key), valid) or _suggest(str(key), everything)
-            extra = ""
-            if not hint and str(key) in ALL_LAYER_KEYS:
-                extra = f" (not valid here; valid keys: {', '.join(valid)})"
-            raise SpecError(f"{what}unknown key {key!r}{hint}{extra}")
+        if isinstance(key, str) and key in valid:
+            continue
+        name = str(key)
+        if name in ALL_LAYER_KEYS and not what.startswith(("top", "input")):
+            # a real key of another layer kind: suggest this kind's closest key
+            alias = {"out_channels": "out_features", "out_features": "out_channels"}.get(name)
+            close = [alias] if alias in valid else difflib.get_close_matches(name, valid, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise SpecError(f"{what}key {name!r} does not apply here{hint}")
+        hint = _suggest(name, valid)
+        if not hint and not what.startswith(("top", "input")):
+            hint = _suggest(name, ALL_LAYER_KEYS)
+        raise SpecError(f"{what}unknown key {name!r}{hint}")
 
 
 def _choice(d: Mapping[str, Any], name: str) -> LayerChoice:
