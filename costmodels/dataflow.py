@@ -12,10 +12,18 @@ import functools
 import math
 
 from costmodels.memory import fifo_cost
-from costmodels.mvau import mvau_cost
+from costmodels.mvau import (
+    Part,
+    mvau_cycles,
+    mvau_fill_cycles,
+    mvau_parts,
+    parts_breakdown,
+    parts_total,
+)
 from costmodels.pool import add_cost, pool_cost
 from costmodels.swu import swu_cycles, swu_resources
 from costmodels.types import Device, LayerCost, NetworkCost, Op, ResolvedLayer, Resources
+from costmodels.util import sum_resources
 
 #: Depth of the FIFO between two units: FINN's default shallow FIFOs (InsertFIFO; depth
 #: 32 before FIFO sizing), one SRLC32E deep.
@@ -41,21 +49,35 @@ def shell_resources(device: Device) -> Resources:
     return Resources(lut=15000.0, ff=20000.0, dsp=48.0, bram18=200.0)
 
 
+def _unit_parts(layer: ResolvedLayer, device: Device, in_lanes: int) -> tuple[Part, ...]:
+    fifo = fifo_cost(in_lanes * layer.in_bits, STREAM_FIFO_DEPTH, device)
+    parts = (
+        *mvau_parts(layer, device),
+        ("fifo_in", fifo.lut, fifo.ff, 0.0, fifo.bram18, fifo.uram),
+    )
+    if layer.op is Op.CONV:
+        w = swu_resources(layer, device)
+        parts = (("window", w.lut, w.ff, w.dsp, w.bram18, w.uram), *parts)
+    return parts
+
+
 @functools.lru_cache(maxsize=65536)
 def compute_unit_cost(layer: ResolvedLayer, device: Device, in_lanes: int) -> LayerCost:
     """A conv layer's sliding window + MVAU, or a dense layer's MVAU, with its input FIFO
-    (`in_lanes` values of the input width per word)."""
-    mv = mvau_cost(layer, device)
-    fifo = fifo_cost(in_lanes * layer.in_bits, STREAM_FIFO_DEPTH, device)
-    parts = (*mv.breakdown, ("fifo_in", fifo))
-    res = mv.resources + fifo
-    cycles = mv.cycles
-    if layer.op is Op.CONV:
-        window = swu_resources(layer, device)
-        parts = (("window", window), *parts)
-        res = res + window
-        cycles = max(cycles, swu_cycles(layer))
-    return LayerCost(layer.name, layer.op, res, cycles, min(mv.latency_cycles, cycles + 16), parts)
+    (`in_lanes` values of the input width per word). No breakdown (see
+    `compute_unit_breakdown`): this is the search's hot path."""
+    mv_cycles = mvau_cycles(layer)
+    cycles = max(mv_cycles, swu_cycles(layer)) if layer.op is Op.CONV else mv_cycles
+    res = parts_total(_unit_parts(layer, device, in_lanes))
+    fill = min(mvau_fill_cycles(layer, mv_cycles), cycles + 16)
+    return LayerCost(layer.name, layer.op, res, cycles, fill)
+
+
+def compute_unit_breakdown(
+    layer: ResolvedLayer, device: Device, in_lanes: int
+) -> tuple[tuple[str, Resources], ...]:
+    """Per-component cost of a compute unit (window, MVAU parts, input FIFO)."""
+    return parts_breakdown(_unit_parts(layer, device, in_lanes))
 
 
 def _out_lanes(layer: ResolvedLayer, in_lanes: int) -> int:
@@ -66,17 +88,19 @@ def _out_lanes(layer: ResolvedLayer, in_lanes: int) -> int:
     return max(1, math.gcd(layer.out_channels, in_lanes))
 
 
+@functools.lru_cache(maxsize=4096)
 def estimate_dataflow(
     network_name: str, layers: tuple[ResolvedLayer, ...], device: Device, clock_mhz: float
 ) -> NetworkCost:
-    """The dataflow accelerator of `layers` on `device` at `clock_mhz`."""
+    """The dataflow accelerator of `layers` on `device` at `clock_mhz` (memoised: the
+    search re-scores identical designs often)."""
     costs: list[LayerCost] = []
+    resources: list[Resources] = []
     first = next((rl for rl in layers if rl.op.is_compute), None)
     lanes = first.choice.simd if first is not None else 1
     fill_at: dict[str, int] = {}
     lanes_at: dict[str, int] = {}
     fill = 0
-    total = Resources()
     for rl in layers:
         if rl.op.is_compute:
             cost = compute_unit_cost(rl, device, lanes)
@@ -90,12 +114,13 @@ def estimate_dataflow(
             depth = max(STREAM_FIFO_DEPTH, branch_fill)
             cost = add_cost(rl, device, lanes, fifo_cost(width, depth, device))
         costs.append(cost)
-        total = total + cost.resources
+        resources.append(cost.resources)
         fill += cost.latency_cycles
         lanes = _out_lanes(rl, lanes)
         fill_at[rl.name] = fill
         lanes_at[rl.name] = lanes
     shell = shell_resources(device)
+    resources.append(shell)
     ii = max(c.cycles for c in costs)
     latency = fill + max(c.cycles - c.latency_cycles for c in costs)
     return NetworkCost(
@@ -104,7 +129,7 @@ def estimate_dataflow(
         clock_mhz=clock_mhz,
         layers=tuple(costs),
         shell=shell,
-        total=total + shell,
+        total=sum_resources(resources),
         cycles_per_frame=ii,
         latency_cycles=max(latency, ii),
     )

@@ -8,7 +8,7 @@ from enum import Enum
 from costmodels.dataflow import estimate_dataflow
 from costmodels.engines import EngineConfig, estimate_engines
 from costmodels.errors import ConfigError
-from costmodels.network import resolve
+from costmodels.fastpath import resolve_cached
 from costmodels.types import Device, Network, NetworkCost
 
 
@@ -36,7 +36,7 @@ def estimate(
     clock = clock_mhz or network.clock_mhz or device.clock_mhz
     if not clock > 0:
         raise ConfigError(f"clock {clock} MHz must be positive")
-    layers = resolve(network)
+    layers = resolve_cached(network)
     if template is Template.DATAFLOW:
         if engines is not None:
             raise ConfigError("an EngineConfig only applies to the engines template")

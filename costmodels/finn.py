@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from costmodels.arith import resolve_arith
 from costmodels.network import resolve
-from costmodels.types import Arith, Device, LayerCost, Network, NetworkCost, Resources, WType
+from costmodels.types import Arith, Device, LayerCost, Network, NetworkCost, Resources
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ MVAU_PIPELINE_DEPTH = 8
 #: costs about 4 comparators (comparator plus threshold selection mux). Assumption that
 #: keeps the cost monotone in B: comparators = min(2^B - 1, 4B).
 THRESHOLD_STAGE_COMPARATORS = 4
+_BASE_PART = ("base", MVAU_BASE_LUT, MVAU_BASE_FF, 0.0, 0.0, 0.0)
 
 
 def adder_tree_luts(inputs: int, in_bits: int) -> float:
@@ -73,9 +74,13 @@ def mvau_cycles(layer: ResolvedLayer) -> int:
     return (layer.mh // c.pe) * (layer.mw // c.simd) * math.ceil(layer.num_vectors / c.mmv)
 
 
+Part = tuple[str, float, float, float, float, float]  # name, lut, ff, dsp, bram18, uram
+
+
 @functools.lru_cache(maxsize=65536)
-def mvau_cost(layer: ResolvedLayer, device: Device) -> LayerCost:
-    """The dataflow MVAU of one conv/dense layer: LUT, FF, DSP, BRAM18/URAM, cycles."""
+def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
+    """The MVAU's components as plain tuples (name, LUT, FF, DSP, BRAM18, URAM): base,
+    multipliers, adder trees, accumulators, activation (thresholds) and weight memory."""
     c = layer.choice
     pe, simd, mmv = c.pe, c.simd, c.mmv
     a_in = layer.in_bits
@@ -85,11 +90,17 @@ def mvau_cost(layer: ResolvedLayer, device: Device) -> LayerCost:
     acc = layer.acc_bits
 
     # multipliers
-    mult = Resources(lut=lanes * lane_luts(c, arith, a_in), ff=float(lanes * pbits))
+    dsp = 0.0
     if arith is Arith.DSP:
-        mult = mult + Resources(
-            dsp=float(math.ceil(lanes * dsp_per_lane(c.w_bits, a_in, device.dsp_block)))
-        )
+        dsp = float(math.ceil(lanes * dsp_per_lane(c.w_bits, a_in, device.dsp_block)))
+    mult: Part = (
+        "multipliers",
+        lanes * lane_luts(c, arith, a_in),
+        float(lanes * pbits),
+        dsp,
+        0.0,
+        0.0,
+    )
 
     # adder tree (in the DSP cascade for DSP lanes: PCIN/PCOUT, UG579 ch. 2) and accumulator
     trees = pe * mmv
@@ -99,50 +110,72 @@ def mvau_cost(layer: ResolvedLayer, device: Device) -> LayerCost:
         tree_luts = 0.0
     else:
         tree_luts = adder_tree_luts(simd, pbits)
-    tree = Resources(lut=trees * tree_luts, ff=trees * tree_luts)
-    if arith is Arith.DSP:
-        acc_res = Resources()  # accumulates in the DSP's P register (UG479/UG579 MAC mode)
-    else:
-        acc_res = Resources(lut=float(trees * acc), ff=float(trees * acc))
+    tree: Part = ("adder_tree", trees * tree_luts, trees * tree_luts, 0.0, 0.0, 0.0)
+    # DSP lanes accumulate in the DSP's P register (UG479/UG579 MAC mode)
+    acc_luts = 0.0 if arith is Arith.DSP else float(trees * acc)
+    accum: Part = ("accumulator", acc_luts, acc_luts, 0.0, 0.0, 0.0)
 
     # activation: thresholds (comparators per PE, threshold memory per PE)
-    act = Resources()
+    act: Part = ("activation", 0.0, 0.0, 0.0, 0.0, 0.0)
     if c.a_bits is not None:
         n_thr = 2**c.a_bits - 1
         comps = threshold_comparators(c.a_bits)
-        act = Resources(lut=float(trees * comps * acc), ff=float(trees * c.a_bits))
-        tmem = place_memory(n_thr * acc, layer.mh // pe, device)
-        act = act + tmem * pe
+        t = place_memory(n_thr * acc, layer.mh // pe, device)
+        act = (
+            "activation",
+            trees * comps * acc + t.lut * pe,
+            float(trees * c.a_bits),
+            0.0,
+            t.bram18 * pe,
+            t.uram * pe,
+        )
 
     # weight memory: one memory per PE, SIMD weights wide (shared by the MMV lanes)
     wbits = stored_weight_bits(c, arith)
     depth = (layer.mw * layer.mh) // (pe * simd)
-    wmem = place_memory(simd * wbits, depth, device) * pe
+    w = place_memory(simd * wbits, depth, device)
+    wmem: Part = ("weights", w.lut * pe, w.ff * pe, 0.0, w.bram18 * pe, w.uram * pe)
+    return (_BASE_PART, mult, tree, accum, act, wmem)
 
-    base = Resources(lut=MVAU_BASE_LUT, ff=MVAU_BASE_FF)
-    breakdown = (
-        ("base", base),
-        ("multipliers", mult),
-        ("adder_tree", tree),
-        ("accumulator", acc_res),
-        ("activation", act),
-        ("weights", wmem),
-    )
-    total = Resources()
-    for _, r in breakdown:
-        total = total + r
+
+def parts_total(parts: tuple[Part, ...]) -> Resources:
+    """The sum of `parts` as one `Resources`."""
+    lut = ff = dsp = bram18 = uram = 0.0
+    for _, a, b, d, e, f in parts:
+        lut += a
+        ff += b
+        dsp += d
+        bram18 += e
+        uram += f
+    return Resources(lut, ff, dsp, bram18, uram)
+
+
+def parts_breakdown(parts: tuple[Part, ...]) -> tuple[tuple[str, Resources], ...]:
+    """`parts` as (name, Resources) pairs, for `LayerCost.breakdown`."""
+    return tuple((p[0], Resources(*p[1:])) for p in parts)
+
+
+@functools.lru_cache(maxsize=65536)
+def mvau_cost(layer: ResolvedLayer, device: Device) -> LayerCost:
+    """The dataflow MVAU of one conv/dense layer: LUT, FF, DSP, BRAM18/URAM, cycles
+    (without a breakdown, for speed; see `mvau_breakdown`)."""
     cycles = mvau_cycles(layer)
     return LayerCost(
-        name=layer.name,
-        op=layer.op,
-        resources=total,
-        cycles=cycles,
-        latency_cycles=_fill_cycles(layer, cycles),
-        breakdown=breakdown,
+        layer.name,
+        layer.op,
+        parts_total(mvau_parts(layer, device)),
+        cycles,
+        mvau_fill_cycles(layer, cycles),
     )
 
 
-def _fill_cycles(layer: ResolvedLayer, cycles: int) -> int:
+def mvau_breakdown(layer: ResolvedLayer, device: Device) -> tuple[tuple[str, Resources], ...]:
+    """The MVAU's cost per component (base, multipliers, adder_tree, accumulator,
+    activation, weights)."""
+    return parts_breakdown(mvau_parts(layer, device))
+
+
+def mvau_fill_cycles(layer: ResolvedLayer, cycles: int) -> int:
     """Cycles from this unit's first input to its first output: for a conv, the input
     rows the sliding window needs before the first output pixel ((K-1) rows plus K
     pixels) at the unit's input rate, plus one output pixel's compute; a dense layer needs

@@ -4,6 +4,7 @@ channel lane, `par` channels per cycle (the width of the incoming stream).
 
 from __future__ import annotations
 
+import functools
 import math
 
 from costmodels.memory import place_memory
@@ -15,6 +16,7 @@ POOL_BASE_LUT = 60.0
 POOL_BASE_FF = 60.0
 
 
+@functools.lru_cache(maxsize=16384)
 def pool_cost(layer: ResolvedLayer, device: Device, par: int) -> LayerCost:
     """Max pooling: one comparator plus one register-mux per bit and lane (2 LUT/bit);
     average pooling: an accumulator of bits + log2(K*K) per lane and a constant divider
@@ -37,6 +39,7 @@ def pool_cost(layer: ResolvedLayer, device: Device, par: int) -> LayerCost:
     return LayerCost(layer.name, layer.op, res, cycles, fill, (("pool", res),))
 
 
+@functools.lru_cache(maxsize=16384)
 def add_cost(layer: ResolvedLayer, device: Device, par: int, skip: Resources) -> LayerCost:
     """Residual add (FINN `AddStreams`): one adder of the output width per lane, plus the
     FIFO holding the skip branch while the main branch computes (`skip`, sized by the

@@ -53,5 +53,6 @@ def swu_resources(layer: ResolvedLayer, device: Device) -> Resources:
     depth = math.ceil(k * (w + 2 * layer.spec.padding) * cin / (simd * c.mmv))
     buf = place_memory(width, depth, device)
     # one output register and read mux per lane (one LUT per bit, assumption)
-    lanes = Resources(lut=float(width), ff=float(width))
-    return buf + lanes + Resources(lut=SWU_BASE_LUT, ff=SWU_BASE_FF)
+    return Resources(
+        buf.lut + width + SWU_BASE_LUT, buf.ff + width + SWU_BASE_FF, 0.0, buf.bram18, buf.uram
+    )
