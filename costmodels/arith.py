@@ -121,16 +121,18 @@ def lane_luts(choice: LayerChoice, arith: Arith, in_bits: int) -> float:
             return lut_multiplier_luts(choice.w_bits, in_bits)
 
 
-def dsp_per_lane(w_bits: int, in_bits: int, dsp_block: str) -> float:
+def dsp_per_lane(w_bits: int, in_bits: int, dsp_block: str, pack: bool = False) -> float:
     """DSP slices per multiplier lane.
 
-    Two products of <= 8-bit operands share one DSP48E2 (Xilinx WP486, INT8 packing on
-    the 27x18 multiplier; TwinDNN Table 1 uses it) and three share a DSP58; a DSP48E1's
-    25-bit port cannot hold the shifted second operand (UG479), so one product each.
-    Wider operands take ceil(a/port_a) * ceil(b/port_b) slices.
+    With `pack`, two products of <= 8-bit operands share one DSP48E2 (Xilinx WP486, INT8
+    packing on the 27x18 multiplier, as TwinDNN's engines do, Table 1) and three share a
+    DSP58; a DSP48E1's 25-bit port cannot hold the shifted second operand (UG479), so one
+    product each. Without it (FINN's HLS MVAU, the thesis Table 6.5/6.6 layers: one DSP
+    per multiplier) every <= 18-bit product takes one slice. Wider operands take
+    ceil(a/port_a) * ceil(b/port_b) slices.
     """
     port_a, port_b = DSP_PORTS.get(dsp_block, DSP_PORTS["DSP48E2"])
-    if max(w_bits, in_bits) <= 8:
+    if pack and max(w_bits, in_bits) <= 8:
         if dsp_block == "DSP48E2":
             return 0.5
         if dsp_block == "DSP58":

@@ -35,6 +35,15 @@ MVAU_PIPELINE_DEPTH = 8
 #: costs about 4 comparators (comparator plus threshold selection mux). Assumption that
 #: keeps the cost monotone in B: comparators = min(2^B - 1, 4B).
 THRESHOLD_STAGE_COMPARATORS = 4
+#: Output activations of at most this many bits use thresholds (FINN MVTU: 2^B - 1
+#: thresholds per channel absorb batch norm and scale; Faraone thesis ch. 4-5 designs are
+#: 1-3 bit); wider ones use a fixed-point requantizer: a rounding adder of the accumulator
+#: width, a constant shift and a saturation compare/mux of 2 LUT per output bit (the 8-bit
+#: fixed-point layers of the thesis ch. 6 AlphaData library and of ELB-NN). FINN would
+#: still use 255 thresholds at 8 bits, whose memory (255 x acc bits per channel) does not
+#: match the published 8-bit designs. The switch at 5 bits lowers the activation's LUTs:
+#: the one place where more bits can cost less.
+MAX_THRESHOLD_BITS = 4
 _BASE_PART = ("base", MVAU_BASE_LUT, MVAU_BASE_FF, 0.0, 0.0, 0.0)
 
 
@@ -115,9 +124,10 @@ def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
     acc_luts = 0.0 if arith is Arith.DSP else float(trees * acc)
     accum: Part = ("accumulator", acc_luts, acc_luts, 0.0, 0.0, 0.0)
 
-    # activation: thresholds (comparators per PE, threshold memory per PE)
+    # activation: thresholds for few output bits (comparators and threshold memory per PE),
+    # a fixed-point requantizer (round, shift, saturate) for more
     act: Part = ("activation", 0.0, 0.0, 0.0, 0.0, 0.0)
-    if c.a_bits is not None:
+    if c.a_bits is not None and c.a_bits <= MAX_THRESHOLD_BITS:
         n_thr = 2**c.a_bits - 1
         comps = threshold_comparators(c.a_bits)
         t = place_memory(n_thr * acc, layer.mh // pe, device)
@@ -129,6 +139,9 @@ def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
             t.bram18 * pe,
             t.uram * pe,
         )
+    elif c.a_bits is not None:
+        luts = float(trees * (acc + 2 * c.a_bits))
+        act = ("activation", luts, float(trees * c.a_bits), 0.0, 0.0, 0.0)
 
     # weight memory: one memory per PE, SIMD weights wide (shared by the MMV lanes)
     wbits = stored_weight_bits(c, arith)

@@ -12,7 +12,9 @@ benchmarks.
 
 from __future__ import annotations
 
-from costmodels.types import LayerChoice, LayerSpec, Network, Op
+from dataclasses import replace
+
+from costmodels.types import Arith, LayerChoice, LayerSpec, Network, Op
 
 #: (PE, SIMD) of CNV's nine compute layers (BNN-PYNQ cnvW1A1 config.h).
 CNV_FOLDING: tuple[tuple[int, int], ...] = (
@@ -77,3 +79,80 @@ def tfc_network(clock_mhz: float | None = 100.0) -> Network:
         for i, (out, pe, simd) in enumerate(fold)
     )
     return Network("tfc-w1a1", (784,), 1, layers, clock_mhz)
+
+
+#: (PE, p) per conv layer of the thesis AlexNet variant, Faraone thesis Table 6.7.
+ALEXNET_THESIS_FOLDING: tuple[tuple[int, int], ...] = (
+    (96, 4),
+    (256, 4),
+    (384, 1),
+    (384, 2),
+    (256, 2),
+)
+
+
+def alexnet_thesis_network(arith: Arith = Arith.DSP, w_bits: int = 8) -> Network:
+    """The convolutional part of the Faraone thesis ch. 6 AlexNet variant (7x7/2 conv1,
+    Table 6.6/6.7): conv 96, pool, conv 256 (5x5), pool, conv 384, 384, 256 (3x3), on a
+    3x224x224 8-bit image, one PE per output channel with p multipliers each (SIMD = p;
+    conv1 uses SIMD 3, the divisor of its 3 input channels closest to the thesis p = 4).
+    Activations 8-bit; 8-bit weights or RCCM indices (`arith`)."""
+    shapes = ((96, 7, 2, 0), (256, 5, 1, 2), (384, 3, 1, 1), (384, 3, 1, 1), (256, 3, 1, 1))
+    layers: list[LayerSpec] = []
+    for i, ((out, k, s, p), (pe, simd)) in enumerate(
+        zip(shapes, ALEXNET_THESIS_FOLDING, strict=True)
+    ):
+        choice = LayerChoice(
+            w_bits=w_bits, a_bits=8, pe=pe, simd=3 if i == 0 else simd, arith=arith
+        )
+        layers.append(
+            LayerSpec(
+                f"conv{i + 1}",
+                Op.CONV,
+                out_channels=out,
+                kernel=k,
+                stride=s,
+                padding=p,
+                choice=choice,
+            )
+        )
+        if i in (0, 1):
+            layers.append(LayerSpec(f"pool{i + 1}", Op.MAXPOOL, kernel=3, stride=2))
+    return Network(f"alexnet-thesis-{arith.value}", (3, 224, 224), 8, tuple(layers), 250.0)
+
+
+def resnet18_main_path(w_bits: int = 16, a_bits: int = 16, imagenet: bool = True) -> Network:
+    """ResNet-18's main path (He et al. 2016): every 3x3 conv of the 8 basic blocks plus the
+    stem and the classifier; the three 1x1 downsampling convs of the skip paths are left out
+    (under 3 % of the MACs). ImageNet: 7x7/2 stem and 3x3/2 max pool on 224x224; CIFAR-10:
+    3x3 stem on 32x32 (the common CIFAR variant). For the engines template, which only
+    sums the layers' cycles."""
+    ch = LayerChoice(w_bits=w_bits, a_bits=a_bits, pe=1, simd=1)
+    layers: list[LayerSpec] = []
+    if imagenet:
+        layers.append(
+            LayerSpec("conv1", Op.CONV, out_channels=64, kernel=7, stride=2, padding=3, choice=ch)
+        )
+        layers.append(LayerSpec("pool1", Op.MAXPOOL, kernel=3, stride=2, padding=1))
+    else:
+        layers.append(LayerSpec("conv1", Op.CONV, out_channels=64, kernel=3, padding=1, choice=ch))
+    for stage, width in enumerate((64, 128, 256, 512)):
+        for block in range(2):
+            for j in range(2):
+                stride = 2 if stage > 0 and block == 0 and j == 0 else 1
+                layers.append(
+                    LayerSpec(
+                        f"s{stage}b{block}c{j}",
+                        Op.CONV,
+                        out_channels=width,
+                        kernel=3,
+                        stride=stride,
+                        padding=1,
+                        choice=ch,
+                    )
+                )
+    layers.append(LayerSpec("gap", Op.AVGPOOL, kernel=7 if imagenet else 4))
+    classes = 1000 if imagenet else 10
+    layers.append(LayerSpec("fc", Op.DENSE, out_channels=classes, choice=replace(ch, a_bits=None)))
+    shape = (3, 224, 224) if imagenet else (3, 32, 32)
+    return Network(f"resnet18-{'imagenet' if imagenet else 'cifar'}", shape, 8, tuple(layers))

@@ -1,6 +1,7 @@
 """Properties every estimate must keep: more PE/SIMD never lowers LUTs and never raises
-cycles; more bits never cost less; pruning never costs more (except LUTs that replace
-freed BRAM when a memory drops to LUTRAM); MMV divides cycles."""
+cycles; more bits never cost less (within an activation form: the threshold unit gives way
+to a requantizer above `MAX_THRESHOLD_BITS` output bits); pruning never costs more (except
+LUTs that replace freed BRAM when a memory drops to LUTRAM); MMV divides cycles."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from costmodels import (
     estimate,
     get_device,
 )
+from costmodels.mvau import MAX_THRESHOLD_BITS
 
 ULTRA96 = get_device("ultra96")  # no URAM: no BRAM/URAM trade to muddy the comparison
 
@@ -70,7 +72,8 @@ def test_doubling_pe_or_simd(pe: int, simd: int, w: int, a: int, ar: Arith, dens
 def test_more_bits_never_cost_less(w: int, a: int, ar: Arith, dense: bool) -> None:
     base = LayerChoice(w_bits=w, a_bits=a, pe=4, simd=4, arith=ar)
     before = _cost(_net(16, 16, base, dense)).total
-    for more in (replace(base, w_bits=w + 1), replace(base, a_bits=a + 1)):
+    more_a = [] if a == MAX_THRESHOLD_BITS else [replace(base, a_bits=a + 1)]
+    for more in (replace(base, w_bits=w + 1), *more_a):
         after = _cost(_net(16, 16, more, dense)).total
         for key in ("lut", "ff", "dsp", "bram18", "uram"):
             assert getattr(after, key) >= getattr(before, key), key

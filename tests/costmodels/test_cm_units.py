@@ -79,8 +79,9 @@ def test_multiplier_lanes() -> None:
 
 
 def test_dsp_packing() -> None:
-    assert dsp_per_lane(8, 8, "DSP48E2") == 0.5  # WP486: two int8 products per DSP48E2
-    assert dsp_per_lane(8, 8, "DSP48E1") == 1.0  # 25-bit port: no room (UG479)
+    assert dsp_per_lane(8, 8, "DSP48E2") == 1.0  # one product per DSP (FINN HLS, thesis)
+    assert dsp_per_lane(8, 8, "DSP48E2", pack=True) == 0.5  # WP486: two int8 per DSP48E2
+    assert dsp_per_lane(8, 8, "DSP48E1", pack=True) == 1.0  # 25-bit port: no room (UG479)
     assert dsp_per_lane(16, 16, "DSP48E2") == 1.0
     assert dsp_per_lane(32, 32, "DSP48E2") == 4.0  # ceil(32/27) * ceil(32/18)
 
