@@ -53,6 +53,8 @@ from dse.config import (
     describe_changes,
     fingerprint,
 )
+from dse.storage_safety import check_storage
+from dse.workers import StudyGuard, create_study, heartbeat_kwargs, wait_for_meta
 from search_spaces import Candidate, SearchSpace, choice_from_dict
 from search_spaces import baselines as bl
 
@@ -375,6 +377,7 @@ def open_storage(url: str, *, create: bool, heartbeat: bool = False) -> RDBStora
                     f"cannot open storage {display_url(url)}: folder {str(path.parent)!r} "
                     "does not exist"
                 )
+    check_storage(url, write=create)  # dse.storage_safety: refuse a bad file untouched
     kwargs: dict[str, Any] = {}
     if path is None and url.startswith(("postgresql", "mysql")):
         kwargs["connect_args"] = {"connect_timeout": 5}
@@ -384,8 +387,7 @@ def open_storage(url: str, *, create: bool, heartbeat: bool = False) -> RDBStora
         storage = RDBStorage(
             url,
             engine_kwargs=kwargs,
-            heartbeat_interval=60 if heartbeat else None,
-            grace_period=180 if heartbeat else None,
+            **(heartbeat_kwargs() if heartbeat else {}),  # dse.workers: heartbeats, retry
         )
     except DseError:
         raise
@@ -906,7 +908,7 @@ def run_search(
     try:
         sid = _study_id(storage, name)
         if sid is not None:
-            meta = study_meta(storage, sid)
+            meta = wait_for_meta(storage, sid, STUDY_ATTR)  # may be a worker's new study
             if meta.get("fingerprint") != fp:
                 changes = describe_changes(meta.get("definition", {}), definition)
                 if not cfg.fork:
@@ -920,7 +922,6 @@ def run_search(
                 sid = _study_id(storage, name)
         resumed = sid is not None
         if sid is None:
-            sid = storage.create_new_study(problem.directions, name)
             meta = {
                 "version": dse.__version__,
                 "fingerprint": fp,
@@ -934,7 +935,9 @@ def run_search(
                 "cap_pct": cfg.cap_pct,
                 "forked_from": forked_from,
             }
-            storage.set_study_user_attr(sid, STUDY_ATTR, meta)
+            sid, created = create_study(storage, problem.directions, name, STUDY_ATTR, meta)
+            resumed = not created  # another worker created it at the same time
+        guard = StudyGuard(storage, sid, cfg.storage, shared=mode is StorageMode.DIRECT)
         stored = [t for t in storage.get_all_trials(sid, deepcopy=False) if t.state.is_finished()]
     except DseError:
         storage.remove_session()
@@ -950,6 +953,7 @@ def run_search(
         writer = BatchWriter(cfg.storage, sid)
     else:
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
+    guard.attach(study)
 
     summary = SearchSummary(
         study=name,
@@ -966,7 +970,7 @@ def run_search(
         forked_from=forked_from,
         resumed=resumed,
     )
-    if not stored:
+    if not stored and (not resumed or mode is StorageMode.BATCH):
         for label, cand in baseline_candidates(problem):
             study.enqueue_trial(
                 problem.space.params_for(cand.choices), user_attrs={ATTR_BASELINE: label}
@@ -988,7 +992,9 @@ def run_search(
             elapsed = time.perf_counter() - start
             if cfg.timeout_s is not None and elapsed >= cfg.timeout_s:
                 break
+            guard.before_ask()
             trial = study.ask()
+            guard.started(trial)
             candidate = problem.space.suggest(trial)
             try:
                 outcome = problem.evaluate(candidate)
@@ -1012,6 +1018,7 @@ def run_search(
                     summary.feasible += 1
                     records.append((frozen.number, outcome.values, True))
                     _update_best(best, problem.objectives, outcome.values)
+            guard.finished()
             if writer is not None:
                 writer.submit(frozen)
             done += 1
@@ -1036,8 +1043,11 @@ def run_search(
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
-        if writer is not None:
-            writer.close()
+        try:
+            if writer is not None:
+                writer.close()
+        finally:
+            guard.close()
         storage.remove_session()
     summary.interrupted = summary.interrupted or (done < n_trials and should_stop())
     summary.elapsed_s = time.perf_counter() - start

@@ -1,0 +1,129 @@
+"""Checks that run before a storage is opened, so a bad one is refused untouched.
+
+SQLite writes nothing into a file it cannot parse, but Optuna's `RDBStorage` starts by
+creating its tables: pointed at a file that is not a database, a read-only copy or a full
+disk, the user would otherwise get a multi-line driver traceback. `check_storage` turns
+each case into one `StorageError` line before anything is written:
+
+- a file that is not SQLite (header is not `SQLite format 3\\0`, sqlite.org/fileformat.html
+  Sec. 1.3) or fails `PRAGMA quick_check` (opened read-only);
+- a storage a search must write to, on a read-only path (file or folder not writable, or
+  a read-only mount);
+
+and `short_db_error` shortens a driver error (disk full, database locked, ...) to its first
+line with a hint.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from costmodels.errors import StorageError
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a `sqlite:///` URL (None for servers and in-memory databases)."""
+    try:
+        u = sa.engine.make_url(url)
+    except Exception:
+        raise StorageError(f"not a storage URL: {url!r} (e.g. sqlite:///runs/dse.db)") from None
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
+
+
+def _writable(path: Path) -> str | None:
+    """Why `path` (a file or folder) cannot be written, or None. Uses `statvfs` for
+    read-only mounts and the permission bits (root passes `os.access` regardless)."""
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return "is on a read-only file system"
+    except OSError:
+        return None
+    if not os.access(path, os.W_OK):
+        return "is not writable"
+    return None
+
+
+def check_storage(url: str, *, write: bool) -> None:
+    """Refuse, before opening, a SQLite storage that is not a database, is corrupt, or (when
+    `write`) cannot be written. Server URLs pass through (their errors come at connect)."""
+    path = sqlite_file(url)
+    if path is None or not path.exists():
+        if path is not None and write and path.parent.is_dir():
+            why = _writable(path.parent)
+            if why:
+                raise StorageError(f"cannot create storage {str(path)!r}: its folder {why}")
+        return
+    if path.is_dir():
+        raise StorageError(f"storage {str(path)!r} is a folder, not a SQLite file")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(SQLITE_MAGIC))
+    except OSError as exc:
+        raise StorageError(f"cannot read storage {str(path)!r}: {exc.strerror or exc}") from None
+    if head and head != SQLITE_MAGIC:
+        raise StorageError(
+            f"storage {str(path)!r} is not a SQLite database (wrong file header); "
+            "left untouched, pick another --storage"
+        )
+    if write:
+        for target, what in ((path, "file"), (path.parent, "folder")):
+            why = _writable(target)
+            if why:
+                raise StorageError(
+                    f"storage {str(path)!r} cannot be written: its {what} {why} "
+                    "(dse report and dse studies can still read it)"
+                )
+    if head and write:
+        _quick_check(path)
+
+
+def _quick_check(path: Path) -> None:
+    """`PRAGMA quick_check` on a read-only connection
+    (sqlite.org/pragma.html#pragma_quick_check)."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    except sqlite3.Error as exc:
+        raise StorageError(f"cannot open storage {str(path)!r}: {exc}") from None
+    try:
+        rows = conn.execute("PRAGMA quick_check(5)").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(
+            f"storage {str(path)!r} is not a usable SQLite database ({exc}); left untouched"
+        ) from None
+    finally:
+        conn.close()
+    problems = [str(r[0]) for r in rows if str(r[0]) != "ok"]
+    if problems:
+        raise StorageError(
+            f"storage {str(path)!r} is corrupt ({problems[0]}); left untouched - restore a "
+            "backup or recover it with `sqlite3 FILE .recover`"
+        )
+
+
+def short_db_error(exc: BaseException) -> str:
+    """One line for a database error, with a hint for the common causes."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    low = text.lower()
+    if "disk is full" in low or "no space" in low or getattr(exc, "errno", None) in (
+        errno.ENOSPC,
+        errno.EFBIG,
+    ):
+        return f"{first} (disk full: free space and resume; committed trials are kept)"
+    if "readonly" in low or "read-only" in low:
+        return f"{first} (the storage is read-only)"
+    if "database is locked" in low:
+        return f"{first} (another process holds the SQLite file; use PostgreSQL for many workers)"
+    return first
+
+
+__all__ = ["check_storage", "short_db_error", "sqlite_file"]

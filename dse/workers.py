@@ -1,0 +1,463 @@
+"""Several workers on one study: heartbeats, stale-trial recovery, study-creation races, and
+`--jobs N` local worker processes.
+
+How a shared study stays whole (see docs/reliability.md):
+
+- Workers in `direct` storage mode (the default for PostgreSQL/MySQL) use Optuna's
+  `RDBStorage`; trial numbers come from the database under a row lock on the study
+  (Optuna's `_create_new_trial`), so no two workers get the same number.
+- While a trial runs, a heartbeat thread stamps it every `HEARTBEAT_INTERVAL_S` (Optuna's
+  `HeartbeatThread`, which `study.optimize` runs but an ask/tell loop does not). Before each
+  `ask`, a worker fails the RUNNING trials whose heartbeat is older than the grace period
+  (a dead worker's) and enqueues one retry of each with the same parameters
+  (`RetryHeartbeatStaleTrialCallback`, at most `MAX_RETRY` times), which the next `ask` of
+  any worker picks up.
+- `batch` mode (SQLite default) writes one study from one process: the worker holds an
+  exclusive `flock` on `<db file>.lock` for the run, and so, on resume, every RUNNING trial
+  of the study is a zombie of a killed run and is failed at once; `direct` workers on a
+  SQLite file hold a shared lock, so batch and direct runs never mix on one file.
+- Studies are created with a race in mind: the loser of `create_new_study` waits for the
+  winner's definition and checks it matches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import optuna
+import sqlalchemy as sa
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages._heartbeat import HeartbeatThread
+from optuna.storages._rdb import models
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, Trial, TrialState
+
+from costmodels.errors import ConfigError, StorageError, StudyError
+
+logger = logging.getLogger(__name__)
+# Heartbeats are "experimental" in Optuna since 2.9 and stable in use; the warning would be
+# printed by every worker at start.
+warnings.filterwarnings(
+    "ignore", message=".*heartbeat_interval.*", category=optuna.exceptions.ExperimentalWarning
+)
+
+HEARTBEAT_ENV = "DSE_HEARTBEAT_S"
+"""Environment variable overriding the heartbeat interval in seconds (tests use 1)."""
+DEFAULT_HEARTBEAT_S = 10
+GRACE_FACTOR = 3
+"""A trial is stale when its last heartbeat is `GRACE_FACTOR` intervals old: one missed
+beat is a busy database, three are a dead worker."""
+MAX_RETRY = 2
+META_WAIT_S = 15.0
+
+
+def heartbeat_interval_s() -> int:
+    """The heartbeat interval: `DSE_HEARTBEAT_S` if set (a positive integer), else 10 s."""
+    raw = os.environ.get(HEARTBEAT_ENV)
+    if raw is None or not raw.strip():
+        return DEFAULT_HEARTBEAT_S
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{HEARTBEAT_ENV}={raw!r} must be a whole number of seconds") from None
+    if value < 1:
+        raise ConfigError(f"{HEARTBEAT_ENV}={raw!r} must be >= 1")
+    return value
+
+
+def grace_s() -> int:
+    return GRACE_FACTOR * heartbeat_interval_s()
+
+
+def heartbeat_kwargs() -> dict[str, Any]:
+    """`RDBStorage` keyword arguments for a shared study: heartbeats, grace period, and the
+    retry callback that enqueues a stale trial again."""
+    return {
+        "heartbeat_interval": heartbeat_interval_s(),
+        "grace_period": grace_s(),
+        "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+    }
+
+
+# ----------------------------------------------------------------------------- study creation
+
+
+def create_study(
+    storage: RDBStorage,
+    directions: Sequence[StudyDirection],
+    name: str,
+    attr_key: str,
+    meta: Mapping[str, Any],
+) -> tuple[int, bool]:
+    """Create study `name` with its definition `meta` (under user attribute `attr_key`);
+    returns (study id, created). When another worker created it first, waits for its
+    definition and refuses a different one (`meta["fingerprint"]`)."""
+    try:
+        sid = storage.create_new_study(list(directions), name)
+    except optuna.exceptions.DuplicatedStudyError:
+        sid = storage.get_study_id_from_name(name)
+        theirs = wait_for_meta(storage, sid, attr_key)
+        if theirs.get("fingerprint") != meta.get("fingerprint"):
+            raise StudyError(
+                f"another worker created study {name!r} at the same time with a different "
+                "configuration; give every worker the same options"
+            ) from None
+        return sid, False
+    storage.set_study_user_attr(sid, attr_key, dict(meta))
+    return sid, True
+
+
+def wait_for_meta(
+    storage: RDBStorage, study_id: int, attr_key: str, timeout_s: float = META_WAIT_S
+) -> dict[str, Any]:
+    """The study's definition attribute; a study another worker has just created may not
+    carry it yet, so an empty one is re-read for up to `timeout_s` while the study has no
+    trials (a study with trials and no definition was not made by dse: returned empty)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        meta = storage.get_study_user_attrs(study_id).get(attr_key)
+        if isinstance(meta, Mapping):
+            return dict(meta)
+        if time.monotonic() >= deadline or storage.get_n_trials(study_id) > 0:
+            return {}
+        time.sleep(0.1)
+
+
+# ----------------------------------------------------------------------------- locks
+
+
+def _sqlite_file(url: str) -> Path | None:
+    try:
+        u = sa.engine.make_url(url)
+    except Exception:
+        return None
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return Path(u.database)
+
+
+@contextlib.contextmanager
+def sqlite_study_lock(url: str, *, shared: bool) -> Iterator[None]:
+    """An advisory lock on `<db>.lock` next to a SQLite storage (nothing for servers).
+
+    Exclusive (a batch-mode writer) or shared (direct-mode workers). A conflicting holder is
+    a `StudyError` at once rather than a wait: two batch writers would assign the same trial
+    numbers.
+    """
+    path = _sqlite_file(url)
+    if path is None:
+        yield
+        return
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        fh: IO[str] = open(lock_path, "a+")  # noqa: SIM115 - held for the whole run
+    except OSError as exc:
+        raise StorageError(
+            f"cannot lock storage {str(path)!r}: {exc.strerror or exc} ({str(lock_path)!r})"
+        ) from None
+    try:
+        try:
+            fcntl.flock(fh, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StudyError(
+                f"storage {str(path)!r} is being written by another dse search in "
+                f"{'batch' if shared else 'batch or direct'} mode; wait for it to finish, or "
+                "run every worker with --storage-mode direct (or use --jobs N)"
+            ) from None
+        yield
+    finally:
+        fh.close()
+
+
+def enable_wal(storage: RDBStorage) -> None:
+    """Put a SQLite storage in WAL mode (persistent in the file): readers never block the
+    writer, so direct-mode workers on one file wait less (sqlite.org/wal.html)."""
+    if storage.engine.dialect.name != "sqlite":
+        return
+    with storage.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+
+
+# ----------------------------------------------------------------------------- stale trials
+
+
+def stale_trial_ids(storage: RDBStorage, study_id: int, grace: float) -> list[int]:
+    """RUNNING trials of the study whose last heartbeat (or, without one, whose start) is
+    more than `grace` seconds old. Heartbeats are compared with the database clock, starts
+    (written by the client) with this machine's clock."""
+    t = models.TrialModel.__table__
+    hb = models.TrialHeartbeatModel.__table__
+    with storage.engine.connect() as conn:
+        db_now = conn.execute(sa.select(sa.func.now())).scalar_one()
+        rows = conn.execute(
+            sa.select(t.c.trial_id, t.c.datetime_start, hb.c.heartbeat)
+            .select_from(t.outerjoin(hb, hb.c.trial_id == t.c.trial_id))
+            .where(t.c.study_id == study_id, t.c.state == TrialState.RUNNING)
+        ).all()
+    if isinstance(db_now, str):  # SQLite returns CURRENT_TIMESTAMP as text
+        db_now = dt.datetime.fromisoformat(db_now)
+    db_now = db_now.replace(tzinfo=None)
+    local_now = dt.datetime.now()
+    limit = dt.timedelta(seconds=grace)
+    out = []
+    for trial_id, start, beat in rows:
+        if beat is not None:
+            if db_now - beat.replace(tzinfo=None) > limit:
+                out.append(trial_id)
+        elif start is None or local_now - start > limit:
+            out.append(trial_id)
+    return out
+
+
+def fail_trials(storage: RDBStorage, trial_ids: Sequence[int]) -> list[FrozenTrial]:
+    """Mark trials FAIL (skipping any another process finished meanwhile); the failed
+    trials as they now are."""
+    failed = []
+    for trial_id in trial_ids:
+        try:
+            if storage.set_trial_state_values(trial_id, state=TrialState.FAIL):
+                failed.append(storage.get_trial(trial_id))
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+    return failed
+
+
+def retry_template(trial: FrozenTrial) -> FrozenTrial | None:
+    """A WAITING copy of a failed trial (same parameters), as
+    `RetryHeartbeatStaleTrialCallback` makes it; None past `MAX_RETRY` retries."""
+    system_attrs: dict[str, Any] = {
+        "failed_trial": trial.number,
+        "retry_history": [],
+        **trial.system_attrs,
+    }
+    system_attrs["retry_history"] = [*system_attrs["retry_history"], trial.number]
+    if len(system_attrs["retry_history"]) > MAX_RETRY:
+        return None
+    return optuna.trial.create_trial(
+        state=TrialState.WAITING,
+        params=trial.params,
+        distributions=trial.distributions,
+        user_attrs={},
+        system_attrs=system_attrs,
+    )
+
+
+class StudyGuard:
+    """Keeps one worker's share of a stored study whole; see the module docstring.
+
+    Use: `StudyGuard(storage, sid, url, shared=...)` before reading the stored trials,
+    `attach(study)` once the (in-memory or RDB) study exists, then around each trial
+    `before_ask()`, `started(trial)`, `finished()`, and `close()` at the end.
+    """
+
+    def __init__(self, storage: RDBStorage, study_id: int, url: str, *, shared: bool) -> None:
+        self.storage = storage
+        self.study_id = study_id
+        self.shared = shared
+        self.recovered = 0
+        self._sqlite = _sqlite_file(url) is not None
+        self._lock = sqlite_study_lock(url, shared=shared)
+        self._lock.__enter__()
+        self._study: optuna.Study | None = None
+        self._trial: Trial | None = None
+        self._beat: HeartbeatThread | None = None
+        self._last_check = 0.0
+        self._retries: list[FrozenTrial] = []
+        try:
+            if shared:
+                enable_wal(storage)
+                self._recover(grace_s())
+            else:
+                # The one writer of a SQLite study (exclusive lock): every RUNNING trial is a
+                # zombie of a killed run. WAITING trials (retries left by direct workers) are
+                # claimed and run again in memory.
+                self._recover(0.0 if self._sqlite else grace_s(), in_memory=True)
+        except BaseException:
+            self._lock.__exit__(None, None, None)
+            raise
+
+    def _recover(self, grace: float, *, in_memory: bool = False) -> None:
+        failed = fail_trials(self.storage, stale_trial_ids(self.storage, self.study_id, grace))
+        self.recovered += len(failed)
+        for t in failed:
+            logger.warning("trial %d of a dead worker marked failed", t.number)
+        templates = [tpl for t in failed if (tpl := retry_template(t)) is not None]
+        if in_memory:
+            waiting = self.storage.get_all_trials(
+                self.study_id, deepcopy=False, states=(TrialState.WAITING,)
+            )
+            for t in waiting:  # claim it (FAIL, never run) and run its parameters here
+                claimed = self.storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+                if claimed and t.params:
+                    templates.append(t)
+            self._retries = templates
+        else:
+            for tpl in templates:
+                self.storage.create_new_trial(self.study_id, template_trial=tpl)
+
+    def attach(self, study: optuna.Study) -> None:
+        """The study this worker asks from; an in-memory (batch) study gets the retries."""
+        self._study = study
+        for t in self._retries:
+            study.enqueue_trial(dict(t.params), skip_if_exists=False)
+        self._retries = []
+
+    def before_ask(self) -> None:
+        """Fail stale trials of dead workers (at most once per heartbeat interval)."""
+        if not self.shared:
+            return
+        now = time.monotonic()
+        if now - self._last_check < heartbeat_interval_s():
+            return
+        self._last_check = now
+        self._recover(grace_s())
+
+    def started(self, trial: Trial) -> None:
+        """Start the trial's heartbeat (shared studies only)."""
+        self._trial = trial
+        if self.shared:
+            self._beat = HeartbeatThread(trial._trial_id, self.storage)
+            self._beat.start()
+
+    def finished(self) -> None:
+        """Stop the heartbeat of the trial just told."""
+        if self._beat is not None:
+            self._beat.join()
+            self._beat = None
+        self._trial = None
+
+    def close(self) -> None:
+        """Stop the heartbeat; a trial interrupted mid-way (Ctrl-C twice, SIGTERM, error) is
+        marked failed and, in a shared study, enqueued again; release the lock."""
+        trial, beat = self._trial, self._beat
+        self._trial = self._beat = None
+        try:
+            if beat is not None:
+                beat.join()
+            if trial is not None and self.shared and self._study is not None:
+                failed = fail_trials(self.storage, [trial._trial_id])
+                for t in failed:
+                    tpl = retry_template(t)
+                    if tpl is not None:
+                        self.storage.create_new_trial(self.study_id, template_trial=tpl)
+            if self.shared:
+                self._recover(grace_s())
+        finally:
+            self._lock.__exit__(None, None, None)
+
+
+# ----------------------------------------------------------------------------- --jobs N
+
+
+def split_trials(total: int, jobs: int) -> list[int]:
+    """`total` trials over `jobs` workers as evenly as possible (first ones get the rest)."""
+    base, rest = divmod(total, jobs)
+    return [base + (1 if i < rest else 0) for i in range(jobs) if base + (1 if i < rest else 0)]
+
+
+def option_args(params: Mapping[str, Any], skip: Sequence[str] = ()) -> list[str]:
+    """Command-line options rebuilding click parameters (`max_pe=8` -> `--max-pe 8`)."""
+    out: list[str] = []
+    for key, value in params.items():
+        if key in skip or value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            out.append(flag)
+        else:
+            out += [flag, str(value)]
+    return out
+
+
+_WORKER_MAIN = "import sys; from dse.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def run_local_workers(
+    args: Sequence[str], trials: Sequence[int], *, poll: Any = None
+) -> list[tuple[int, str]]:
+    """Start one `dse search ARGS --trials T --json` process per entry of `trials`, wait for
+    all, and return (exit code, last stderr line) per worker. SIGINT/SIGTERM received here
+    are passed on, so every worker finishes its trial and commits. `poll()` is called about
+    once a second while they run (progress)."""
+    procs: list[subprocess.Popen[str]] = []
+    for n in trials:
+        cmd = [sys.executable, "-c", _WORKER_MAIN, *args, "--trials", str(n), "--json"]
+        procs.append(
+            subprocess.Popen(
+                cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            )
+        )
+    errors: list[list[str]] = [[] for _ in procs]
+
+    def drain(i: int, p: subprocess.Popen[str]) -> None:
+        assert p.stderr is not None
+        for line in p.stderr:
+            if line.strip():
+                errors[i] = [*errors[i][-20:], line.rstrip()]
+
+    readers = [
+        threading.Thread(target=drain, args=(i, p), daemon=True) for i, p in enumerate(procs)
+    ]
+    for r in readers:
+        r.start()
+
+    def forward(sig: int, _frame: Any) -> None:
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(sig)
+
+    old: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, forward)
+    try:
+        while any(p.poll() is None for p in procs):
+            if poll is not None:
+                poll()
+            time.sleep(0.5)
+    finally:
+        for signum, handler in old.items():
+            signal.signal(signum, handler)
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        for r in readers:
+            r.join(timeout=5)
+    out = []
+    for p, lines in zip(procs, errors, strict=True):
+        last = next((ln for ln in reversed(lines) if ln.startswith("error:")), "")
+        out.append((p.returncode, last or (lines[-1] if lines else "")))
+    return out
+
+
+__all__ = [
+    "HEARTBEAT_ENV",
+    "MAX_RETRY",
+    "StudyGuard",
+    "create_study",
+    "enable_wal",
+    "fail_trials",
+    "grace_s",
+    "heartbeat_interval_s",
+    "heartbeat_kwargs",
+    "option_args",
+    "run_local_workers",
+    "split_trials",
+    "sqlite_study_lock",
+    "stale_trial_ids",
+    "wait_for_meta",
+]
