@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import replace
 
 from costmodels.memory import fifo_cost
 from costmodels.mvau import (
@@ -90,10 +91,15 @@ def _out_lanes(layer: ResolvedLayer, in_lanes: int) -> int:
 
 @functools.lru_cache(maxsize=4096)
 def estimate_dataflow(
-    network_name: str, layers: tuple[ResolvedLayer, ...], device: Device, clock_mhz: float
+    network_name: str,
+    layers: tuple[ResolvedLayer, ...],
+    device: Device,
+    clock_mhz: float,
+    detail: bool = False,
 ) -> NetworkCost:
     """The dataflow accelerator of `layers` on `device` at `clock_mhz` (memoised: the
-    search re-scores identical designs often)."""
+    search re-scores identical designs often). `detail` fills each compute unit's
+    per-component breakdown (slower; for reports)."""
     costs: list[LayerCost] = []
     resources: list[Resources] = []
     first = next((rl for rl in layers if rl.op.is_compute), None)
@@ -104,6 +110,8 @@ def estimate_dataflow(
     for rl in layers:
         if rl.op.is_compute:
             cost = compute_unit_cost(rl, device, lanes)
+            if detail:
+                cost = replace(cost, breakdown=compute_unit_breakdown(rl, device, lanes))
         elif rl.op in (Op.MAXPOOL, Op.AVGPOOL):
             cost = pool_cost(rl, device, lanes)
         else:
@@ -122,7 +130,7 @@ def estimate_dataflow(
     shell = shell_resources(device)
     resources.append(shell)
     ii = max(c.cycles for c in costs)
-    latency = fill + max(c.cycles - c.latency_cycles for c in costs)
+    latency = fill + max(0, *(c.cycles - c.latency_cycles for c in costs))
     return NetworkCost(
         network=network_name,
         device=device,

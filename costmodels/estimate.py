@@ -26,12 +26,15 @@ def estimate(
     template: Template = Template.DATAFLOW,
     clock_mhz: float | None = None,
     engines: EngineConfig | None = None,
+    detail: bool = False,
 ) -> NetworkCost:
     """LUT/FF/DSP/BRAM18/URAM, cycles per frame and latency of `network` on `device`.
 
     The clock is `clock_mhz`, else `network.clock_mhz`, else the device's default.
     `engines` configures the ENGINES template (default `EngineConfig()`); it is rejected
-    for DATAFLOW. Raises `SpecError`/`FoldingError` for inconsistent networks.
+    for DATAFLOW. `detail` fills `LayerCost.breakdown` for every unit (the search leaves
+    it off: it is the hot path). Raises `SpecError`/`FoldingError` for inconsistent
+    networks.
     """
     clock = clock_mhz or network.clock_mhz or device.clock_mhz
     if not clock > 0:
@@ -40,5 +43,5 @@ def estimate(
     if template is Template.DATAFLOW:
         if engines is not None:
             raise ConfigError("an EngineConfig only applies to the engines template")
-        return estimate_dataflow(network.name, layers, device, clock)
+        return estimate_dataflow(network.name, layers, device, clock, detail)
     return estimate_engines(network.name, layers, device, clock, engines or EngineConfig())

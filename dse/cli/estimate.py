@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from costmodels import NetworkCost, Template, estimate, estimate_finn, get_device
+from costmodels import EngineConfig, NetworkCost, Template, estimate, estimate_finn, get_device
 from costmodels.errors import ConfigError
 from dse.cli.app import app
 from dse.cli.common import console, print_json
@@ -28,6 +28,7 @@ def run_estimate(
     estimator: Estimator = Estimator.DSE,
     template: Template = Template.DATAFLOW,
     clock_mhz: float | None = None,
+    engines: EngineConfig | None = None,
 ) -> NetworkCost:
     """Load the spec and device and estimate (the plain function behind the command)."""
     if clock_mhz is not None and not clock_mhz > 0:
@@ -38,7 +39,11 @@ def run_estimate(
         if template is not Template.DATAFLOW:
             raise ConfigError("--estimator finn models FINN's dataflow units only")
         return estimate_finn(network, device, clock_mhz)
-    return estimate(network, device, template=template, clock_mhz=clock_mhz)
+    if template is Template.DATAFLOW:
+        if engines is not None:
+            raise ConfigError("--engines/--lanes apply to --template engines only")
+        return estimate(network, device, clock_mhz=clock_mhz, detail=True)
+    return estimate(network, device, template=template, clock_mhz=clock_mhz, engines=engines)
 
 
 def cost_to_dict(
@@ -74,6 +79,7 @@ def cost_to_dict(
                 "bram18": lc.resources.bram18,
                 "uram": lc.resources.uram,
                 "cycles": lc.cycles,
+                "breakdown": {part: {k: getattr(r, k) for k in keys} for part, r in lc.breakdown},
             }
             for lc in cost.layers
         ],
@@ -159,11 +165,24 @@ def estimate_command(
     cap: Annotated[
         float, typer.Option("--cap", help="Utilization cap in percent for 'fits'.")
     ] = 100.0,
+    engines: Annotated[
+        int | None, typer.Option("--engines", help="Engines template: number of engines E.")
+    ] = None,
+    lanes: Annotated[
+        int | None, typer.Option("--lanes", help="Engines template: MAC lanes per engine L.")
+    ] = None,
 ) -> None:
     """Estimate LUT/DSP/BRAM/URAM, throughput and latency of a fixed design."""
     if not 0 < cap <= 100:
         raise ConfigError(f"--cap {cap} must be in (0, 100]")
-    cost = run_estimate(spec, device, estimator, template, clock_mhz)
+    cfg = None
+    if engines is not None or lanes is not None:
+        default = EngineConfig()
+        cfg = EngineConfig(
+            engines=default.engines if engines is None else engines,
+            lanes=default.lanes if lanes is None else lanes,
+        )
+    cost = run_estimate(spec, device, estimator, template, clock_mhz, cfg)
     if json_out:
         print_json(cost_to_dict(cost, cap, estimator.value, template.value))
     else:
