@@ -12,6 +12,7 @@ LUT add/sub multiplexer trees with DSPs only for the weight scale (TwinDNN 3.2).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -78,6 +79,7 @@ def _layer_cycles(rl: ResolvedLayer, cfg: EngineConfig) -> tuple[int, int]:
     return compute, memory
 
 
+@functools.lru_cache(maxsize=4096)
 def estimate_engines(
     network_name: str,
     layers: tuple[ResolvedLayer, ...],

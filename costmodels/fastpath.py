@@ -27,7 +27,7 @@ def resolve_cached(network: Network) -> tuple[ResolvedLayer, ...]:
     if (
         not network.layers
         or len(shape) not in (1, 3)
-        or any(d < 1 for d in shape)
+        or min(shape) < 1
         or not 1 <= bits <= MAX_BITS
     ):
         return resolve(network)  # raises the canonical error
