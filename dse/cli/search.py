@@ -37,15 +37,17 @@ def _best_text(best: dict[str, float]) -> str:
 
 
 class _Interrupt:
-    """First Ctrl-C: finish the current trial and stop; second: stop at once."""
+    """First Ctrl-C (or SIGTERM): finish the current trial and stop; second: stop at once."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
         self._old: Any = None
+        self._old_term: Any = None
 
     def __enter__(self) -> _Interrupt:
         if threading.current_thread() is threading.main_thread():
             self._old = signal.signal(signal.SIGINT, self._handle)
+            self._old_term = signal.signal(signal.SIGTERM, self._handle)  # reliability: SIGTERM
         return self
 
     def _handle(self, _sig: int, _frame: FrameType | None) -> None:
@@ -60,6 +62,8 @@ class _Interrupt:
     def __exit__(self, *exc: object) -> None:
         if self._old is not None:
             signal.signal(signal.SIGINT, self._old)
+        if self._old_term is not None:
+            signal.signal(signal.SIGTERM, self._old_term)
 
 
 @app.command("search")
@@ -123,6 +127,12 @@ def search(
         bool, typer.Option("--fork", help="Changed config: continue in a new forked study.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary.")] = False,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs", "-j", min=1, help="Local worker processes sharing the study (direct mode)."
+        ),
+    ] = 1,
 ) -> None:
     """Search the design space; resumes the study when it exists."""
     file_values = load_config_file(config) if config is not None else {}
@@ -150,6 +160,11 @@ def search(
         "max_mmv": max_mmv,
     }
     cfg = replace(build_config(file_values, overrides), fork=fork)
+    if jobs > 1:  # dse.cli.jobs: N worker processes on one storage (docs/reliability.md)
+        from dse.cli.jobs import run_jobs
+
+        run_jobs(cfg, jobs, {**overrides, "config": config, "fork": fork}, as_json=as_json)
+        return
 
     bar = Progress(
         TextColumn("[bold]{task.description}"),
