@@ -62,7 +62,7 @@ def _unit_parts(layer: ResolvedLayer, device: Device, in_lanes: int) -> tuple[Pa
     return parts
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=16384)
 def compute_unit_cost(layer: ResolvedLayer, device: Device, in_lanes: int) -> LayerCost:
     """A conv layer's sliding window + MVAU, or a dense layer's MVAU, with its input FIFO
     (`in_lanes` values of the input width per word). No breakdown (see
@@ -89,7 +89,7 @@ def _out_lanes(layer: ResolvedLayer, in_lanes: int) -> int:
     return max(1, math.gcd(layer.out_channels, in_lanes))
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=256)
 def estimate_dataflow(
     network_name: str,
     layers: tuple[ResolvedLayer, ...],

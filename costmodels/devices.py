@@ -250,7 +250,7 @@ def get_device(name_or_path: str) -> Device:
     device from a YAML file (keys: part, lut, ff, bram18, uram, dsp, dsp_block, clock_mhz,
     family)."""
     text = name_or_path.strip()
-    if text.lower().endswith((".yaml", ".yml", ".json")) or Path(text).is_file():
+    if text.lower().endswith((".yaml", ".yml", ".json")) or "/" in text or "\\" in text:
         path = Path(text)
         if not path.is_file():
             raise DeviceError(f"device file {text!r} not found")

@@ -73,13 +73,15 @@ def _layer_cycles(rl: ResolvedLayer, cfg: EngineConfig) -> tuple[int, int]:
     re-streamed from DRAM for each; TwinDNN Fig. 1 keeps no whole feature map on chip)."""
     compute = math.ceil(rl.mh / cfg.engines) * math.ceil(rl.mw / cfg.lanes) * rl.num_vectors
     w_bytes = rl.mw * rl.mh * rl.choice.w_bits / 8
-    in_bytes = math.prod(rl.in_shape) * rl.in_bits / 8 * math.ceil(rl.mh / cfg.engines)
+    # a grouped conv's output tile needs only its groups' inputs (depthwise: read once)
+    rereads = max(1.0, math.ceil(rl.mh / cfg.engines) / rl.spec.groups)
+    in_bytes = math.prod(rl.in_shape) * rl.in_bits / 8 * rereads
     out_bytes = math.prod(rl.out_shape) * rl.out_bits / 8
     memory = math.ceil((w_bytes + in_bytes + out_bytes) / cfg.dram_bytes_per_cycle)
     return compute, memory
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=256)
 def estimate_engines(
     network_name: str,
     layers: tuple[ResolvedLayer, ...],

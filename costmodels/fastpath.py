@@ -15,7 +15,7 @@ from costmodels.network import MAX_BITS, _resolve_one, resolve
 from costmodels.types import LayerSpec, Network, Op, ResolvedLayer
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=16384)
 def _resolve_layer(layer: LayerSpec, shape: tuple[int, ...], bits: int) -> ResolvedLayer:
     return _resolve_one(layer, shape, bits, {}, True)
 

@@ -61,7 +61,7 @@ def lutram_luts(width: int, depth: int) -> int:
     return width * math.ceil(depth / LUTRAM_DEPTH)
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=16384)
 def place_memory(width: int, depth: int, device: Device) -> Resources:
     """Where a read-only `width x depth` memory goes and what it costs.
 
@@ -82,7 +82,7 @@ def place_memory(width: int, depth: int, device: Device) -> Resources:
     return Resources(bram18=float(b18))
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=16384)
 def fifo_cost(width: int, depth: int, device: Device) -> Resources:
     """A stream FIFO: SRL shift registers (one LUT per bit per 32 entries, SRLC32E,
     UG574 ch. 5) up to 64 entries deep, a RAM otherwise; plus 2*log2(depth)+8 LUTs and FFs
