@@ -81,29 +81,39 @@ def main() -> None:
         lo = simulate(stream, 0.0, c, a)
         hi = simulate(stream, math.inf, c, a)
         sims += len(PS) + 2
-        print(f"{combined[0]} {combined[1]}: compressed {lc:g} ms, accurate {la:g} ms, "
-              f"paper combined {paper:g} ms at T = {row['threshold_T']}")
+        print(
+            f"{combined[0]} {combined[1]}: compressed {lc:g} ms, accurate {la:g} ms, "
+            f"paper combined {paper:g} ms at T = {row['threshold_T']}"
+        )
         print("    p   latency/img  re-checked  A fresh  A answers  speed-up")
         for p, r in zip(PS, results, strict=True):
             if p in (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0):
                 answered = r.recheck_fraction + r.accurate_fresh_fraction
-                print(f"  {p:4.2f}  {r.latency_ms:9.1f}  {r.recheck_fraction:9.3f}  "
-                      f"{r.accurate_fresh_fraction:7.3f}  {answered:8.3f}  {r.speedup:7.2f}x")
+                print(
+                    f"  {p:4.2f}  {r.latency_ms:9.1f}  {r.recheck_fraction:9.3f}  "
+                    f"{r.accurate_fresh_fraction:7.3f}  {answered:8.3f}  {r.speedup:7.2f}x"
+                )
         p_star = interpolate_p(PS, [r.latency_ms for r in results], paper)
         within = lo.latency_ms <= paper <= hi.latency_ms
-        print(f"  T=0 {lo.latency_ms:.1f} ms <= paper {paper:g} ms <= T=inf "
-              f"{hi.latency_ms:.1f} ms: {'yes' if within else 'NO'}")
+        print(
+            f"  T=0 {lo.latency_ms:.1f} ms <= paper {paper:g} ms <= T=inf "
+            f"{hi.latency_ms:.1f} ms: {'yes' if within else 'NO'}"
+        )
         if not math.isnan(p_star):
             r = simulate(stream, p_star, c, a)
             answered = r.recheck_fraction + r.accurate_fresh_fraction
             gain = (float(row["accuracy_pct"]) - float(c_row["accuracy_pct"])) / 100
-            print(f"  paper latency met at p = {p_star:.3f}: {r.recheck_fraction:.1%} of inputs "
-                  f"re-checked, accurate network answers {answered:.1%} >= accuracy gain "
-                  f"{gain:.1%}: {'yes' if answered >= gain else 'NO'}; simulated speed-up "
-                  f"{r.speedup:.2f}x vs paper {row['speedup_vs_original']}")
+            print(
+                f"  paper latency met at p = {p_star:.3f}: {r.recheck_fraction:.1%} of inputs "
+                f"re-checked, accurate network answers {answered:.1%} >= accuracy gain "
+                f"{gain:.1%}: {'yes' if answered >= gain else 'NO'}; simulated speed-up "
+                f"{r.speedup:.2f}x vs paper {row['speedup_vs_original']}"
+            )
         serial_p = (paper - lc) / la
-        print(f"  serial cascade L_cmp + p*L_acc = {paper:g} needs p = {serial_p:.3f}"
-              f"{'  (impossible: < 0)' if serial_p < 0 else ''}\n")
+        print(
+            f"  serial cascade L_cmp + p*L_acc = {paper:g} needs p = {serial_p:.3f}"
+            f"{'  (impossible: < 0)' if serial_p < 0 else ''}\n"
+        )
     dt = time.perf_counter() - t0
     print(f"{sims} simulations of {N} inputs in {dt:.2f} s ({1e3 * dt / sims:.1f} ms each)\n")
 
@@ -111,20 +121,24 @@ def main() -> None:
     models = {k: OverheadModel.parse(k) for k in ("mean", "min", "max")}
     for k, m in models.items():
         print(f"  overhead model {k!r}: {m.describe()}")
-    print("  design                                      parts LUT  combined  overhead  /parts  "
-          "/device  pred(mean)  err    pred(min)  pred(max)  fits(mean)")
+    print(
+        "  design                                      parts LUT  combined  overhead  /parts  "
+        "/device  pred(mean)  err    pred(min)  pred(max)  fits(mean)"
+    )
     for r in TABLE1:
         dev = get_device(r.device)
         c = Resources(lut=r.compressed_lut, dsp=r.compressed_dsp)
         a = Resources(lut=r.accurate_lut, dsp=r.accurate_dsp)
         pred = {k: pair_resources(c, a, dev, m) for k, m in models.items()}
         err = pred["mean"].lut / r.combined_lut - 1
-        print(f"  {r.label:42s} {r.parts_lut:9,d}  {r.combined_lut:8,d}  {r.overhead_lut:8,d}  "
-              f"{r.overhead_fraction:6.3f}  {r.overhead_lut / dev.lut:7.3f}  "
-              f"{pred['mean'].lut:10,.0f}  {err:+5.1%}  {pred['min'].lut:9,.0f}  "
-              f"{pred['max'].lut:9,.0f}  {'yes' if pred['mean'].fits(dev) else 'NO'} "
-              f"({pred['mean'].lut / dev.lut:.0%} of {dev.part}; DSP "
-              f"{pred['mean'].dsp:.0f} = Table 1 {r.combined_dsp})")
+        print(
+            f"  {r.label:42s} {r.parts_lut:9,d}  {r.combined_lut:8,d}  {r.overhead_lut:8,d}  "
+            f"{r.overhead_fraction:6.3f}  {r.overhead_lut / dev.lut:7.3f}  "
+            f"{pred['mean'].lut:10,.0f}  {err:+5.1%}  {pred['min'].lut:9,.0f}  "
+            f"{pred['max'].lut:9,.0f}  {'yes' if pred['mean'].fits(dev) else 'NO'} "
+            f"({pred['mean'].lut / dev.lut:.0%} of {dev.part}; DSP "
+            f"{pred['mean'].dsp:.0f} = Table 1 {r.combined_dsp})"
+        )
 
 
 if __name__ == "__main__":

@@ -67,14 +67,14 @@ class Table1Row:
 
 #: Seed 000 Table 1 (shared/reference/twindnn_table1_resources.csv); devices from Sec. 4.
 TABLE1: tuple[Table1Row, ...] = (
-    Table1Row("CIFAR-10 ResNet-18 16-bit + ConvNet Binary", "XCZU3EG",
-              20110, 256, 25074, 4, 63727, 260),
-    Table1Row("ImageNet ResNet-18 16-bit + Ternary", "XCZU3EG",
-              24114, 274, 25416, 8, 56922, 282),
-    Table1Row("ImageNet ResNet-18 8-bit + Ternary", "XCZU3EG",
-              30970, 274, 25416, 8, 63710, 282),
-    Table1Row("ImageNet MobileNetV2 32-bit + Ternary", "XCZU9EG",
-              60424, 536, 27507, 64, 119851, 600),
+    Table1Row(
+        "CIFAR-10 ResNet-18 16-bit + ConvNet Binary", "XCZU3EG", 20110, 256, 25074, 4, 63727, 260
+    ),
+    Table1Row("ImageNet ResNet-18 16-bit + Ternary", "XCZU3EG", 24114, 274, 25416, 8, 56922, 282),
+    Table1Row("ImageNet ResNet-18 8-bit + Ternary", "XCZU3EG", 30970, 274, 25416, 8, 63710, 282),
+    Table1Row(
+        "ImageNet MobileNetV2 32-bit + Ternary", "XCZU9EG", 60424, 536, 27507, 64, 119851, 600
+    ),
 )
 
 
@@ -122,8 +122,7 @@ class OverheadModel:
             frac = math.nan
         if kind not in ("device", "parts") or math.isnan(frac):
             raise PairError(
-                f"overhead {text!r} must be mean, max, min, device:<fraction> or "
-                "parts:<fraction>"
+                f"overhead {text!r} must be mean, max, min, device:<fraction> or parts:<fraction>"
             )
         if kind == "device":
             return cls(frac, source="user-given fraction of device LUT")
@@ -152,6 +151,8 @@ def pair_resources(
     """Resources of the twin design: both accelerators plus the overhead."""
     model = model or OverheadModel.default()
     return compressed + accurate + model.overhead(compressed, accurate, device)
+
+
 def check_pair_fits(total: Resources, device: Device, cap_pct: float = 100.0) -> None:
     """Raise `PairError` naming the first resource over `cap_pct` % of the device."""
     util = total.utilization(device)

@@ -440,9 +440,7 @@ def simulate(
     response = fin - st
     acc_alone = accurate.alone_makespan_ms(n) / n
     cmp_alone = compressed.alone_makespan_ms(n) / n
-    timeline = (
-        Timeline(firsts, st, np.asarray(recheck), fin, answered) if keep_timeline else None
-    )
+    timeline = Timeline(firsts, st, np.asarray(recheck), fin, answered) if keep_timeline else None
     return TwinResult(
         threshold=t,
         policy=pol,

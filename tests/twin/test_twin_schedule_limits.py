@@ -130,8 +130,9 @@ def agreeing_scenarios(
     """Streams meeting the stated condition for T1 < T2: the accurate network right wherever
     the compressed one is on m < T2, equal correctness on m >= T2."""
     s, c, a = draw(scenarios())
-    t1, t2 = sorted(draw(st.lists(st.sampled_from(THRESHOLDS), min_size=2, max_size=2,
-                                  unique=True)))
+    t1, t2 = sorted(
+        draw(st.lists(st.sampled_from(THRESHOLDS), min_size=2, max_size=2, unique=True))
+    )
     acc = np.where(s.margin >= t2, s.cmp_right, s.acc_right | s.cmp_right)
     return TwinStream.from_correctness(s.margin, s.cmp_right, acc), c, a, t1, t2
 

@@ -15,8 +15,9 @@ from dse.twin import ServiceTime, TwinStream, simulate
 C, A = 0, 1
 
 
-def stream(margin: list[float], cmp_right: list[bool] | None = None,
-           acc_right: list[bool] | None = None) -> TwinStream:
+def stream(
+    margin: list[float], cmp_right: list[bool] | None = None, acc_right: list[bool] | None = None
+) -> TwinStream:
     n = len(margin)
     return TwinStream.from_correctness(
         margin,
@@ -35,8 +36,9 @@ def test_four_inputs_one_recheck_wait():
     t=3  A re-checks 0 (3..6), then 2 (6..9)
     makespan 9; latency per input 9/4; A alone: 4 x 3 = 12 -> speed-up 12/9.
     """
-    r = simulate(stream([0.5, 2, 0.2, 3]), 1.0, ServiceTime(1.0), ServiceTime(3.0),
-                 keep_timeline=True)
+    r = simulate(
+        stream([0.5, 2, 0.2, 3]), 1.0, ServiceTime(1.0), ServiceTime(3.0), keep_timeline=True
+    )
     tl = r.timeline
     assert tl is not None
     assert tl.first.tolist() == [C, A, C, C]
@@ -58,8 +60,9 @@ def test_four_inputs_one_recheck_wait():
 def test_t_zero_splits_the_stream():
     """T = 0, Lc = 1, La = 3: C takes 0@0, A takes 1@0 (C wins the tie for 0), C takes
     2@1 and 3@2; nothing re-checked, makespan 3 (A's single input)."""
-    r = simulate(stream([0.5, 2, 0.2, 3]), 0.0, ServiceTime(1.0), ServiceTime(3.0),
-                 keep_timeline=True)
+    r = simulate(
+        stream([0.5, 2, 0.2, 3]), 0.0, ServiceTime(1.0), ServiceTime(3.0), keep_timeline=True
+    )
     assert r.timeline is not None
     assert r.timeline.first.tolist() == [C, A, C, C]
     assert r.timeline.finish_ms.tolist() == [1, 3, 2, 3]
@@ -71,8 +74,9 @@ def test_t_zero_splits_the_stream():
 def test_t_infinite_every_answer_is_accurate():
     """T = inf: C takes 0, 2, 3 at 0, 1, 2; all three are re-checked after A's fresh input 1:
     A runs 1 (0..3), 0 (3..6), 2 (6..9), 3 (9..12) - exactly A alone's makespan."""
-    r = simulate(stream([0.5, 2, 0.2, 3]), math.inf, ServiceTime(1.0), ServiceTime(3.0),
-                 keep_timeline=True)
+    r = simulate(
+        stream([0.5, 2, 0.2, 3]), math.inf, ServiceTime(1.0), ServiceTime(3.0), keep_timeline=True
+    )
     assert r.timeline is not None
     assert r.timeline.answered_by.tolist() == [A, A, A, A]
     assert r.timeline.finish_ms.tolist() == [6, 3, 9, 12]
@@ -103,8 +107,9 @@ def test_pipelined_accelerators_accept_every_ii():
     t=2  A: request 0 still in flight -> waits; t=4 accepts the re-check of 0 (answer 9).
     A alone: (4 - 1) * 2 + 5 = 11 ms for 4 inputs.
     """
-    r = simulate(stream([0, 9, 9, 9]), 1.0, ServiceTime(4.0, 1.0), ServiceTime(5.0, 2.0),
-                 keep_timeline=True)
+    r = simulate(
+        stream([0, 9, 9, 9]), 1.0, ServiceTime(4.0, 1.0), ServiceTime(5.0, 2.0), keep_timeline=True
+    )
     assert r.timeline is not None
     assert r.timeline.first.tolist() == [C, A, C, C]
     assert r.timeline.start_ms.tolist() == [0, 0, 1, 2]
@@ -117,8 +122,9 @@ def test_pipelined_accelerators_accept_every_ii():
 def test_recovery_and_accuracy_from_answers():
     """Accuracy counts the final answer: inputs 0 and 2 re-checked and 1 taken fresh by A
     (A is right on all), input 3 final from C (C is wrong there); R by hand."""
-    s = stream([0.5, 2, 0.2, 3], cmp_right=[False, True, True, False],
-               acc_right=[True, True, True, True])
+    s = stream(
+        [0.5, 2, 0.2, 3], cmp_right=[False, True, True, False], acc_right=[True, True, True, True]
+    )
     r = simulate(s, 1.0, ServiceTime(1.0), ServiceTime(3.0))
     # answered by [A, A, A, C] -> hits [1, 1, 1, 0]
     assert r.accuracy == 0.75
@@ -131,8 +137,14 @@ def test_recovery_and_accuracy_from_answers():
 def test_cascade_policy_timeline():
     """Cascade reference: C takes everything (0, 1, 2, 3 at 0, 1, 2, 3), A only re-checks
     0 (ready 1: 1..4) and 2 (ready 3: 4..7)."""
-    r = simulate(stream([0.5, 2, 0.2, 3]), 1.0, ServiceTime(1.0), ServiceTime(3.0),
-                 policy="cascade", keep_timeline=True)
+    r = simulate(
+        stream([0.5, 2, 0.2, 3]),
+        1.0,
+        ServiceTime(1.0),
+        ServiceTime(3.0),
+        policy="cascade",
+        keep_timeline=True,
+    )
     assert r.timeline is not None
     assert r.timeline.first.tolist() == [C, C, C, C]
     assert r.timeline.finish_ms.tolist() == [4, 2, 7, 4]
