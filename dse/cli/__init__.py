@@ -17,7 +17,8 @@ import dse.cli.estimate
 import dse.cli.export
 import dse.cli.report
 import dse.cli.search
-import dse.cli.studies  # noqa: F401
+import dse.cli.studies
+import dse.cli.twin  # noqa: F401
 from costmodels.errors import DseError
 from dse.cli.app import app
 from dse.cli.common import err_console
