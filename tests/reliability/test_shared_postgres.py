@@ -1,0 +1,146 @@
+"""Several `dse search` workers on one study on the real PostgreSQL server."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+import sqlalchemy as sa
+from reliability_helpers import dse_cmd, env, numbers, run_dse, search_args, state_counts
+
+from dse.config import Direction
+from dse.study import load_study_record, pareto_mask
+
+
+def _front(url: str, study: str) -> set[int]:
+    """The Pareto front of every feasible stored trial, recomputed from the stored values."""
+    rec = load_study_record(url, study)
+    feasible = [t for t in rec.trials if t.feasible and t.values]
+    dirs = [Direction.MAXIMIZE if o == "fps" else Direction.MINIMIZE for o in rec.objectives]
+    mask = pareto_mask([t.values for t in feasible], dirs)  # type: ignore[misc]
+    return {t.number for t, on in zip(feasible, mask, strict=True) if on}
+
+
+def _brute_front(url: str, study: str) -> set[int]:
+    """The same front by the definition (no other point at least as good everywhere and
+    better somewhere), O(n^2), for fps (max) and lut (min)."""
+    rec = load_study_record(url, study)
+    pts = [(t.number, t.values) for t in rec.trials if t.feasible and t.values]
+    out = set()
+    for n, (fps, lut) in pts:
+        dominated = any(
+            f2 >= fps and l2 <= lut and (f2 > fps or l2 < lut) for m, (f2, l2) in pts if m != n
+        )
+        if not dominated:
+            out.add(n)
+    return out
+
+
+def test_three_workers_share_one_study(pg_study: tuple[str, str]) -> None:
+    url, study = pg_study
+    m = 8
+    procs = [
+        subprocess.Popen(
+            dse_cmd(search_args(url, study, m, "--json", "--seed", "0")),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env(),
+        )
+        for _ in range(3)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    for p, (out, err) in zip(procs, outs, strict=True):
+        assert p.returncode == 0, err
+        assert "Traceback" not in err
+        assert json.loads(out)["trials_new"] == m
+    counts = state_counts(url, study)
+    assert counts == {"COMPLETE": 3 * m}, counts  # exactly 3M, none running or waiting
+    nums = numbers(url, study)
+    assert nums == list(range(3 * m))  # no duplicate, no gap
+    front = _front(url, study)
+    assert front and front == _brute_front(url, study)
+    # `dse report` from anywhere reads the shared study
+    rep = run_dse(["report", "--storage", url, "--study", study, "--format", "json"])
+    assert rep.returncode == 0, rep.stderr
+    report = json.loads(rep.stdout)
+    assert report["counts"]["complete"] == 3 * m, report["counts"]
+
+
+def test_jobs_runs_n_local_workers(pg_study: tuple[str, str]) -> None:
+    url, study = pg_study
+    res = run_dse(search_args(url, study, 9, "--jobs", "3", "--json"))
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["jobs"] == 3 and summary["worker_exit_codes"] == [0, 0, 0]
+    assert summary["trials_total"] == 9 and summary["trials_new"] == 9
+    counts = state_counts(url, study)
+    # 9 finished; baselines the run was too short for stay WAITING for the next run
+    assert counts["COMPLETE"] == 9 and "RUNNING" not in counts, counts
+    assert numbers(url, study) == list(range(sum(counts.values())))
+    assert {r["trial"] for r in summary["pareto"]} == _brute_front(url, study)
+
+
+def test_jobs_refuses_batch_mode(pg_study: tuple[str, str]) -> None:
+    url, study = pg_study
+    res = run_dse(search_args(url, study, 4, "--jobs", "2", "--storage-mode", "batch"))
+    assert res.returncode == 2
+    assert res.stderr.strip().startswith("error: --jobs needs")
+
+
+def _running(url: str, study: str) -> int:
+    return state_counts(url, study).get("RUNNING", 0)
+
+
+@pytest.mark.slow
+def test_sigkilled_worker_is_detected_and_retried(pg_study: tuple[str, str]) -> None:
+    url, study = pg_study
+    m = 12
+    procs = [
+        subprocess.Popen(
+            dse_cmd(search_args(url, study, m, "--json")),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env(),
+        )
+        for _ in range(3)
+    ]
+    victim = procs[0]
+    # kill worker 0 while it is inside a trial: wait until the study has trials and one runs
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        c = state_counts(url, study)
+        if c.get("COMPLETE", 0) >= 4 and c.get("RUNNING", 0) >= 1:
+            break
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    for p in procs[1:]:
+        _out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    time.sleep(3.5)  # past the grace period (3 heartbeats of 1 s)
+    # a resume (any worker) fails the dead worker's trial and runs its retry
+    res = run_dse(search_args(url, study, 3, "--json"))
+    assert res.returncode == 0, res.stderr
+    counts = state_counts(url, study)
+    assert counts.get("RUNNING", 0) == 0 and counts.get("WAITING", 0) == 0, counts
+    # every trial of the survivors and the resume is there; the victim's finished ones too
+    assert counts["COMPLETE"] >= 2 * m + 3
+    nums = numbers(url, study)
+    assert nums == list(range(len(nums)))
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        retried = conn.execute(
+            sa.text(
+                "select count(*) from trial_system_attributes a join trials t using (trial_id) "
+                "join studies s using (study_id) where s.study_name = :n and a.key = "
+                "'failed_trial' and t.state = 'COMPLETE'"
+            ),
+            {"n": study},
+        ).scalar_one()
+    engine.dispose()
+    assert counts.get("FAIL", 0) == retried == 1  # the killed trial, run again once
