@@ -21,13 +21,13 @@ attributes (`ATTR_*` keys below).
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import logging
 import math
 import queue
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,13 +36,14 @@ from typing import Any
 import optuna
 import sqlalchemy as sa
 from optuna.distributions import distribution_to_json
+from optuna.samplers.nsgaii import SBXCrossover
 from optuna.storages import RDBStorage
 from optuna.storages._rdb import models
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 import dse
-from costmodels.errors import ConfigError, DseError, StorageError, StudyError, WorkloadError
+from costmodels.errors import ConfigError, DseError, StorageError, StudyError
 from costmodels.types import Arith, Device, Network, NetworkCost
 from dse.config import (
     OBJECTIVES,
@@ -71,6 +72,7 @@ ATTR_BASELINE = "baseline"
 ATTR_ERROR = "error"
 STUDY_ATTR = "dse"  # study user attr: {version, fingerprint, definition, network, ...}
 RESOURCE_KEYS = ("lut", "dsp", "bram18", "uram")
+MAX_CONSECUTIVE_FAILURES = 5
 
 
 # ----------------------------------------------------------------------------- problem
@@ -234,26 +236,12 @@ class LoadedWorkload:
 
 
 def load_workload(name: str, *, seed: int, cache_dir: Path | None = None) -> LoadedWorkload:
-    """A built-in workload name, a `pkg.module:factory`, or a hardware-only spec file."""
+    """A hardware-only spec file (cost-only search), or anything `dse.nn.load_workload`
+    takes: a built-in name, `FILE.npz` or `pkg.module:factory`."""
     if name.lower().endswith((".yaml", ".yml", ".json")) or Path(name).is_file():
         from dse.spec import load_network
 
         return LoadedWorkload(load_network(name), cost_only=True)
-    if ":" in name:
-        module_name, _, attr = name.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-            factory = getattr(module, attr)
-        except (ImportError, AttributeError) as exc:
-            raise WorkloadError(f"cannot load workload factory {name!r}: {exc}") from None
-        obj = factory()
-        if isinstance(obj, Network):
-            return LoadedWorkload(obj, cost_only=True)
-        if not isinstance(getattr(obj, "network", None), Network):
-            raise WorkloadError(
-                f"workload factory {name!r} must return a Network or a Workload with .network"
-            )
-        return LoadedWorkload(obj.network, cost_only=False, workload=obj)
     from dse import nn as dnn
 
     wl = dnn.load_workload(name, cache_dir=cache_dir, seed=seed)
@@ -316,7 +304,10 @@ def check_feasible(problem: Problem) -> None:
 
 
 def baseline_candidates(problem: Problem) -> list[tuple[str, Candidate]]:
-    """Uniform 8-bit and SetFolding designs (see `search_spaces.baselines`), deduplicated."""
+    """The network as given; the SetFolding sweep (every halved cycle target that fits,
+    the fastest labelled plain `setfolding`) on its own bits and on uniform 8 bits; the
+    fully folded designs (see `search_spaces.baselines`). Deduplicated. They seed the first
+    generation, so the front is never worse than these hand-style designs."""
     space = problem.space
     out: list[tuple[str, Candidate]] = []
     seen: set[str] = set()
@@ -329,11 +320,16 @@ def baseline_candidates(problem: Problem) -> list[tuple[str, Candidate]]:
             seen.add(key)
             out.append((label, cand))
 
+    given = bl.as_given(space)
+    if problem.fits(problem.estimate(given)):
+        add("as-given", given)
     bit_sets = [("setfolding", bl.default_bits(space))]
     if space.search_bits:
         bit_sets.append(("uniform-8bit", bl.uniform_bits(space, 8)))
     for label, bits in bit_sets:
-        add(label, bl.setfolding(space, problem.estimate, problem.fits, bits))
+        sweep = bl.setfolding_sweep(space, problem.estimate, problem.fits, bits)
+        for i, (target, cand) in enumerate(reversed(sweep)):
+            add(label if i == 0 else f"{label}@{target}", cand)
         add(f"{label}-min", bl.fully_folded(space, bits))
     return out
 
@@ -516,11 +512,14 @@ class BatchWriter:
         self._error: BaseException | None = None
         self.committed = 0
         self.batches = 0
+        self.max_lag_s = 0.0  # longest time from `submit` to commit
+        self._submitted: dict[int, float] = {}
         self._thread = threading.Thread(target=self._run, name="dse-trial-writer", daemon=True)
         self._thread.start()
 
     def submit(self, trial: FrozenTrial) -> None:
         self._raise()
+        self._submitted[trial.number] = time.monotonic()
         self._queue.put(trial)
 
     def _raise(self) -> None:
@@ -555,6 +554,10 @@ class BatchWriter:
                 try:
                     with self._engine.begin() as conn:
                         insert_trials(conn, self._study_id, batch)
+                    now = time.monotonic()
+                    for t in batch:
+                        lag = now - self._submitted.pop(t.number, now)
+                        self.max_lag_s = max(self.max_lag_s, lag)
                     self.committed += len(batch)
                     self.batches += 1
                 except Exception as exc:  # surfaced on the main thread
@@ -803,6 +806,7 @@ class SearchSummary:
     forked_from: str | None = None
     resumed: bool = False
     baselines: list[str] = field(default_factory=list)
+    max_commit_lag_s: float | None = None  # batch mode: longest tell-to-commit time
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -820,26 +824,44 @@ class SearchSummary:
             "resumed": self.resumed,
             "forked_from": self.forked_from,
             "baselines": self.baselines,
+            "max_commit_lag_s": self.max_commit_lag_s,
             "pareto": self.pareto,
         }
 
 
 def resolve_sampler(name: SamplerName, *, cost_only: bool, trials: int) -> SamplerName:
-    """`auto`: NSGA-II. benchmarks/search_quality.py: on the CNV space NSGA-II reaches a
-    higher hypervolume than TPE and random at 500 and 2,000 trials, and stays fast per
-    trial (multi-objective TPE's cost grows with the number of trials)."""
+    """`auto`: NSGA-II (SBX crossover, population 20) for cost-only searches, whose
+    thousands of cheap trials it handles at a constant cost per trial; multivariate TPE
+    when trials pay for an accuracy evaluation (tens to hundreds of trials, where TPE is
+    the more sample-efficient and its growing per-trial cost is negligible beside the
+    evaluation). Figures: benchmarks/search_quality.py (HV at 500 / 2,000 trials per
+    sampler on CNV) and benchmarks/e2e_digits.py."""
     if name is not SamplerName.AUTO:
         return name
+    if not cost_only and trials <= 500:
+        return SamplerName.TPE
     return SamplerName.NSGA2
 
 
 def make_sampler(name: SamplerName, seed: int, *, trials: int) -> optuna.samplers.BaseSampler:
+    """A seeded sampler. NSGA-II uses simulated binary crossover on the index-valued folding
+    parameters (Deb & Agrawal 1995): a child's PE/SIMD index lies between its parents', so
+    two balanced pipelines breed a balanced one in between, which uniform crossover breaks."""
     match name:
         case SamplerName.NSGA2:
-            population = max(8, min(50, trials // 6))
-            return optuna.samplers.NSGAIISampler(seed=seed, population_size=population)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                crossover = SBXCrossover()
+            population = 20 if trials >= 200 else max(8, trials // 5)
+            return optuna.samplers.NSGAIISampler(
+                seed=seed, population_size=population, crossover=crossover
+            )
         case SamplerName.TPE:
-            return optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=10)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.samplers.TPESampler(
+                    seed=seed, multivariate=True, n_startup_trials=10
+                )
         case SamplerName.RANDOM:
             return optuna.samplers.RandomSampler(seed=seed)
     raise ConfigError(f"no sampler {name!r}")  # pragma: no cover
@@ -987,6 +1009,7 @@ def run_search(
         _update_best(best, problem.objectives, vals)
     start = time.perf_counter()
     done = 0
+    failures = 0
     try:
         while done < n_trials and not should_stop():
             elapsed = time.perf_counter() - start
@@ -998,7 +1021,15 @@ def run_search(
             candidate = problem.space.suggest(trial)
             try:
                 outcome = problem.evaluate(candidate)
-            except DseError as exc:
+                failures = 0
+            except Exception as exc:  # a failed evaluation fails the trial, not the study
+                failures += 1
+                logger.warning("trial %d failed: %s: %s", trial.number, type(exc).__name__, exc)
+                if failures >= MAX_CONSECUTIVE_FAILURES:
+                    study.tell(trial, state=TrialState.FAIL)
+                    raise StudyError(
+                        f"{failures} trials in a row failed; last: {type(exc).__name__}: {exc}"
+                    ) from exc
                 outcome = Outcome(
                     None,
                     {},
@@ -1046,6 +1077,7 @@ def run_search(
         try:
             if writer is not None:
                 writer.close()
+                summary.max_commit_lag_s = round(writer.max_lag_s, 4)
         finally:
             guard.close()
         storage.remove_session()

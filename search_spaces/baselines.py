@@ -9,6 +9,7 @@ what a user gets without a search.
   design still fits the device (FINN leaves the target to the user; lowering it until the
   design no longer fits is what a user does by hand).
 - `uniform`: every searched layer at one bit-width (8 by default), folded as above.
+- `as_given`: the network's own choices (a spec's hand folding, e.g. BNN-PYNQ's CNV).
 """
 
 from __future__ import annotations
@@ -88,6 +89,35 @@ def _raw(
     return raw
 
 
+def setfolding_sweep(
+    space: SearchSpace,
+    estimate: Estimator,
+    fits: Callable[[NetworkCost], bool],
+    bits: Mapping[str, tuple[int, int | None, float]] | None = None,
+) -> list[tuple[int, Candidate]]:
+    """SetFolding designs for cycle targets halving from the fully folded design's slowest
+    unit until the design no longer fits: `(target, candidate)`, slowest first, each fitting
+    and faster than the one before. The last is what a user gets by hand."""
+    bits = dict(bits) if bits is not None else default_bits(space)
+    folded = fully_folded(space, bits)
+    resolved = [r for r in resolve(folded.network) if r.op.is_compute]
+    target = max(_unit_cycles(r.mh, r.mw, r.num_vectors, 1, 1) for r in resolved)
+    out: list[tuple[int, Candidate]] = []
+    last_cycles = None
+    while target >= 1:
+        cand = space.build(_fold_for_target(space, bits, target))
+        cost = estimate(cand)
+        if not fits(cost):
+            break
+        if cost.cycles_per_frame != last_cycles:
+            out.append((target, cand))
+            last_cycles = cost.cycles_per_frame
+        target //= 2
+    if not out:
+        logger.info("setfolding: even the fully folded design does not fit")
+    return out
+
+
 def setfolding(
     space: SearchSpace,
     estimate: Estimator,
@@ -99,23 +129,8 @@ def setfolding(
     `bits` maps a layer to (w_bits, a_bits, prune); default: the network's own choices
     projected onto the space.
     """
-    bits = dict(bits) if bits is not None else default_bits(space)
-    folded = space.build(_raw(space, bits, {ls.name: (1, 1) for ls in space.layers}))
-    resolved = [r for r in resolve(folded.network) if r.op.is_compute]
-    target = max(_unit_cycles(r.mh, r.mw, r.num_vectors, 1, 1) for r in resolved)
-    best: Candidate | None = None
-    last_cycles = None
-    while target >= 1:
-        cand = space.build(_fold_for_target(space, bits, target))
-        cost = estimate(cand)
-        if not fits(cost):
-            break
-        if cost.cycles_per_frame != last_cycles:
-            best, last_cycles = cand, cost.cycles_per_frame
-        target //= 2
-    if best is None:
-        logger.info("setfolding: even the fully folded design does not fit")
-    return best
+    sweep = setfolding_sweep(space, estimate, fits, bits)
+    return sweep[-1][1] if sweep else None
 
 
 def default_bits(space: SearchSpace) -> dict[str, tuple[int, int | None, float]]:
@@ -158,3 +173,24 @@ def _near_opt(options: tuple[int | None, ...], value: int | None) -> int | None:
     if options == (None,) or value is None:
         return options[0]
     return min((o for o in options if o is not None), key=lambda o: (abs(o - value), o))
+
+
+def as_given(space: SearchSpace) -> Candidate:
+    """The network's own choices, projected onto the space (the user's hand design)."""
+    raw: dict[str, dict[str, Any]] = {}
+    prev_bits = space.network.input_bits
+    for ls in space.layers:
+        c = ls.default
+        w, a, prune = _near(ls.w_bits, c.w_bits), _near_opt(ls.a_bits, c.a_bits), c.prune
+        arith = c.arith if c.arith in ls.arith else _arith_for(ls, w, prev_bits)
+        raw[ls.name] = {
+            "w_bits": w,
+            "a_bits": a,
+            "prune": min(ls.prune, key=lambda r: abs(r - prune)),
+            "pe": min(ls.pe, key=lambda p: abs(p - c.pe)),
+            "simd": min(ls.simd, key=lambda q: abs(q - c.simd)),
+            "mmv": min(ls.mmv, key=lambda m: abs(m - c.mmv)),
+            "arith": arith,
+        }
+        prev_bits = a if a is not None else prev_bits
+    return space.build(raw)

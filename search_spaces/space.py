@@ -133,7 +133,8 @@ class SearchSpace:
 
     def _layer_space(self, r: ResolvedLayer, *, first: bool, last: bool) -> LayerSpace:
         lim = self.limits
-        default = r.choice
+        given = self.network
+        default = next(la.choice for la in given.layers if la.name == r.name and la.choice)
         fixed = lim.fixed_for(r.name, first=first, last=last)
         if self.search_bits:
             w_bits: tuple[int, ...] = (
@@ -147,10 +148,11 @@ class SearchSpace:
                 a_bits = tuple(sorted(set(lim.a_bits)))
         else:
             w_bits, a_bits = (default.w_bits,), (default.a_bits,)
-        if self.search_prune and not r.is_depthwise:
+        # The last layer's outputs are the classes: never pruned.
+        if self.search_prune and not r.is_depthwise and not last:
             prune = (fixed.prune,) if fixed.prune is not None else tuple(sorted(set(lim.prune)))
         else:
-            prune = (default.prune,) if not r.is_depthwise else (0.0,)
+            prune = (0.0,) if r.is_depthwise or last else (default.prune,)
         pe = tuple(d for d in divisors(pe_dim(r)) if d <= lim.max_pe) or (1,)
         simd = tuple(d for d in divisors(simd_dim(r)) if d <= lim.max_simd) or (1,)
         mmv = tuple(d for d in divisors(mmv_dim(r)) if d <= lim.max_mmv) or (1,)
@@ -231,9 +233,10 @@ class SearchSpace:
                 mmv=int(v["mmv"]),
                 arith=Arith.AUTO,
             )
-        # Resolve without folding to learn the actual (pruned) dimensions SIMD folds.
+        # Resolve with SIMD=1 to learn the actual (pruned, PE-rounded) dimensions SIMD
+        # folds; PE and MMV come from divisors of unpruned dimensions, so they are valid.
         trial_net = self.network.with_choices(first)
-        resolved = {r.name: r for r in resolve(trial_net, check_folding=False)}
+        resolved = {r.name: r for r in resolve(trial_net)}
         lim = self.limits
         final: dict[str, LayerChoice] = {}
         for ls in self.layers:
