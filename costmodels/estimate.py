@@ -36,7 +36,7 @@ def estimate(
     it off: it is the hot path). Raises `SpecError`/`FoldingError` for inconsistent
     networks.
     """
-    clock = clock_mhz or network.clock_mhz or device.clock_mhz
+    clock = next(c for c in (clock_mhz, network.clock_mhz, device.clock_mhz) if c is not None)
     if not clock > 0:
         raise ConfigError(f"clock {clock} MHz must be positive")
     layers = resolve_cached(network)

@@ -130,3 +130,43 @@ def test_empty_network_and_missing_file(tmp_path: Path, capsys: pytest.CaptureFi
     assert "has no layers" in capsys.readouterr().err
     assert main(["estimate", str(tmp_path / "nope.yaml"), "-d", "pynq-z2"]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_user_device_file_and_json_spec(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dev = tmp_path / "z7010.yaml"
+    dev.write_text("part: XC7Z010\nlut: 17600\nff: 35200\nbram18: 120\ndsp: 80\nclock_mhz: 125\n")
+    spec = tmp_path / "tfc.json"
+    spec.write_text(
+        json.dumps(
+            {
+                "name": "tiny",
+                "input": {"shape": [64], "bits": 1},
+                "layers": [
+                    {
+                        "name": "fc0",
+                        "op": "dense",
+                        "out_features": 16,
+                        "w_bits": 1,
+                        "a_bits": 1,
+                        "pe": 4,
+                        "simd": 8,
+                    },
+                    {
+                        "name": "fc1",
+                        "op": "dense",
+                        "out_features": 10,
+                        "w_bits": 1,
+                        "a_bits": None,
+                        "pe": 2,
+                        "simd": 4,
+                    },
+                ],
+            }
+        )
+    )
+    d = _json(capsys, ["estimate", str(spec), "--device", str(dev), "--json"])
+    assert d["device"] == "XC7Z010" and d["clock_mhz"] == 125.0
+    # fc0: (16/4) * (64/8) = 32 cycles; fc1: (10/2) * (16/4) = 20
+    assert [layer["cycles"] for layer in d["layers"]] == [32, 20]
+    assert d["cycles_per_frame"] == 32
+    assert d["fps"] == pytest.approx(125e6 / 32)
