@@ -7,6 +7,7 @@ the caches), and shape resolution alone. Run: python benchmarks/costmodel_speed.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from dataclasses import replace
@@ -130,6 +131,8 @@ def main() -> None:
         estimate(net, dev, template=Template.ENGINES)
     eng = (time.perf_counter() - t0) / (reps // 4) * 1e6
 
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"machine: {os.cpu_count()} CPUs, 1-min load average {load:.1f} (timings scale with it)")
     print(f"network: {n_layers} layers ({len(net.compute_layers)} conv/dense), device {dev.part}")
     for label, us in (
         ("warm (same design)", warm),
