@@ -293,15 +293,18 @@ class StudyGuard:
         failed = fail_trials(self.storage, stale_trial_ids(self.storage, self.study_id, grace))
         self.recovered += len(failed)
         for t in failed:
-            logger.warning("trial %d of a dead worker marked failed", t.number)
+            logger.info("trial %d of a dead worker marked failed", t.number)
         templates = [tpl for t in failed if (tpl := retry_template(t)) is not None]
         if in_memory:
             waiting = self.storage.get_all_trials(
                 self.study_id, deepcopy=False, states=(TrialState.WAITING,)
             )
             for t in waiting:  # claim it (FAIL, never run) and run its parameters here
-                claimed = self.storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
-                if claimed and t.params:
+                # claimed as `ask` claims (WAITING -> RUNNING stamps the start), then failed
+                if not self.storage.set_trial_state_values(t._trial_id, TrialState.RUNNING):
+                    continue
+                self.storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
+                if t.params:
                     templates.append(t)
             self._retries = templates
         else:
