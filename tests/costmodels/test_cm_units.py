@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from costmodels import Arith, LayerChoice, LayerSpec, Network, Op, get_device, resolve
+from costmodels import (
+    Arith,
+    LayerChoice,
+    LayerSpec,
+    Network,
+    Op,
+    ResolvedLayer,
+    get_device,
+    resolve,
+)
 from costmodels.arith import dsp_per_lane, lane_luts, lut_multiplier_luts, resolve_arith
 from costmodels.errors import SpecError
 from costmodels.memory import bram18_blocks, lutram_luts, place_memory, uram_blocks
@@ -16,6 +25,7 @@ from costmodels.mvau import (
     mvau_cycles,
     threshold_comparators,
 )
+from costmodels.zoo import cnv_network
 
 
 def test_bram18_packing_by_aspect_ratio() -> None:
@@ -172,3 +182,33 @@ def test_table_6_7_conv3_bram_halves_with_4_bit_rccm_indices() -> None:
     w4 = dict(mvau_breakdown(c4, ku115))["weights"]
     assert w8.bram18 == 768
     assert w4.bram18 == 384
+
+
+def _cnv_resolved(name: str) -> ResolvedLayer:
+    return {rl.name: rl for rl in resolve(cnv_network())}[name]
+
+
+def test_sliding_window_hand_worked() -> None:
+    """CNV conv1 window: input 64x30x30, K=3, SIMD=32, 1-bit: a line buffer 32 bits wide and
+    ceil(3*30*64/32) = 180 deep -> one RAMB18 (512x36); LUT 32 (one per output bit) + 150;
+    cycles max(30*30*64/32 = 1,800 reads, 784*9*64/32 = 14,112 window words) = 14,112."""
+    from costmodels.swu import swu_cycles, swu_resources
+
+    rl = _cnv_resolved("conv1")
+    r = swu_resources(rl, get_device("pynq-z2"))
+    assert (r.lut, r.ff, r.bram18) == (182, 182, 1)
+    assert swu_cycles(rl) == 14112
+
+
+def test_pool_and_fifo_hand_worked() -> None:
+    """CNV pool0 after conv1 (PE=32 channels per word): 32 lanes x (2 LUT per bit x 1 bit)
+    = 64, a 14x64-value row buffer 32 wide x 28 deep in LUTRAM = 32, control 60 -> 156 LUT;
+    cycles 28*28*64/32 = 1,568. A 16-bit, 32-deep FIFO: 16 SRL LUTs + 2*5+8 = 18 control."""
+    from costmodels.memory import fifo_cost
+    from costmodels.pool import pool_cost
+
+    d = get_device("pynq-z2")
+    cost = pool_cost(_cnv_resolved("pool0"), d, 32)
+    assert (cost.resources.lut, cost.cycles) == (156, 1568)
+    f = fifo_cost(16, 32, d)
+    assert (f.lut, f.ff, f.bram18) == (34, 34, 0)
