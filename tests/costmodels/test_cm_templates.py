@@ -126,3 +126,16 @@ def test_residual_add_buffers_the_skip_branch() -> None:
     assert res.name == "res" and res.resources.lut > 0
     skip = dict(res.breakdown)["skip_fifo"]
     assert skip.lut + 64 * skip.bram18 > 0
+
+
+def test_detail_breakdown_sums_to_each_unit() -> None:
+    net = cnv_network()
+    d = get_device("pynq-z2")
+    fast, detailed = estimate(net, d), estimate(net, d, detail=True)
+    assert fast.total == detailed.total
+    assert all(lc.breakdown == () for lc in fast.layers if lc.op.is_compute)
+    for lc in detailed.layers:
+        assert lc.breakdown, lc.name
+        for key in ("lut", "ff", "dsp", "bram18", "uram"):
+            parts = sum(getattr(r, key) for _, r in lc.breakdown)
+            assert parts == pytest.approx(getattr(lc.resources, key)), (lc.name, key)
