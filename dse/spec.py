@@ -203,7 +203,9 @@ def network_from_dict(d: Any) -> Network:
         or any(isinstance(s, bool) or not isinstance(s, int) for s in shape)
     ):
         raise SpecError(f"input: shape must be a list of integers, got {shape!r}")
-    bits = _int(inp, "bits", None)
+    bits = inp["bits"]
+    if isinstance(bits, bool) or not isinstance(bits, int):
+        raise SpecError(f"input: bits must be an integer, got {bits!r}")
     clock = d.get("clock_mhz")
     if clock is not None and (
         isinstance(clock, bool) or not isinstance(clock, (int, float)) or not clock > 0
