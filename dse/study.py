@@ -61,7 +61,7 @@ from search_spaces import baselines as bl
 
 logger = logging.getLogger(__name__)
 
-FLUSH_INTERVAL_S = 0.5
+FLUSH_INTERVAL_S = 0.25
 ATTR_CANDIDATE = "candidate"
 ATTR_COST = "cost"
 ATTR_LAYERS = "layers"
@@ -249,6 +249,10 @@ def load_workload(name: str, *, seed: int, cache_dir: Path | None = None) -> Loa
 
 
 def build_problem(cfg: StudyConfig, loaded: LoadedWorkload, *, storage: str) -> Problem:
+    if cfg.mode == "twin":  # TwinDNN pairs: dse.twin.search builds its own problem
+        from dse.twin.search import build_twin_problem
+
+        return build_twin_problem(cfg, loaded, storage=storage)
     from costmodels.devices import get_device
 
     device = get_device(cfg.device)
@@ -285,6 +289,10 @@ def build_problem(cfg: StudyConfig, loaded: LoadedWorkload, *, storage: str) -> 
 
 def check_feasible(problem: Problem) -> None:
     """Refuse, before any trial, a space whose smallest design does not fit."""
+    from dse.twin.search import TwinProblem  # lazy: it imports this module
+
+    if isinstance(problem, TwinProblem):
+        return problem.check_feasible()
     best: tuple[float, str] | None = None
     for arith in problem.space.arith_options() or (Arith.LUT,):
         cost = problem.estimate(problem.space.smallest(arith))
@@ -308,6 +316,10 @@ def baseline_candidates(problem: Problem) -> list[tuple[str, Candidate]]:
     the fastest labelled plain `setfolding`) on its own bits and on uniform 8 bits; the
     fully folded designs (see `search_spaces.baselines`). Deduplicated. They seed the first
     generation, so the front is never worse than these hand-style designs."""
+    from dse.twin.search import TwinProblem  # lazy: it imports this module
+
+    if isinstance(problem, TwinProblem):
+        return problem.baselines()
     space = problem.space
     out: list[tuple[str, Candidate]] = []
     seen: set[str] = set()
@@ -532,25 +544,23 @@ class BatchWriter:
     def _run(self) -> None:
         stop = False
         while not stop:
-            batch: list[FrozenTrial] = []
-            try:
-                item = self._queue.get(timeout=self._interval)
-            except queue.Empty:
-                continue
-            deadline = time.monotonic() + self._interval
-            while True:
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
+            item = self._queue.get()
+            if item is None:
+                break
+            # A batch closes `interval_s` after its first trial was submitted, so no trial
+            # waits longer than that (plus one commit) to be durable.
+            batch = [item]
+            deadline = self._submitted.get(item.number, time.monotonic()) + self._interval
+            while (remaining := deadline - time.monotonic()) > 0:
                 try:
-                    item = self._queue.get(timeout=remaining)
+                    nxt = self._queue.get(timeout=remaining)
                 except queue.Empty:
                     break
-            if batch and self._error is None:
+                if nxt is None:
+                    stop = True
+                    break
+                batch.append(nxt)
+            if self._error is None:
                 try:
                     with self._engine.begin() as conn:
                         insert_trials(conn, self._study_id, batch)
@@ -878,6 +888,10 @@ def hv_bounds(problem: Problem) -> dict[str, list[Any]]:
     across samplers and runs of one study: resources from 0 to the capped device total;
     accuracy 0..1; FPS and latency on a log scale between the fully folded unpruned
     design (the slowest the space holds) and one frame per clock cycle."""
+    from dse.twin.search import TwinProblem  # lazy: it imports this module
+
+    if isinstance(problem, TwinProblem):
+        return problem.hv_bounds()
     space = problem.space
     slow = problem.estimate(bl.fully_folded(space, bl.default_bits(space)))
     clock_hz = slow.clock_mhz * 1e6
@@ -952,6 +966,7 @@ def run_search(
                 "device": problem.device.part,
                 "workload": cfg.workload,
                 "cost_only": cost_only,
+                "mode": cfg.mode,
                 "network": network_to_dict(loaded.network),
                 "hv_bounds": hv_bounds(problem),
                 "cap_pct": cfg.cap_pct,
@@ -1037,8 +1052,12 @@ def run_search(
                     False,
                     False,
                 )
+            # The report's attributes are large; in batch mode they go only to the stored
+            # copy (the sampler never reads them, and `tell` deep-copies the trial).
+            heavy = outcome.attrs if writer is not None else {}
             for key, value in outcome.attrs.items():
-                trial.set_user_attr(key, value)
+                if key not in heavy:
+                    trial.set_user_attr(key, value)
             for key, value in outcome.constraints.items():
                 trial.set_constraint(key, value)
             if outcome.values is None:
@@ -1051,6 +1070,7 @@ def run_search(
                     _update_best(best, problem.objectives, outcome.values)
             guard.finished()
             if writer is not None:
+                frozen.user_attrs.update(heavy)  # `frozen` is tell's own deep copy
                 writer.submit(frozen)
             done += 1
             if on_progress is not None:

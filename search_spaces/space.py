@@ -110,7 +110,11 @@ class SearchSpace:
     """A network's per-layer design space under some `SpaceLimits`.
 
     Parameter names are `<layer>.<what>` with `what` in w_bits, a_bits, prune, pe, simd,
-    mmv, arith; only dimensions with more than one choice are sampled.
+    mmv, arith; only dimensions with more than one choice are sampled. All but `arith` are
+    ordinal and sampled as integer *indices* into the layer's static choice set (ascending),
+    so samplers see their order (NSGA-II's SBX crossover, TPE's kernels) and Optuna's
+    per-parameter checks stay cheap; `arith` is categorical. The candidate (real values) is
+    what a trial stores for reports.
     """
 
     def __init__(
@@ -204,9 +208,9 @@ class SearchSpace:
         raw: dict[str, dict[str, Any]] = {}
         for ls in self.layers:
             raw[ls.name] = {
-                "w_bits": _pick(trial, f"{ls.name}.w_bits", ls.w_bits, categorical=True),
-                "a_bits": _pick(trial, f"{ls.name}.a_bits", ls.a_bits, categorical=True),
-                "prune": _pick(trial, f"{ls.name}.prune", ls.prune, categorical=True),
+                "w_bits": _pick(trial, f"{ls.name}.w_bits", ls.w_bits),
+                "a_bits": _pick(trial, f"{ls.name}.a_bits", ls.a_bits),
+                "prune": _pick(trial, f"{ls.name}.prune", ls.prune),
                 "pe": _pick(trial, f"{ls.name}.pe", ls.pe),
                 "simd": _pick(trial, f"{ls.name}.simd", ls.simd),
                 "mmv": _pick(trial, f"{ls.name}.mmv", ls.mmv),
@@ -261,9 +265,9 @@ class SearchSpace:
         for ls in self.layers:
             c = choices.get(ls.name, ls.default)
             values: dict[str, Any] = {
-                "w_bits": _nearest(ls.w_bits, c.w_bits),
-                "a_bits": _nearest(ls.a_bits, c.a_bits),
-                "prune": _nearest(ls.prune, c.prune),
+                "w_bits": ls.w_bits.index(_nearest(ls.w_bits, c.w_bits)),
+                "a_bits": ls.a_bits.index(_nearest(ls.a_bits, c.a_bits)),
+                "prune": ls.prune.index(_nearest(ls.prune, c.prune)),
                 "pe": ls.pe.index(_nearest(ls.pe, c.pe)),
                 "simd": ls.simd.index(_nearest(ls.simd, c.simd)),
                 "mmv": ls.mmv.index(_nearest(ls.mmv, c.mmv)),
