@@ -33,6 +33,7 @@ DEFAULT_TRIALS = 60
 DEFAULT_COST_ONLY_TRIALS = 2000
 DEFAULT_CAP_PCT = 85.0
 DEFAULT_FINETUNE_STEPS = 60
+MODES = ("single", "twin")
 
 
 class Direction(str, Enum):
@@ -116,6 +117,9 @@ class StudyConfig:
     finetune_steps: int = DEFAULT_FINETUNE_STEPS
     seed: int = 0
     clock_mhz: float | None = None
+    # `twin`: search TwinDNN pairs (dse.twin.search); `twin` holds its optional settings
+    mode: str = "single"
+    twin: Mapping[str, Any] | None = None
     # run-time knobs, not part of the definition
     study: str | None = None
     storage: str = DEFAULT_STORAGE
@@ -140,6 +144,14 @@ class StudyConfig:
             raise ConfigError("timeout must be > 0 seconds")
         if self.clock_mhz is not None and self.clock_mhz <= 0:
             raise ConfigError("clock_mhz must be > 0")
+        if self.mode not in MODES:
+            raise ConfigError(f"unknown mode {self.mode!r}{suggest(self.mode, list(MODES))}")
+        if self.mode == "twin":
+            from dse.twin.search import TwinSettings
+
+            TwinSettings.from_raw(self.twin)  # validates the twin: mapping
+        elif self.twin:
+            raise ConfigError("twin: settings need mode: twin")
 
     def objectives_for(self, *, cost_only: bool) -> tuple[str, ...]:
         """The objectives in force: the configured ones, else the kind's default."""
@@ -180,7 +192,13 @@ class StudyConfig:
             "finetune_steps": None if cost_only else self.finetune_steps,
             "seed": self.seed,
             "clock_mhz": self.clock_mhz,
+            **(self._twin_definition() if self.mode == "twin" else {}),
         }
+
+    def _twin_definition(self) -> dict[str, Any]:
+        from dse.twin.search import TwinSettings
+
+        return {"mode": "twin", "twin": TwinSettings.from_raw(self.twin).as_dict()}
 
 
 def fingerprint(definition: Mapping[str, Any]) -> str:
@@ -224,6 +242,8 @@ _TOP_KEYS = {
     "trials",
     "timeout",
     "storage_mode",
+    "mode",
+    "twin",
 }
 _SPACE_KEYS = {
     "w_bits",
@@ -378,6 +398,10 @@ def build_config(
             kw["trials"] = int(values["trials"])
         if values.get("timeout") is not None:
             kw["timeout_s"] = float(values["timeout"])
+        if values.get("mode") is not None:
+            kw["mode"] = str(values["mode"]).lower()
+        if values.get("twin") is not None:
+            kw["twin"] = values["twin"]
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"config: {exc}") from None
     kw["space"] = parse_space(space_raw)

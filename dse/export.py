@@ -59,6 +59,23 @@ def finn_folding(record: StudyRecord, number: int) -> dict[str, Any]:
 
 
 def export_design(record: StudyRecord, number: int, fmt: ExportFormat) -> str:
+    if fmt is ExportFormat.SPEC and record.meta.get("mode") == "twin":
+        return "---\n".join(export_twin_specs(record, number).values())
     if fmt is ExportFormat.SPEC:
         return export_spec(record, number)
     return json.dumps(finn_folding(record, number), indent=2) + "\n"
+
+
+def export_twin_specs(record: StudyRecord, number: int) -> dict[str, str]:
+    """Both halves of a twin trial as spec YAMLs, `{"compressed": .., "accurate": ..}`."""
+    from dse.twin.report import pair_specs
+
+    clock = (record.meta.get("definition") or {}).get("clock_mhz")
+    return pair_specs(
+        record.network(),
+        record.trial(number).attrs,
+        study=record.name,
+        number=number,
+        device=str(record.meta.get("device", "<device>")),
+        clock_mhz=float(clock) if clock is not None else None,
+    )

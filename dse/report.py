@@ -23,6 +23,7 @@ from dse.study import (
     TrialRecord,
     pareto_mask,
 )
+from dse.twin.report import twin_row
 
 Bounds = Mapping[str, Sequence[Any]]
 
@@ -168,6 +169,7 @@ def trial_row(record: StudyRecord, t: TrialRecord) -> dict[str, Any]:
             "layers": layer_summary(t),
         }
     )
+    row.update(twin_row(t.attrs))  # twin studies: T, R, speed-up, re-check (dse.twin.report)
     return row
 
 

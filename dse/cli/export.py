@@ -13,7 +13,7 @@ from dse.cli.common import err_console
 from dse.config import DEFAULT_STORAGE
 from dse.export import ExportFormat, export_design
 from dse.report import check_writable
-from dse.study import load_study_record
+from dse.study import StudyRecord, load_study_record
 
 
 @app.command("export")
@@ -32,6 +32,9 @@ def export(
     if output is not None:
         check_writable(output)
     record = load_study_record(storage, study)
+    if output is not None and fmt is ExportFormat.SPEC and record.meta.get("mode") == "twin":
+        _write_twin(record, trial, output)  # two files: <stem>.compressed / .accurate
+        return
     text = export_design(record, trial, fmt)
     if output is None:
         sys.stdout.write(text)
@@ -43,3 +46,17 @@ def export(
 
         raise ConfigError(f"cannot write {str(output)!r}: {exc.strerror or exc}") from None
     err_console.print(f"wrote {output}", markup=False, highlight=False)
+
+
+def _write_twin(record: StudyRecord, trial: int, output: Path) -> None:
+    from costmodels.errors import ConfigError
+    from dse.export import export_twin_specs
+
+    for half, text in export_twin_specs(record, trial).items():
+        path = output.with_name(f"{output.stem}.{half}{output.suffix or '.yaml'}")
+        check_writable(path)
+        try:
+            path.write_text(text)
+        except OSError as exc:
+            raise ConfigError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+        err_console.print(f"wrote {path} ({half} half)", markup=False, highlight=False)

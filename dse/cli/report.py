@@ -25,6 +25,7 @@ from dse.report import (
     trial_detail,
 )
 from dse.study import StudyRecord, display_url, load_study_record
+from dse.twin import report as twin_report
 
 
 class ReportFormat(str, Enum):
@@ -119,6 +120,7 @@ def _render_front(record: StudyRecord) -> None:
     cols += [(k, k) for k in ("accuracy", "fps", "latency_ms") if k not in record.objectives]
     if record.meta.get("cost_only"):
         cols = [c for c in cols if c[0] != "accuracy"]
+    cols += twin_report.columns(record.meta)
     for _key, title in cols:
         table.add_column(title, justify="right")
     for r in rows:
@@ -152,6 +154,8 @@ def _render_trial(record: StudyRecord, d: dict[str, Any]) -> None:
         markup=False,
         highlight=False,
     )
+    if twin_report.is_twin(record.meta):
+        console.print(twin_report.describe(d), markup=False, highlight=False)
     table = Table(title="per layer")
     cols = [
         "layer", "op", "w_bits", "a_bits", "arith", "prune", "pe", "simd", "mmv",

@@ -123,6 +123,10 @@ def search(
     max_pe: Annotated[int | None, typer.Option(help="Largest PE.")] = None,
     max_simd: Annotated[int | None, typer.Option(help="Largest SIMD.")] = None,
     max_mmv: Annotated[int | None, typer.Option(help="Largest MMV (1: off).")] = None,
+    mode: Annotated[
+        str | None,
+        typer.Option(help="single, or twin: TwinDNN compressed/accurate pairs + threshold."),
+    ] = None,
     fork: Annotated[
         bool, typer.Option("--fork", help="Changed config: continue in a new forked study.")
     ] = False,
@@ -158,6 +162,7 @@ def search(
         "max_pe": max_pe,
         "max_simd": max_simd,
         "max_mmv": max_mmv,
+        "mode": mode,
     }
     cfg = replace(build_config(file_values, overrides), fork=fork)
     if jobs > 1:  # dse.cli.jobs: N worker processes on one storage (docs/reliability.md)

@@ -1,0 +1,378 @@
+"""Twin mode of `dse search` (`--mode twin`, config `mode: twin`): what a trial of a twin
+study evaluates. `dse.study` stays the only module talking to `optuna.Study`; it builds a
+`TwinProblem` instead of a `Problem` and asks it for its own feasibility check, baselines
+and hypervolume bounds.
+
+A trial: sample both halves and T (`search_spaces.twin.TwinSpace`); estimate both halves
+and the pair's resources with the Table 1 overhead (`dse.twin.resources`); when the pair
+fits, compute both halves' outputs once (cached per half) and simulate the scheduler at T
+(`dse.twin.schedule`). Objectives: `accuracy` (the twin's), `latency_ms` (per input, the
+simulation's makespan / N), `fps` (its throughput), `lut`/`dsp`/`bram18` (the pair with
+overhead). Constraints: the pair within the cap, and `min_accuracy`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from costmodels.errors import ConfigError, DseError
+from costmodels.types import Device, Network, NetworkCost
+from dse.study import (
+    ATTR_ACCURACY,
+    ATTR_CANDIDATE,
+    ATTR_COST,
+    ATTR_ERROR,
+    ATTR_LAYERS,
+    ATTR_STATUS,
+    ATTR_TIMING,
+    RESOURCE_KEYS,
+    LoadedWorkload,
+    Outcome,
+    Problem,
+    layer_rows,
+)
+from dse.twin.evaluate import PairCost, pair_cost
+from dse.twin.pair import TwinPair, default_pair
+from dse.twin.resources import OverheadModel
+from dse.twin.schedule import Margin, TwinResult, TwinStream, simulate
+from dse.twin.sweep import threshold_sweep
+from search_spaces import Candidate
+from search_spaces.twin import TwinCandidate, TwinSpace
+
+log = logging.getLogger(__name__)
+
+ATTR_TWIN = "twin"
+#: Default upper end of T for raw margins: on digits-cnn the compressed half's raw margins
+#: reach ~22 (`dse twin-sweep` prints them); for softmax margins T lives in [0, 1].
+DEFAULT_T_MAX_RAW = 16.0
+TWIN_KEYS = ("margin", "t_max", "overhead", "pipelined")
+
+
+@dataclass(frozen=True)
+class TwinSettings:
+    """The `twin:` mapping of a study config (all optional)."""
+
+    margin: Margin = Margin.RAW
+    t_max: float | None = None
+    overhead: str = "mean"
+    pipelined: bool = False
+
+    def __post_init__(self) -> None:
+        if self.t_max is not None and not (math.isfinite(self.t_max) and self.t_max > 0):
+            raise ConfigError(f"twin.t_max {self.t_max} must be a positive number")
+        OverheadModel.parse(self.overhead)  # validates
+
+    @property
+    def threshold_max(self) -> float:
+        if self.t_max is not None:
+            return self.t_max
+        return 1.0 if self.margin is Margin.SOFTMAX else DEFAULT_T_MAX_RAW
+
+    @property
+    def overhead_model(self) -> OverheadModel:
+        return OverheadModel.parse(self.overhead)
+
+    @classmethod
+    def from_raw(cls, raw: Mapping[str, Any] | None) -> TwinSettings:
+        if not raw:
+            return cls()
+        if not isinstance(raw, Mapping):
+            raise ConfigError("twin: must be a mapping like {margin: raw, t_max: 16}")
+        unknown = set(raw) - set(TWIN_KEYS)
+        if unknown:
+            raise ConfigError(
+                f"twin: unknown key {sorted(unknown)[0]!r} (expected {', '.join(TWIN_KEYS)})"
+            )
+        try:
+            margin = Margin(str(raw.get("margin", "raw")).lower())
+        except ValueError:
+            raise ConfigError(f"twin.margin {raw.get('margin')!r} must be raw or softmax") from None
+        t_max = raw.get("t_max")
+        try:
+            return cls(
+                margin=margin,
+                t_max=None if t_max is None else float(t_max),
+                overhead=str(raw.get("overhead", "mean")),
+                pipelined=bool(raw.get("pipelined", False)),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"twin: {exc}") from None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "margin": self.margin.value,
+            "t_max": self.threshold_max,
+            "overhead": self.overhead,
+            "pipelined": self.pipelined,
+        }
+
+
+class TwinProblem(Problem):
+    """A twin study's problem (see the module docstring)."""
+
+    def __init__(
+        self,
+        network: Network,
+        device: Device,
+        space: TwinSpace,
+        objectives: tuple[str, ...],
+        *,
+        cap_pct: float,
+        settings: TwinSettings,
+        min_accuracy: float | None = None,
+        evaluator: Any = None,
+        clock_mhz: float | None = None,
+    ) -> None:
+        if evaluator is None:
+            raise ConfigError(
+                "twin mode needs a trainable workload (both halves' outputs), not a "
+                "hardware-only spec"
+            )
+        super().__init__(
+            network,
+            device,
+            space,
+            objectives,
+            cap_pct=cap_pct,
+            min_accuracy=min_accuracy,
+            evaluator=evaluator,
+            clock_mhz=clock_mhz,
+        )
+        self.twin_space = space
+        self.settings = settings
+        self.overhead = settings.overhead_model
+        self._logits: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    # ------------------------------------------------------------------ costs
+
+    def pair_cost(self, cand: TwinCandidate) -> PairCost:
+        pair = TwinPair(cand.compressed.network, cand.accurate.network)
+        return pair_cost(
+            pair,
+            self.device,
+            clock_mhz=self.clock_mhz,
+            pipelined=self.settings.pipelined,
+            overhead=self.overhead,
+        )
+
+    def fits(self, cost: NetworkCost | PairCost) -> bool:
+        return cost.fits(self.cap_pct)
+
+    def check_feasible(self) -> None:
+        """Refuse, before any trial, a space whose smallest pair does not fit."""
+        cost = self.pair_cost(self.twin_space.smallest())
+        if not self.fits(cost):
+            util = cost.utilization
+            worst = max(RESOURCE_KEYS, key=lambda k: getattr(util, k))
+            raise ConfigError(
+                f"impossible constraints: even the smallest twin pair (fewest bits, PE=SIMD=1, "
+                f"with the {self.overhead.describe()} overhead) needs {worst.upper()} "
+                f"{getattr(util, worst):.0f}% of {self.device.part}, over the "
+                f"{self.cap_pct:g}% cap"
+            )
+
+    # ------------------------------------------------------------------ outputs
+
+    def _outputs(self, network: Network) -> np.ndarray:
+        key = self.evaluator.accuracy_key(network)
+        if key in self._logits:
+            self._logits.move_to_end(key)
+            return self._logits[key]
+        out = np.asarray(self.evaluator.outputs(network, split="val"))
+        self._logits[key] = out
+        if len(self._logits) > 64:
+            self._logits.popitem(last=False)
+        return out
+
+    def stream(self, cand: TwinCandidate) -> TwinStream:
+        c = self._outputs(cand.compressed.network)
+        a = self._outputs(cand.accurate.network)
+        labels = self.evaluator.workload.labels("val")
+        return TwinStream.from_outputs(c, a, labels, margin=self.settings.margin)
+
+    # ------------------------------------------------------------------ evaluate
+
+    def evaluate(self, candidate: Candidate) -> Outcome:
+        if not isinstance(candidate, TwinCandidate):
+            raise ConfigError("a twin study evaluates twin candidates only")
+        t0 = time.perf_counter()
+        attrs: dict[str, Any] = {ATTR_CANDIDATE: candidate.as_dict()}
+        try:
+            cost = self.pair_cost(candidate)
+        except DseError as exc:
+            attrs[ATTR_ERROR] = str(exc)
+            return Outcome(None, {}, attrs, False, False)
+        cost_s = time.perf_counter() - t0
+        util = cost.utilization
+        constraints = {k: getattr(util, k) - self.cap_pct for k in RESOURCE_KEYS}
+        fits = all(v <= 0 for v in constraints.values())
+        attrs[ATTR_COST] = pair_summary(cost)
+        attrs[ATTR_LAYERS] = pair_layer_rows(cost)
+        timing: dict[str, Any] = {"cost_s": round(cost_s, 6)}
+        result: TwinResult | None = None
+        if fits:
+            t1 = time.perf_counter()
+            stream = self.stream(candidate)
+            result = simulate(stream, candidate.threshold, cost.cmp_time, cost.acc_time)
+            sweep, best = threshold_sweep(stream, cost.cmp_time, cost.acc_time, points=21)
+            timing["eval_s"] = round(time.perf_counter() - t1, 3)
+            attrs[ATTR_TWIN] = twin_attrs(result, sweep[best], self.settings)
+            attrs[ATTR_COST]["fps"] = result.throughput_fps
+            attrs[ATTR_COST]["latency_ms"] = result.latency_ms
+        accuracy = result.accuracy if result is not None else None
+        if self.min_accuracy is not None:
+            constraints["accuracy"] = self.min_accuracy - accuracy if accuracy is not None else 0.0
+        feasible = fits and all(v <= 0 for v in constraints.values())
+        attrs[ATTR_ACCURACY] = accuracy
+        attrs[ATTR_TIMING] = timing
+        attrs[ATTR_STATUS] = (
+            "feasible" if feasible else ("infeasible" if not fits else "low-accuracy")
+        )
+        values = tuple(self._objective(o, cost, result) for o in self.objectives)
+        return Outcome(values, constraints, attrs, fits, feasible)
+
+    def _objective(self, name: str, cost: PairCost, result: TwinResult | None) -> float:
+        match name:
+            case "accuracy":
+                return result.accuracy if result is not None else 0.0
+            case "lut" | "dsp" | "bram18":
+                return float(getattr(cost.total, name))
+            case "fps":
+                return result.throughput_fps if result is not None else 0.0
+            case "latency_ms":
+                # Unknown for an infeasible pair (never simulated): the accurate half alone.
+                return result.latency_ms if result is not None else cost.acc_time.latency_ms
+        raise ConfigError(f"unknown objective {name!r}")  # pragma: no cover
+
+    # ------------------------------------------------------------------ study hooks
+
+    def baselines(self) -> list[tuple[str, Candidate]]:
+        """The built-in pair (`default_pair`) projected onto the space, when it fits."""
+        base = default_pair(self.network)
+        cand = self.twin_space.build_pair(
+            _choices(base.compressed), _choices(base.accurate), self.twin_space.t_max / 4
+        )
+        try:
+            cost = self.pair_cost(cand)
+        except DseError:
+            return []
+        return [("twin-default", cand)] if self.fits(cost) else []
+
+    def hv_bounds(self) -> dict[str, list[Any]]:
+        """As `dse.study.hv_bounds`, for the pair: resources 0..capped device, accuracy
+        0..1, latency and FPS on a log scale from the smallest pair to one cycle."""
+        slow = self.pair_cost(self.twin_space.smallest())
+        clock_hz = slow.accurate.clock_mhz * 1e6
+        cap = self.cap_pct / 100.0
+        slow_ms = max(slow.acc_time.latency_ms, slow.cmp_time.latency_ms)
+        out: dict[str, list[Any]] = {}
+        for o in self.objectives:
+            match o:
+                case "accuracy":
+                    out[o] = [0.0, 1.0, "lin"]
+                case "lut" | "dsp" | "bram18":
+                    out[o] = [max(float(getattr(self.device, o)) * cap, 1.0), 0.0, "lin"]
+                case "fps":
+                    out[o] = [min(1e3 / slow_ms, clock_hz) / 2, clock_hz, "log"]
+                case "latency_ms":
+                    out[o] = [slow_ms * 2, 1e3 / clock_hz, "log"]
+        return out
+
+
+def _choices(network: Network) -> dict[str, Any]:
+    return {layer.name: layer.choice for layer in network.compute_layers if layer.choice}
+
+
+def pair_summary(cost: PairCost) -> dict[str, Any]:
+    """Like `dse.study.cost_summary`, for the pair (overhead included)."""
+    util = cost.utilization
+    return {
+        **{k: round(v, 3) for k, v in cost.total.as_dict().items()},
+        "util": {k: round(getattr(util, k), 3) for k in RESOURCE_KEYS},
+        "fps": 1e3 / cost.acc_time.interval_ms,
+        "latency_ms": cost.acc_time.latency_ms,
+        "clock_mhz": cost.accurate.clock_mhz,
+        "cycles_per_frame": cost.accurate.cycles_per_frame,
+        "compressed": {k: round(v, 3) for k, v in cost.compressed.total.as_dict().items()},
+        "accurate": {k: round(v, 3) for k, v in cost.accurate.total.as_dict().items()},
+        "overhead": {k: round(v, 3) for k, v in cost.overhead.as_dict().items()},
+        "compressed_latency_ms": cost.cmp_time.latency_ms,
+        "accurate_latency_ms": cost.acc_time.latency_ms,
+    }
+
+
+def pair_layer_rows(cost: PairCost) -> list[list[Any]]:
+    """Both halves' unit rows under prefixed names, plus the overhead as one row."""
+    rows = [["cmp." + r[0], *r[1:]] for r in layer_rows(cost.compressed)]
+    rows += [["acc." + r[0], *r[1:]] for r in layer_rows(cost.accurate)]
+    rows.append(["overhead", "twin", round(cost.overhead.lut, 1), 0.0, 0.0, 0.0, 0.0, 0])
+    return rows
+
+
+def twin_attrs(result: TwinResult, balanced: TwinResult, settings: TwinSettings) -> dict[str, Any]:
+    """What a report shows for a twin trial: T, R, speed-up, re-check fraction, the halves'
+    accuracies and latencies, and the pair's most balanced T over a sweep."""
+    return {
+        "threshold": result.threshold,
+        "recovery": None if math.isnan(result.recovery) else result.recovery,
+        "speedup": result.speedup,
+        "recheck_fraction": result.recheck_fraction,
+        "accurate_fresh_fraction": result.accurate_fresh_fraction,
+        "accuracy_compressed": result.accuracy_compressed,
+        "accuracy_accurate": result.accuracy_accurate,
+        "latency_ms": result.latency_ms,
+        "mean_response_ms": result.mean_response_ms,
+        "accurate_alone_latency_ms": result.accurate_alone_latency_ms,
+        "compressed_alone_latency_ms": result.compressed_alone_latency_ms,
+        "balanced_threshold": balanced.threshold if math.isfinite(balanced.threshold) else None,
+        "balanced_recovery": None if math.isnan(balanced.recovery) else balanced.recovery,
+        "balanced_speedup": balanced.speedup,
+        "margin": settings.margin.value,
+        "pipelined": settings.pipelined,
+    }
+
+
+def build_twin_problem(cfg: Any, loaded: LoadedWorkload, *, storage: str) -> TwinProblem:
+    """The `TwinProblem` of a `dse.config.StudyConfig` with `mode: twin`."""
+    from costmodels.devices import get_device
+    from dse import nn as dnn
+
+    if loaded.cost_only or loaded.workload is None:
+        raise ConfigError(
+            f"twin mode needs a trainable workload (both halves' outputs); {cfg.workload!r} "
+            "is a hardware-only spec"
+        )
+    settings = TwinSettings.from_raw(cfg.twin)
+    device = get_device(cfg.device)
+    limits = cfg.space
+    space = TwinSpace(
+        loaded.network,
+        limits,
+        t_max=settings.threshold_max,
+        search_prune=limits.search_prune if limits.search_prune is not None else True,
+    )
+    evaluator = dnn.AccuracyEvaluator(
+        loaded.workload,
+        finetune_steps=cfg.finetune_steps,
+        seed=cfg.seed,
+        cache=dnn.AccuracyCache(storage),
+    )
+    return TwinProblem(
+        loaded.network,
+        device,
+        space,
+        cfg.objectives_for(cost_only=False),
+        cap_pct=cfg.cap_pct,
+        settings=settings,
+        min_accuracy=cfg.min_accuracy,
+        evaluator=evaluator,
+        clock_mhz=cfg.clock_mhz,
+    )

@@ -1,0 +1,181 @@
+"""The twin (TwinDNN) search space: two halves of one network plus a confidence threshold.
+
+A candidate is the compressed half (1- or 2-bit weights, LUT/XNOR arithmetic, its own
+folding and activation bits), the accurate half (k-bit weights with k >= 3, DSP or RCCM
+arithmetic, its own folding) and the threshold T (continuous, `threshold` in [0, t_max]).
+Each half reuses the single-network `SearchSpace` with its parameter names prefixed:
+`cmp.conv1.pe`, `acc.conv1.w_bits`, ... (`Prefixed` renames what a half suggests).
+
+`TwinSpace` is a `SearchSpace` (over the accurate half, so anything that only needs one
+network's dimensions keeps working) whose `suggest`, `params_for`, `param_names`,
+`smallest` and `arith_options` cover the whole pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from costmodels.errors import ConfigError
+from costmodels.types import Arith, LayerChoice, Network
+from search_spaces.limits import FixedChoice, SpaceLimits
+from search_spaces.space import Candidate, SearchSpace, Suggester
+
+CMP = "cmp."
+ACC = "acc."
+THRESHOLD = "threshold"
+COMPRESSED_BITS = (1, 2)
+COMPRESSED_ARITH = (Arith.LUT, Arith.XNOR)
+ACCURATE_ARITH = (Arith.DSP, Arith.RCCM2, Arith.RCCM3, Arith.RCCM4)
+MIN_ACCURATE_BITS = 3
+
+
+class Prefixed:
+    """Forwards a half's suggestions to the trial under `prefix` + name."""
+
+    def __init__(self, trial: Suggester, prefix: str) -> None:
+        self.trial = trial
+        self.prefix = prefix
+
+    def suggest_int(self, name: str, low: int, high: int) -> int:
+        return self.trial.suggest_int(self.prefix + name, low, high)
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
+        return self.trial.suggest_categorical(self.prefix + name, choices)
+
+
+def _fixed_without(
+    fixed: tuple[tuple[str, FixedChoice], ...], *, drop_bits: bool, keep_arith: tuple[Arith, ...]
+) -> tuple[tuple[str, FixedChoice], ...]:
+    out = []
+    for name, fc in fixed:
+        arith = fc.arith if fc.arith in keep_arith else None
+        w_bits = None if drop_bits else fc.w_bits
+        if w_bits is not None and not drop_bits and w_bits < MIN_ACCURATE_BITS:
+            w_bits = None
+        out.append((name, replace(fc, w_bits=w_bits, arith=arith)))
+    return tuple(out)
+
+
+def compressed_limits(limits: SpaceLimits) -> SpaceLimits:
+    """The study's limits narrowed to a binary/ternary LUT half: weight bits from {1, 2}
+    (those the study allows, else both), LUT or XNOR arithmetic, no fixed weight bits
+    (the usual 8-bit first/last layers would not be binary/ternary)."""
+    bits = tuple(b for b in limits.w_bits if b in COMPRESSED_BITS) or COMPRESSED_BITS
+    arith = tuple(a for a in limits.arith if a in COMPRESSED_ARITH) or COMPRESSED_ARITH
+    fixed = _fixed_without(limits.fixed, drop_bits=True, keep_arith=COMPRESSED_ARITH)
+    return replace(limits, w_bits=bits, arith=arith, fixed=fixed)
+
+
+def accurate_limits(limits: SpaceLimits) -> SpaceLimits:
+    """The study's limits narrowed to a k-bit DSP/RCCM half: weight bits >= 3 (those the
+    study allows, else 4 and 8), DSP or RCCM arithmetic."""
+    bits = tuple(b for b in limits.w_bits if b >= MIN_ACCURATE_BITS) or (4, 8)
+    arith = tuple(a for a in limits.arith if a in ACCURATE_ARITH) or (Arith.DSP,)
+    fixed = _fixed_without(limits.fixed, drop_bits=False, keep_arith=ACCURATE_ARITH)
+    return replace(limits, w_bits=bits, arith=arith, fixed=fixed)
+
+
+@dataclass(frozen=True)
+class TwinCandidate(Candidate):
+    """A sampled twin design. As a `Candidate` it is the accurate network with the choices
+    of both halves under prefixed names (what a study stores and a report lists)."""
+
+    compressed: Candidate
+    accurate: Candidate
+    threshold: float
+
+
+def split_choices(choices: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Prefixed `{cmp.<layer>: .., acc.<layer>: ..}` into the two halves' mappings."""
+    cmp: dict[str, Any] = {}
+    acc: dict[str, Any] = {}
+    for key, value in choices.items():
+        if key.startswith(CMP):
+            cmp[key[len(CMP) :]] = value
+        elif key.startswith(ACC):
+            acc[key[len(ACC) :]] = value
+        else:
+            raise ConfigError(f"twin design key {key!r} has no cmp./acc. prefix")
+    return cmp, acc
+
+
+def joined(cmp: Mapping[str, Any], acc: Mapping[str, Any]) -> dict[str, Any]:
+    return {**{CMP + k: v for k, v in cmp.items()}, **{ACC + k: v for k, v in acc.items()}}
+
+
+class TwinSpace(SearchSpace):
+    """The pair's space (see the module docstring). `t_max` bounds the threshold."""
+
+    def __init__(
+        self, network: Network, limits: SpaceLimits, *, t_max: float, search_prune: bool
+    ) -> None:
+        if not t_max > 0:
+            raise ConfigError(f"twin t_max {t_max} must be > 0")
+        acc = accurate_limits(limits)
+        super().__init__(network, acc, search_bits=True, search_prune=search_prune)
+        self.study_limits = limits
+        self.t_max = float(t_max)
+        self.accurate = SearchSpace(network, acc, search_bits=True, search_prune=search_prune)
+        self.compressed = SearchSpace(
+            network, compressed_limits(limits), search_bits=True, search_prune=search_prune
+        )
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return (
+            *(CMP + n for n in self.compressed.param_names),
+            *(ACC + n for n in self.accurate.param_names),
+            THRESHOLD,
+        )
+
+    def pair(self, cmp: Candidate, acc: Candidate, threshold: float) -> TwinCandidate:
+        return TwinCandidate(
+            network=acc.network,
+            choices=joined(cmp.choices, acc.choices),
+            compressed=cmp,
+            accurate=acc,
+            threshold=float(threshold),
+        )
+
+    def suggest(self, trial: Suggester) -> TwinCandidate:
+        cmp = self.compressed.suggest(Prefixed(trial, CMP))
+        acc = self.accurate.suggest(Prefixed(trial, ACC))
+        suggest_float = getattr(trial, "suggest_float", None)
+        if suggest_float is None:
+            raise ConfigError("the twin space needs a trial that can suggest floats")
+        threshold = float(suggest_float(THRESHOLD, 0.0, self.t_max))
+        return self.pair(cmp, acc, threshold)
+
+    def build_pair(
+        self, cmp: Mapping[str, LayerChoice], acc: Mapping[str, LayerChoice], threshold: float
+    ) -> TwinCandidate:
+        """A twin candidate from explicit choices of both halves (baselines)."""
+        return self.pair(
+            Candidate(self.network.with_choices(cmp), dict(cmp)),
+            Candidate(self.network.with_choices(acc), dict(acc)),
+            threshold,
+        )
+
+    def params_for(self, choices: Mapping[str, LayerChoice]) -> dict[str, Any]:
+        """Parameters reproducing prefixed choices of both halves (the threshold is left to
+        the sampler unless `choices` is a `TwinCandidate`'s, see `params_for_candidate`)."""
+        cmp, acc = split_choices(choices)
+        return {
+            **{CMP + k: v for k, v in self.compressed.params_for(cmp).items()},
+            **{ACC + k: v for k, v in self.accurate.params_for(acc).items()},
+        }
+
+    def params_for_candidate(self, cand: TwinCandidate) -> dict[str, Any]:
+        return {**self.params_for(cand.choices), THRESHOLD: min(cand.threshold, self.t_max)}
+
+    def arith_options(self) -> tuple[Arith, ...]:
+        return tuple(dict.fromkeys((*self.compressed.arith_options(), *super().arith_options())))
+
+    def smallest(self, arith: Arith = Arith.LUT) -> TwinCandidate:
+        """The cheapest pair: each half at its own cheapest arithmetic (LUT for the
+        compressed half, the accurate half's first option), fewest bits, PE=SIMD=1."""
+        cmp = self.compressed.smallest(Arith.LUT)
+        acc = self.accurate.smallest(self.accurate.arith_options()[0])
+        return self.pair(cmp, acc, 0.0)
