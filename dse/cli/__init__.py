@@ -14,6 +14,7 @@ import click
 # (none yet)
 import dse.cli.devices
 import dse.cli.estimate
+import dse.cli.evaluate  # noqa: F401
 import dse.cli.export
 import dse.cli.report
 import dse.cli.search

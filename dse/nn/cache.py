@@ -95,7 +95,9 @@ class AccuracyCache:
     def __len__(self) -> int:
         try:
             with self._engine.connect() as conn:
-                return int(conn.execute(sa.select(sa.func.count()).select_from(_table)).scalar_one())
+                return int(
+                    conn.execute(sa.select(sa.func.count()).select_from(_table)).scalar_one()
+                )
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot read the accuracy cache: {_short(exc)}") from None
 

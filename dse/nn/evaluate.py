@@ -95,7 +95,7 @@ class QuantPolicy:
 
     first_last_bits: int | None = None
     prune_rank: PruneRank = PruneRank.AUTO
-    finetune_lr: float = 2e-3
+    finetune_lr: float = 3e-3
     finetune_batch: int = 64
     calib_samples: int = 512
 
@@ -162,7 +162,11 @@ class AccuracyEvaluator:
                 assert isinstance(layer.bn, (nn.BatchNorm1d, nn.BatchNorm2d))
                 self._folded[layer.name] = fold_batchnorm(mod.weight, mod.bias, layer.bn)
             else:
-                bias = mod.bias.detach().clone() if mod.bias is not None else torch.zeros(mod.weight.shape[0])
+                bias = (
+                    mod.bias.detach().clone()
+                    if mod.bias is not None
+                    else torch.zeros(mod.weight.shape[0])
+                )
                 self._folded[layer.name] = (mod.weight.detach().clone().float(), bias.float())
         self._memo: dict[str, float] = {}
         self._calib: dict[str, Tensor] | None = None
@@ -209,7 +213,13 @@ class AccuracyEvaluator:
             "workload": self.workload.key,
             "seed": self.seed,
             "finetune_steps": self.finetune_steps,
-            "policy": [p.first_last_bits, p.prune_rank.value, p.finetune_lr, p.finetune_batch, p.calib_samples],
+            "policy": [
+                p.first_last_bits,
+                p.prune_rank.value,
+                p.finetune_lr,
+                p.finetune_batch,
+                p.calib_samples,
+            ],
             "input_bits": input_bits,
             "layers": [[q.name, q.fmt.label, q.a_bits, q.kept] for q in layers],
         }
@@ -287,7 +297,9 @@ class AccuracyEvaluator:
                 if layer.op.is_compute:
                     w, b = self._folded[layer.name]
                     if layer.op is Op.CONV:
-                        x = torch.nn.functional.conv2d(x, w, b, layer.stride or 1, layer.padding, 1, layer.groups)
+                        x = torch.nn.functional.conv2d(
+                            x, w, b, layer.stride or 1, layer.padding, 1, layer.groups
+                        )
                     else:
                         x = torch.nn.functional.linear(x.flatten(1) if x.dim() > 2 else x, w, b)
                     flat = x.reshape(-1)
@@ -297,9 +309,13 @@ class AccuracyEvaluator:
                     if layer.relu:
                         x = torch.relu(x)
                 elif layer.op is Op.MAXPOOL:
-                    x = torch.nn.functional.max_pool2d(x, layer.kernel, layer.stride or layer.kernel, layer.padding)
+                    x = torch.nn.functional.max_pool2d(
+                        x, layer.kernel, layer.stride or layer.kernel, layer.padding
+                    )
                 elif layer.op is Op.AVGPOOL:
-                    x = torch.nn.functional.avg_pool2d(x, layer.kernel, layer.stride or layer.kernel, layer.padding)
+                    x = torch.nn.functional.avg_pool2d(
+                        x, layer.kernel, layer.stride or layer.kernel, layer.padding
+                    )
                 else:
                     x = x + saved[layer.source or ""]
                     if layer.relu:
@@ -323,7 +339,9 @@ class AccuracyEvaluator:
             return None
         k = (q.name, q.fmt.label, q.kept)
         if k not in self._kept:
-            self._kept[k] = kept_filters(self._folded[q.name][0], q.fmt, q.kept, self.policy.prune_rank)
+            self._kept[k] = kept_filters(
+                self._folded[q.name][0], q.fmt, q.kept, self.policy.prune_rank
+            )
         return self._kept[k]
 
     def _logits(self, cfg: tuple[int, tuple[LayerQuant, ...]], key: str, split: str) -> Tensor:
@@ -333,7 +351,10 @@ class AccuracyEvaluator:
             lay.name: self._kept_idx(quants[lay.name], lay.out_shape[0]) for lay in self._compute
         }
         plan = channel_plan(self._traced, kept)
-        acts = {lay.name: self._act(lay.name, lay.relu, quants[lay.name].a_bits) for lay in self._compute}
+        acts = {
+            lay.name: self._act(lay.name, lay.relu, quants[lay.name].a_bits)
+            for lay in self._compute
+        }
         tuned = None
         if self.finetune_steps > 0:
             tuned = self._tuned.get_or(key, lambda: self._finetune(plan, quants, acts, input_bits))
@@ -352,16 +373,22 @@ class AccuracyEvaluator:
             if tuned is None:
                 wkey = (layer.name, q.fmt.label, out_idx, in_idx)
 
-                def make_q(name: str = layer.name, fmt: WeightFormat = q.fmt,
-                           o: tuple[int, ...] | None = out_idx,
-                           i: tuple[int, ...] | None = in_idx) -> tuple[Tensor, Tensor]:
+                def make_q(
+                    name: str = layer.name,
+                    fmt: WeightFormat = q.fmt,
+                    o: tuple[int, ...] | None = out_idx,
+                    i: tuple[int, ...] | None = in_idx,
+                ) -> tuple[Tensor, Tensor]:
                     w, b = sliced_weights(self._folded, {name: (o, i)})[name]
                     return quantize_weight(w, fmt), b
 
                 qw, b = self._qweights.get_or(wkey, make_q)
                 skey = (*wkey, in_scale, act)
                 step = self._steps.get_or(
-                    skey, lambda lay=layer, qw=qw, b=b, a=act, s=in_scale: build_inference_step(lay, qw, b, a, s)
+                    skey,
+                    lambda lay=layer, qw=qw, b=b, a=act, s=in_scale: build_inference_step(
+                        lay, qw, b, a, s
+                    ),
                 )
             else:
                 w, b = tuned[layer.name]

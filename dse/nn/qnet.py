@@ -96,7 +96,9 @@ def channel_plan(
                 hw = shape[1] * shape[2]
                 in_idx = tuple(c * hw + j for c in in_idx for j in range(hw))
             if in_idx is not None and layer.groups != 1:
-                raise SpecError(f"layer {layer.name!r}: a grouped conv cannot follow a pruned layer")
+                raise SpecError(
+                    f"layer {layer.name!r}: a grouped conv cannot follow a pruned layer"
+                )
             out_idx = kept.get(layer.name)
             if out_idx is not None and layer.groups != 1:
                 raise SpecError(f"layer {layer.name!r}: a grouped conv cannot be pruned")
@@ -109,13 +111,17 @@ def channel_plan(
         elif layer.op is Op.ADD:
             src = by_name[layer.source or ""]
             if current is not None:
-                raise SpecError(f"add {layer.name!r}: its input was pruned; pruning before a residual add is not supported")
+                raise SpecError(
+                    f"add {layer.name!r}: its input was pruned; pruning before a residual add is not supported"
+                )
             del src
         shape = layer.out_shape
     return plan
 
 
-def _slice(w: Tensor, b: Tensor, out_idx: tuple[int, ...] | None, in_idx: tuple[int, ...] | None) -> tuple[Tensor, Tensor]:
+def _slice(
+    w: Tensor, b: Tensor, out_idx: tuple[int, ...] | None, in_idx: tuple[int, ...] | None
+) -> tuple[Tensor, Tensor]:
     if out_idx is not None:
         oi = torch.tensor(out_idx, dtype=torch.long)
         w, b = w.index_select(0, oi), b.index_select(0, oi)

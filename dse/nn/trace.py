@@ -100,8 +100,9 @@ def trace_model(model: nn.Module, sample: Tensor) -> TracedModel:
             ShapeProp(gm).propagate(sample)
     except Exception as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise WorkloadError(f"the model fails on a sample input of shape "
-                            f"{list(sample.shape[1:])}: {msg}") from None
+        raise WorkloadError(
+            f"the model fails on a sample input of shape {list(sample.shape[1:])}: {msg}"
+        ) from None
     finally:
         model.train(was_training)
     modules = dict(gm.named_modules())
@@ -130,7 +131,9 @@ def trace_model(model: nn.Module, sample: Tensor) -> TracedModel:
             raise WorkloadError(f"{what} {node.name!r} must directly follow a conv/dense layer")
         if what == "batch norm":
             if not layer.op.is_compute or layer.bn is not None or layer.relu:
-                raise WorkloadError(f"batch norm {node.name!r} must directly follow a conv/dense layer")
+                raise WorkloadError(
+                    f"batch norm {node.name!r} must directly follow a conv/dense layer"
+                )
             layer.bn = modules[str(node.target)]
         else:  # relu
             if layer.relu:
@@ -178,11 +181,15 @@ def trace_model(model: nn.Module, sample: Tensor) -> TracedModel:
                     layer.kernel = _pair(mod.kernel_size, "kernel", name)
                     layer.stride = _pair(mod.stride, "stride", name)
                     if isinstance(mod.padding, str):
-                        raise WorkloadError(f"layer {name!r}: padding={mod.padding!r} is not supported; use a number")
+                        raise WorkloadError(
+                            f"layer {name!r}: padding={mod.padding!r} is not supported; use a number"
+                        )
                     layer.padding = _pair(mod.padding, "padding", name)
                     layer.groups = int(mod.groups)
                     if _pair(mod.dilation, "dilation", name) != 1:
-                        raise WorkloadError(f"layer {name!r}: dilated convolutions are not supported")
+                        raise WorkloadError(
+                            f"layer {name!r}: dilated convolutions are not supported"
+                        )
                 add_layer(layer, inputs[0])
                 producer[node.name] = name
             elif isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
@@ -211,9 +218,12 @@ def trace_model(model: nn.Module, sample: Tensor) -> TracedModel:
             elif isinstance(mod, nn.AdaptiveAvgPool2d):
                 in_shape, out_shape = _shape(inputs[0]), _shape(node)
                 if out_shape[1:] != (1, 1) or in_shape[1] != in_shape[2]:
-                    raise WorkloadError(f"layer {name!r}: only square global average pooling is supported")
-                layer = TracedLayer(name, Op.AVGPOOL, in_shape, out_shape, kernel=in_shape[1],
-                                    stride=in_shape[1])
+                    raise WorkloadError(
+                        f"layer {name!r}: only square global average pooling is supported"
+                    )
+                layer = TracedLayer(
+                    name, Op.AVGPOOL, in_shape, out_shape, kernel=in_shape[1], stride=in_shape[1]
+                )
                 add_layer(layer, inputs[0])
                 producer[node.name] = name
             elif isinstance(mod, Add):
@@ -310,10 +320,16 @@ def to_network(traced: TracedModel, name: str, input_bits: int = 8) -> Network:
             )
         elif layer.op in (Op.MAXPOOL, Op.AVGPOOL):
             specs.append(
-                LayerSpec(layer.name, layer.op, kernel=layer.kernel, stride=layer.stride,
-                          padding=layer.padding)
+                LayerSpec(
+                    layer.name,
+                    layer.op,
+                    kernel=layer.kernel,
+                    stride=layer.stride,
+                    padding=layer.padding,
+                )
             )
         else:
             specs.append(LayerSpec(layer.name, Op.ADD, source=layer.source))
-    return Network(name=name, input_shape=traced.input_shape, input_bits=input_bits,
-                   layers=tuple(specs))
+    return Network(
+        name=name, input_shape=traced.input_shape, input_bits=input_bits, layers=tuple(specs)
+    )

@@ -45,11 +45,23 @@ SPLITS = ("train", "val", "test")
 DATA_SPLIT_SEED = 0  # the built-in data split is fixed whatever the training seed
 TRAIN_RECIPE = {"optimizer": "adam", "lr": 0.01, "epochs": 40, "batch": 64, "schedule": "cosine"}
 CACHE_ENV = "DSE_CACHE_DIR"
+THREADS_ENV = "DSE_TORCH_THREADS"
 DEFAULT_CACHE_DIR = Path("runs") / "cache"
 
 
-def limit_threads(n: int = 2) -> None:
-    """Use at most `n` torch threads (the project targets 2-core machines)."""
+def limit_threads(n: int | None = None) -> None:
+    """Cap torch's intra-op threads at `n` (default `$DSE_TORCH_THREADS`, else 1).
+
+    The models here are tiny: a second thread gains nothing, and when other processes keep
+    the 2 cores busy OpenMP's spinning made 100 fine-tuning steps of digits-mlp take 14 s
+    with 2 threads against 0.2-1 s with 1 (measured on the 2-core build machine under load
+    average 5.6; /tmp/t7.py in the session log). Search workers each get one thread.
+    """
+    if n is None:
+        try:
+            n = max(1, int(os.environ.get(THREADS_ENV, "1")))
+        except ValueError:
+            n = 1
     if torch.get_num_threads() > n:
         torch.set_num_threads(n)
 
@@ -190,7 +202,9 @@ def _from_factory(spec: str, seed: int) -> WorkloadData:
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:
-        raise WorkloadError(f"cannot import workload module {module_name!r}: {_one_line(exc)}") from None
+        raise WorkloadError(
+            f"cannot import workload module {module_name!r}: {_one_line(exc)}"
+        ) from None
     finally:
         if added and cwd in sys.path:
             sys.path.remove(cwd)
@@ -206,7 +220,9 @@ def _from_factory(spec: str, seed: int) -> WorkloadData:
         allowed = set(WorkloadData.__dataclass_fields__)
         unknown = set(result) - allowed
         if unknown:
-            raise WorkloadError(f"workload factory {spec} returned unknown key {sorted(unknown)[0]!r}")
+            raise WorkloadError(
+                f"workload factory {spec} returned unknown key {sorted(unknown)[0]!r}"
+            )
         missing = {"model", "x_train", "y_train", "x_val", "y_val"} - set(result)
         if missing:
             raise WorkloadError(f"workload factory {spec} returned no {sorted(missing)[0]!r}")
@@ -230,7 +246,9 @@ def _from_npz(path: Path) -> WorkloadData:
         raise WorkloadError(f"cannot read {path}: {_one_line(exc)}") from None
     missing = [k for k in ("x_train", "y_train", "x_val", "y_val") if k not in arrays]
     if missing:
-        raise WorkloadError(f"{path} has no array {missing[0]!r} (need x_train, y_train, x_val, y_val)")
+        raise WorkloadError(
+            f"{path} has no array {missing[0]!r} (need x_train, y_train, x_val, y_val)"
+        )
     x_train = arrays["x_train"]
     if x_train.ndim == 3:  # [N, H, W] images: one channel
         for k in ("x_train", "x_val", "x_test"):
@@ -238,7 +256,9 @@ def _from_npz(path: Path) -> WorkloadData:
                 arrays[k] = arrays[k].reshape(arrays[k].shape[0], 1, *arrays[k].shape[1:])
     shape = tuple(int(d) for d in arrays["x_train"].shape[1:])
     if len(shape) not in (1, 3):
-        raise WorkloadError(f"{path}: x_train must be [N, F], [N, H, W] or [N, C, H, W], got {list(x_train.shape)}")
+        raise WorkloadError(
+            f"{path}: x_train must be [N, F], [N, H, W] or [N, C, H, W], got {list(x_train.shape)}"
+        )
     labels = [arrays[k] for k in ("y_train", "y_val", "y_test") if k in arrays]
     classes = int(max(int(np.max(y)) for y in labels if y.size)) + 1 if labels else 0
     if classes < 2 or classes > 100_000:
@@ -258,7 +278,9 @@ def _array(v: Any, what: str, name: str) -> np.ndarray:
             v = v.detach().cpu().numpy()
         a = np.asarray(v)
     except Exception as exc:
-        raise WorkloadError(f"workload {name!r}: {what} is not an array: {_one_line(exc)}") from None
+        raise WorkloadError(
+            f"workload {name!r}: {what} is not an array: {_one_line(exc)}"
+        ) from None
     if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool):
         raise WorkloadError(f"workload {name!r}: {what} must be numeric, got dtype {a.dtype}")
     return a
@@ -267,7 +289,9 @@ def _array(v: Any, what: str, name: str) -> np.ndarray:
 def _validate(wd: WorkloadData) -> tuple[dict[str, tuple[Tensor, Tensor]], tuple[int, ...], int]:
     name = wd.name or "workload"
     if not isinstance(wd.model, nn.Module):
-        raise WorkloadError(f"workload {name!r}: model must be a torch.nn.Module, got {type(wd.model).__name__}")
+        raise WorkloadError(
+            f"workload {name!r}: model must be a torch.nn.Module, got {type(wd.model).__name__}"
+        )
     splits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for split in SPLITS:
         xv, yv = getattr(wd, f"x_{split}"), getattr(wd, f"y_{split}")
@@ -287,18 +311,27 @@ def _validate(wd: WorkloadData) -> tuple[dict[str, tuple[Tensor, Tensor]], tuple
         if not np.isfinite(x).all():
             raise WorkloadError(f"workload {name!r}: x_{split} contains NaN or infinite values")
         if not np.isfinite(y.astype(np.float64)).all() or np.any(y != np.round(y)) or y.min() < 0:
-            raise WorkloadError(f"workload {name!r}: y_{split} must be non-negative integer class labels")
+            raise WorkloadError(
+                f"workload {name!r}: y_{split} must be non-negative integer class labels"
+            )
         splits[split] = (x, y.astype(np.int64))
     shape = tuple(int(d) for d in splits["train"][0].shape[1:])
     if wd.input_shape is not None and tuple(wd.input_shape) != shape:
-        raise WorkloadError(f"workload {name!r}: input_shape {list(wd.input_shape)} does not match x_train {list(shape)}")
+        raise WorkloadError(
+            f"workload {name!r}: input_shape {list(wd.input_shape)} does not match x_train {list(shape)}"
+        )
     for split, (x, _) in splits.items():
         if tuple(x.shape[1:]) != shape:
-            raise WorkloadError(f"workload {name!r}: x_{split} has shape {list(x.shape[1:])}, x_train {list(shape)}")
+            raise WorkloadError(
+                f"workload {name!r}: x_{split} has shape {list(x.shape[1:])}, x_train {list(shape)}"
+            )
     classes = int(max(int(y.max()) for _, y in splits.values())) + 1
     if classes < 2:
         raise WorkloadError(f"workload {name!r}: need at least 2 classes")
-    data = {k: (torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y)) for k, (x, y) in splits.items()}
+    data = {
+        k: (torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y))
+        for k, (x, y) in splits.items()
+    }
     return data, shape, classes
 
 
@@ -310,7 +343,9 @@ def _hash_update_array(h: Any, a: Tensor) -> None:
     h.update(a.detach().cpu().contiguous().numpy().tobytes())
 
 
-def workload_key(model: nn.Module, data: dict[str, tuple[Tensor, Tensor]], seed: int, pretrained: bool) -> str:
+def workload_key(
+    model: nn.Module, data: dict[str, tuple[Tensor, Tensor]], seed: int, pretrained: bool
+) -> str:
     """Hash of the model definition (its repr and initial parameters), the data, the seed
     and the training recipe: the float baseline's cache key."""
     h = hashlib.sha256()
@@ -333,7 +368,9 @@ def _accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
         return float((model(x).argmax(dim=1) == y).float().mean())
 
 
-def train_float(model: nn.Module, data: dict[str, tuple[Tensor, Tensor]], seed: int, num_classes: int) -> None:
+def train_float(
+    model: nn.Module, data: dict[str, tuple[Tensor, Tensor]], seed: int, num_classes: int
+) -> None:
     """Train the float baseline in place (TRAIN_RECIPE: Adam, cosine learning rate,
     cross-entropy), seeded; keeps the weights of the best validation epoch."""
     torch.manual_seed(seed)
@@ -356,7 +393,9 @@ def train_float(model: nn.Module, data: dict[str, tuple[Tensor, Tensor]], seed: 
             opt.zero_grad()
             out = model(x[idx])
             if out.dim() != 2 or out.shape[1] < num_classes:
-                raise WorkloadError(f"the model returns {list(out.shape[1:])} per sample; need logits [{num_classes}]")
+                raise WorkloadError(
+                    f"the model returns {list(out.shape[1:])} per sample; need logits [{num_classes}]"
+                )
             loss_fn(out, y[idx]).backward()
             opt.step()
             sched.step()
@@ -370,8 +409,14 @@ def train_float(model: nn.Module, data: dict[str, tuple[Tensor, Tensor]], seed: 
 
 
 def _load_or_train(
-    model: nn.Module, data: dict[str, tuple[Tensor, Tensor]], seed: int, classes: int,
-    key: str, name: str, cache_dir: Path, pretrained: bool,
+    model: nn.Module,
+    data: dict[str, tuple[Tensor, Tensor]],
+    seed: int,
+    classes: int,
+    key: str,
+    name: str,
+    cache_dir: Path,
+    pretrained: bool,
 ) -> None:
     if pretrained:
         model.eval()
@@ -409,7 +454,9 @@ def cached_float_path(name: str, seed: int = 0, cache_dir: Path | str | None = N
     return path if path.is_file() else None
 
 
-def _prepare(name: str, seed: int) -> tuple[WorkloadData, dict[str, tuple[Tensor, Tensor]], tuple[int, ...], int, str]:
+def _prepare(
+    name: str, seed: int
+) -> tuple[WorkloadData, dict[str, tuple[Tensor, Tensor]], tuple[int, ...], int, str]:
     if name in BUILTINS:
         torch.manual_seed(seed)
         wd = BUILTINS[name][1]()
@@ -447,7 +494,9 @@ def load_workload(name: str, cache_dir: Path | str | None = None, seed: int = 0)
         model.eval()
         out = model(data["val"][0][:2])
     if out.dim() != 2 or out.shape[1] < classes:
-        raise WorkloadError(f"workload {wname!r}: the model returns {list(out.shape[1:])} per sample; need logits [{classes}]")
+        raise WorkloadError(
+            f"workload {wname!r}: the model returns {list(out.shape[1:])} per sample; need logits [{classes}]"
+        )
     classes = int(out.shape[1])
     _load_or_train(model, data, seed, classes, key, wname, cache_dir_from(cache_dir), wd.pretrained)
     for p in model.parameters():
@@ -455,6 +504,14 @@ def load_workload(name: str, cache_dir: Path | str | None = None, seed: int = 0)
     acc = _accuracy(model, *data["val"])
     signed = bool((data["train"][0] < 0).any())
     return Workload(
-        name=wname, key=key, model=model, traced=traced, network=network, num_classes=classes,
-        float_accuracy=acc, seed=seed, data=data, input_signed=signed,
+        name=wname,
+        key=key,
+        model=model,
+        traced=traced,
+        network=network,
+        num_classes=classes,
+        float_accuracy=acc,
+        seed=seed,
+        data=data,
+        input_signed=signed,
     )
