@@ -9,7 +9,6 @@ accuracy evaluation always see the same layer sizes.
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 from costmodels.errors import FoldingError, SpecError
 from costmodels.types import LayerSpec, Network, Op, ResolvedLayer, WType
@@ -190,8 +189,12 @@ def _resolve_one(
                 raise SpecError(f"layer {name!r}: a depthwise conv cannot be pruned on its own")
             kept = c
         else:
-            _check_divides(name, "PE", choice.pe, "output channels", layer.out_channels, check_folding)
-            kept = kept_channels(layer.out_channels, choice.prune, choice.pe if check_folding else 1)
+            _check_divides(
+                name, "PE", choice.pe, "output channels", layer.out_channels, check_folding
+            )
+            kept = kept_channels(
+                layer.out_channels, choice.prune, choice.pe if check_folding else 1
+            )
         mw = (c // g) * layer.kernel * layer.kernel if not depthwise else layer.kernel**2
         resolved = ResolvedLayer(
             spec=layer,
@@ -230,13 +233,17 @@ def _resolve_one(
         s = layer.stride or layer.kernel
         oh = _out_hw(h, layer.kernel, s, layer.padding, name)
         ow = _out_hw(w, layer.kernel, s, layer.padding, name)
-        return ResolvedLayer(spec=layer, in_shape=shape, out_shape=(c, oh, ow), in_bits=bits, out_bits=bits)
+        return ResolvedLayer(
+            spec=layer, in_shape=shape, out_shape=(c, oh, ow), in_bits=bits, out_bits=bits
+        )
 
     if layer.op is Op.ADD:
         if not layer.source:
             raise SpecError(f"layer {name!r}: an add needs `from: <layer name>`")
         if layer.source not in seen:
-            raise SpecError(f"layer {name!r}: `from` names {layer.source!r}, which is not an earlier layer")
+            raise SpecError(
+                f"layer {name!r}: `from` names {layer.source!r}, which is not an earlier layer"
+            )
         other = seen[layer.source]
         if other.out_shape != shape:
             raise SpecError(
@@ -244,7 +251,9 @@ def _resolve_one(
                 f"to {list(shape)}"
             )
         out_bits = max(bits, other.out_bits) + 1
-        return ResolvedLayer(spec=layer, in_shape=shape, out_shape=shape, in_bits=bits, out_bits=min(out_bits, 32))
+        return ResolvedLayer(
+            spec=layer, in_shape=shape, out_shape=shape, in_bits=bits, out_bits=min(out_bits, 32)
+        )
 
     raise SpecError(f"layer {name!r}: unknown op {layer.op!r}")  # pragma: no cover
 
@@ -262,5 +271,8 @@ def _finish_compute(resolved: ResolvedLayer, check_folding: bool) -> ResolvedLay
         _check_divides(resolved.name, "SIMD", choice.simd, "inputs", simd_dim(resolved), True)
         _check_divides(resolved.name, "MMV", choice.mmv, "output width", mmv_dim(resolved), True)
     acc = acc_bits(resolved.in_bits, choice.w_bits, resolved.mw)
-    out_bits = choice.a_bits if choice.a_bits is not None else acc
-    return replace(resolved, acc_bits=acc, out_bits=out_bits)
+    # The layer was built a moment ago and is not shared yet: set the two derived fields in
+    # place rather than paying for a second construction (`replace`) on the estimate's hot path.
+    object.__setattr__(resolved, "acc_bits", acc)
+    object.__setattr__(resolved, "out_bits", choice.a_bits if choice.a_bits is not None else acc)
+    return resolved
