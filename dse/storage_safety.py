@@ -26,6 +26,9 @@ import sqlalchemy as sa
 from costmodels.errors import StorageError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+MIN_FREE_BYTES = 1 << 20
+"""Below 1 MiB free, a search is refused up front: the WAL index alone takes 32 KiB and
+each batch of trials several pages (sqlite.org/walformat.html)."""
 
 
 def sqlite_file(url: str) -> Path | None:
@@ -82,8 +85,23 @@ def check_storage(url: str, *, write: bool) -> None:
                     f"storage {str(path)!r} cannot be written: its {what} {why} "
                     "(dse report and dse studies can still read it)"
                 )
+    if write:
+        free = _free_bytes(path.parent)
+        if free is not None and free < MIN_FREE_BYTES:
+            raise StorageError(
+                f"disk full: {free // 1024} KiB free for storage {str(path)!r}; free some "
+                "space and resume (nothing was written)"
+            )
     if head and write:
         _quick_check(path)
+
+
+def _free_bytes(folder: Path) -> int | None:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
 
 
 def _quick_check(path: Path) -> None:
@@ -95,6 +113,8 @@ def _quick_check(path: Path) -> None:
         raise StorageError(f"cannot open storage {str(path)!r}: {exc}") from None
     try:
         rows = conn.execute("PRAGMA quick_check(5)").fetchall()
+    except sqlite3.OperationalError as exc:  # I/O, locking: not the file's fault
+        raise StorageError(f"cannot open storage {str(path)!r}: {short_db_error(exc)}") from None
     except sqlite3.DatabaseError as exc:
         raise StorageError(
             f"storage {str(path)!r} is not a usable SQLite database ({exc}); left untouched"

@@ -54,7 +54,7 @@ from dse.config import (
     describe_changes,
     fingerprint,
 )
-from dse.storage_safety import check_storage
+from dse.storage_safety import check_storage, short_db_error
 from dse.workers import StudyGuard, create_study, heartbeat_kwargs, wait_for_meta
 from search_spaces import Candidate, SearchSpace, choice_from_dict
 from search_spaces import baselines as bl
@@ -538,8 +538,7 @@ class BatchWriter:
         if self._error is not None:
             err = self._error
             self._error = None
-            msg = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise StorageError(f"writing trials failed: {msg}") from err
+            raise StorageError(f"writing trials failed: {short_db_error(err)}") from err
 
     def _run(self) -> None:
         stop = False
@@ -571,7 +570,8 @@ class BatchWriter:
                     self.committed += len(batch)
                     self.batches += 1
                 except Exception as exc:  # surfaced on the main thread
-                    logger.error("committing %d trials failed: %s", len(batch), exc)
+                    # debug only: the CLI prints the error once, from the main thread
+                    logger.debug("committing %d trials failed: %s", len(batch), exc)
                     self._error = exc
 
     def close(self) -> None:

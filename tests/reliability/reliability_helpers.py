@@ -105,10 +105,16 @@ def numbers(url: str, study: str) -> list[int]:
         engine.dispose()
 
 
-def one_error_line(stderr: str) -> str:
-    """The only non-empty stderr line, which must be `error: ...`; no traceback."""
-    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+def one_error_line(stderr: str, *, after_start: bool = False) -> str:
+    """The only non-empty stderr line, which must be `error: ...`; no traceback. With
+    `after_start`, the search's own start line (`new study ...`/`resuming ...`, wrapped to
+    the terminal width) may come first and the error must be the last line."""
     assert "Traceback" not in stderr, stderr
+    lines = [ln for ln in stderr.splitlines() if ln.strip()]
+    if after_start:
+        assert lines and lines[0].startswith(("new study", "resuming")), stderr
+        assert sum(ln.startswith("error: ") for ln in lines) == 1, stderr
+        lines = lines[-1:]
     assert len(lines) == 1, stderr
     assert lines[0].startswith("error: "), stderr
     return lines[0]
