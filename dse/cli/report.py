@@ -156,13 +156,19 @@ def _render_trial(record: StudyRecord, d: dict[str, Any]) -> None:
     )
     if twin_report.is_twin(record.meta):
         console.print(twin_report.describe(d), markup=False, highlight=False)
-    table = Table(title="per layer")
-    cols = [
-        "layer", "op", "w_bits", "a_bits", "arith", "prune", "pe", "simd", "mmv",
-        "lut", "ff", "dsp", "bram18", "cycles",
-    ]  # fmt: skip
-    for col in cols:
-        table.add_column(col, justify="left" if col in ("layer", "op", "arith") else "right")
-    for layer in d["per_layer"]:
-        table.add_row(*(_fmt(layer.get(c)) for c in cols))
+    table = Table(title="per layer", pad_edge=False)
+    heads = ["layer", "op", "w/a", "arith", "prune", "PExSIMDxMMV"]
+    heads += ["LUT", "DSP", "BRAM18", "cycles"]
+    for col in heads:
+        left = col in ("layer", "op", "arith")
+        table.add_column(col, justify="left" if left else "right", no_wrap=True)
+    for la in d["per_layer"]:
+        compute = la.get("pe") is not None
+        wa = f"{la['w_bits']}/{_fmt(la['a_bits'])}" if compute else "-"
+        fold = f"{la['pe']}x{la['simd']}x{la['mmv']}" if compute else "-"
+        prune = f"{la['prune'] * 100:.0f}%" if compute else "-"
+        table.add_row(
+            la["layer"], la["op"], wa, _fmt(la["arith"]), prune, fold,
+            _fmt(la["lut"]), _fmt(la["dsp"]), _fmt(la["bram18"]), _fmt(la["cycles"]),
+        )  # fmt: skip
     console.print(table)

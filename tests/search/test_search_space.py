@@ -95,7 +95,7 @@ def test_baselines_round_trip_through_params() -> None:
     last_target = sweep[-1][0]
     nxt = space.build(bl._fold_for_target(space, bl.default_bits(space), last_target // 2))
     assert not est(nxt).fits(85.0)
-    for _, cand in sweep + [(0, bl.as_given(space))]:
+    for _, cand in [*sweep, (0, bl.as_given(space))]:
         params = space.params_for(cand.choices)
         again = space.suggest(optuna.trial.FixedTrial(params))
         assert again.choices == cand.choices
