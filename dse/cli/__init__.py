@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 
 import click
+import typer
+import typer.exceptions
 
 # Command modules register themselves on `app` when imported (one line each).
 # (none yet)
@@ -31,14 +33,15 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `dse` console script."""
     try:
         result = app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except (click.exceptions.Exit, typer.Exit) as exc:  # typer >= 0.2x vendors click
+        return int(getattr(exc, "exit_code", 0) or 0)
+    except (click.exceptions.Abort, typer.Abort):
         err_console.print("error: aborted", markup=False)
         return 130
-    except click.ClickException as exc:
-        err_console.print(f"error: {exc.format_message()}", markup=False, soft_wrap=True)
-        return exc.exit_code
+    except (click.ClickException, typer.exceptions.TyperException) as exc:
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        err_console.print(f"error: {message}", markup=False, soft_wrap=True)
+        return int(getattr(exc, "exit_code", 2))
     except DseError as exc:
         err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
         return exc.exit_code
