@@ -16,7 +16,7 @@ import typer.exceptions
 # (none yet)
 import dse.cli.devices
 import dse.cli.estimate
-import dse.cli.evaluate  # noqa: F401
+import dse.cli.evaluate
 import dse.cli.export
 import dse.cli.report
 import dse.cli.search
