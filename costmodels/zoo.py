@@ -156,3 +156,29 @@ def resnet18_main_path(w_bits: int = 16, a_bits: int = 16, imagenet: bool = True
     layers.append(LayerSpec("fc", Op.DENSE, out_channels=classes, choice=replace(ch, a_bits=None)))
     shape = (3, 224, 224) if imagenet else (3, 32, 32)
     return Network(f"resnet18-{'imagenet' if imagenet else 'cifar'}", shape, 8, tuple(layers))
+
+
+def fifty_layer_network() -> Network:
+    """A synthetic 50-layer network for the speed benchmark (benchmarks/costmodel_speed.py)
+    and the golden test of the optimised hot path: 47 3x3 convs (64-256 channels, padding
+    1) with 2 max pools and a dense head, on a 3x32x32 8-bit image."""
+    layers: list[LayerSpec] = []
+    ch = 64
+    for i in range(47):
+        if i in (16, 32):
+            layers.append(LayerSpec(f"pool{i}", Op.MAXPOOL, kernel=2))
+            ch *= 2
+        layers.append(
+            LayerSpec(
+                f"conv{i}",
+                Op.CONV,
+                out_channels=ch,
+                kernel=3,
+                padding=1,
+                choice=LayerChoice(w_bits=2, a_bits=2, pe=16, simd=16 if i else 3),
+            )
+        )
+    layers.append(
+        LayerSpec("fc", Op.DENSE, out_channels=10, choice=LayerChoice(4, None, pe=2, simd=16))
+    )
+    return Network("fifty", (3, 32, 32), 8, tuple(layers))
