@@ -223,7 +223,7 @@ def generate() -> dict[str, Any]:
     rng = random.Random(SEED)
     nets = base_networks()
     plan = [("fifty", 80)] + [(name, 20) for name in nets if name != "fifty"]
-    cases = []
+    cases: list[dict[str, Any]] = []
     for name, n in plan:
         for _ in range(n):
             design = random_design(nets[name], rng)
