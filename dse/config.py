@@ -104,6 +104,20 @@ def parse_sampler(raw: str) -> SamplerName:
         raise ConfigError(f"unknown sampler {raw!r}{suggest(raw, options)}") from None
 
 
+MAX_STUDY_NAME = 512
+"""Optuna's RDB schema stores study names in a VARCHAR(512) (`MAX_INDEXED_STRING_LENGTH`,
+optuna/storages/_rdb/models.py); PostgreSQL and MySQL refuse longer ones mid-commit."""
+
+
+def check_study_name(name: str) -> None:
+    """Refuse a study name the storages cannot hold or a shell cannot show (reliability)."""
+    if len(name) > MAX_STUDY_NAME:
+        raise ConfigError(f"study name is {len(name)} characters long; at most {MAX_STUDY_NAME}")
+    bad = next((c for c in name if not c.isprintable()), None)
+    if bad is not None:
+        raise ConfigError(f"study name {name!r} contains the control character {bad!r}")
+
+
 @dataclass(frozen=True)
 class StudyConfig:
     """Everything one `dse search` run needs. `definition()` is what a study is."""
@@ -130,6 +144,8 @@ class StudyConfig:
     fork: bool = False
 
     def __post_init__(self) -> None:
+        if self.study is not None:
+            check_study_name(self.study)
         if not 0 < self.cap_pct <= 100:
             raise ConfigError(f"cap {self.cap_pct} must be a percentage in (0, 100]")
         if self.min_accuracy is not None and not 0 <= self.min_accuracy <= 1:
@@ -335,9 +351,11 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     """The raw mapping of a study config YAML, keys checked."""
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config {str(p)!r}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config {str(p)!r} is not UTF-8 text (a binary file?)") from None
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:

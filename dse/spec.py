@@ -234,6 +234,8 @@ def load_network(path: str | Path) -> Network:
         raise SpecError(f"spec file {str(p)!r} not found") from None
     except OSError as exc:
         raise SpecError(f"cannot read spec file {str(p)!r}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise SpecError(f"spec file {str(p)!r} is not UTF-8 text (a binary file?)") from None
     try:
         data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:

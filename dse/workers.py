@@ -85,10 +85,13 @@ def grace_s() -> int:
 def heartbeat_kwargs() -> dict[str, Any]:
     """`RDBStorage` keyword arguments for a shared study: heartbeats, grace period, and the
     retry callback that enqueues a stale trial again."""
+    with warnings.catch_warnings():  # "experimental" since Optuna 2.8, stable in use
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
     return {
         "heartbeat_interval": heartbeat_interval_s(),
         "grace_period": grace_s(),
-        "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+        "heartbeat_stale_trial_callback": retry,
     }
 
 

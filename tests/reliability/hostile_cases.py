@@ -1,0 +1,212 @@
+"""The table of bad inputs (docs/reliability.md lists the same rows, with what each gets).
+
+Each case is a `dse` command line run against files it writes into a scratch folder
+(`{dir}` in arguments is that folder, `{db}` a fresh SQLite study URL there, `{study_db}`
+a storage holding study `s` made by a short cost-only search on tfc-w1a1). The CLI must
+answer with one line `error: ...` on stderr containing `expect`, the exit code `code`
+(2: usage error the user can fix; 1: run-time/storage problem), and no traceback; `code=0`
+rows are inputs that are odd but valid and must succeed cleanly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+TFC = str(REPO / "examples" / "tfc-w1a1.yaml")
+
+_GOOD = """name: t
+input: {shape: [64], bits: 8}
+layers:
+- {name: fc0, op: dense, out_features: 32, w_bits: 4, a_bits: 4, pe: 4, simd: 4}
+- {name: fc1, op: dense, out_features: 10, w_bits: 4, a_bits: null, pe: 2, simd: 4}
+"""
+
+
+def _spec(**fc0: object) -> str:
+    """The good spec with fc0's keys replaced/added (YAML flow mapping)."""
+    base: dict[str, object] = {
+        "name": "fc0",
+        "op": "dense",
+        "out_features": 32,
+        "w_bits": 4,
+        "a_bits": 4,
+        "pe": 4,
+        "simd": 4,
+    }
+    for key, value in fc0.items():
+        if value is _DROP:
+            base.pop(key, None)
+        else:
+            base[key] = value
+    items = ", ".join(f"{k}: {_yaml(v)}" for k, v in base.items())
+    return (
+        "name: t\ninput: {shape: [64], bits: 8}\nlayers:\n"
+        f"- {{{items}}}\n"
+        "- {name: fc1, op: dense, out_features: 10, w_bits: 4, a_bits: null, pe: 2, simd: 4}\n"
+    )
+
+
+_DROP = object()
+
+
+def _yaml(v: object) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return f'"{v}"'
+    return str(v)
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    what: str  # the docs table's first column
+    args: tuple[str, ...]
+    expect: str  # a fragment of the one-line error
+    code: int = 2
+    files: dict[str, str | bytes] = field(default_factory=dict)
+
+
+def _est(spec: str, *extra: str) -> tuple[str, ...]:
+    return ("estimate", spec, "--device", "XC7Z020", *extra)
+
+
+def _search(*extra: str, workload: str = TFC) -> tuple[str, ...]:
+    return ("search", "--workload", workload, "--device", "XC7Z020", "--storage", "{db}",
+            "--trials", "3", *extra)
+
+
+# fmt: off
+CASES: tuple[Case, ...] = (
+    # --- files that do not parse
+    Case("yaml-malformed", "malformed YAML spec (unclosed bracket)",
+         _est("{dir}/bad.yaml"), "not valid YAML",
+         files={"bad.yaml": "name: t\ninput: {shape: [64, bits: 8\nlayers: []\n"}),
+    Case("yaml-binary", "binary garbage as spec", _est("{dir}/junk.yaml"), "spec",
+         files={"junk.yaml": bytes(range(256)) * 4}),
+    Case("yaml-list-top", "spec that is a YAML list, not a mapping",
+         _est("{dir}/list.yaml"), "must be a mapping", files={"list.yaml": "- 1\n- 2\n"}),
+    Case("json-malformed", "malformed JSON spec", _est("{dir}/bad.json"), "not valid",
+         files={"bad.json": '{"name": "t", "layers": [}'}),
+    Case("config-malformed", "malformed YAML study config",
+         ("search", "--config", "{dir}/c.yaml", "--storage", "{db}"), "not valid YAML",
+         files={"c.yaml": "workload: [a\n"}),
+    Case("spec-missing", "spec file that does not exist", _est("{dir}/nope.yaml"), "not found"),
+    # --- unknown keys, with suggestions
+    Case("spec-key-typo", "unknown spec key `out_feature` (typo)",
+         _est("{dir}/s.yaml"), "did you mean 'out_features'",
+         files={"s.yaml": _spec(out_features=_DROP, out_feature=32)}),
+    Case("spec-key-other-op", "conv key `out_channels` on a dense layer",
+         _est("{dir}/s.yaml"), "did you mean 'out_features'",
+         files={"s.yaml": _spec(out_features=_DROP, out_channels=32)}),
+    Case("config-key-typo", "unknown config key `objectivs`",
+         ("search", "--config", "{dir}/c.yaml", "--storage", "{db}"),
+         "did you mean 'objectives'", files={"c.yaml": f"workload: {TFC}\nobjectivs: lut\n"}),
+    Case("config-space-key", "unknown space key `max_pee`",
+         ("search", "--config", "{dir}/c.yaml", "--storage", "{db}"), "did you mean 'max_pe'",
+         files={"c.yaml": f"workload: {TFC}\nspace: {{max_pee: 4}}\n"}),
+    Case("op-unknown", "unknown layer op `dense2`", _est("{dir}/s.yaml"), "did you mean 'dense'",
+         files={"s.yaml": _spec(op="dense2")}),
+    # --- wrong types
+    Case("type-out-features", "`out_features: \"sixty-four\"` (string)",
+         _est("{dir}/s.yaml"), "must be an integer", files={"s.yaml": _spec(out_features="64")}),
+    Case("type-bool-bits", "`w_bits: true` (bool)", _est("{dir}/s.yaml"),
+         "must be an integer", files={"s.yaml": _spec(w_bits=True)}),
+    Case("type-float-pe", "`pe: 2.5` (float)", _est("{dir}/s.yaml"), "must be an integer",
+         files={"s.yaml": _spec(pe=2.5)}),
+    Case("type-config-trials", "config `trials: many`",
+         ("search", "--config", "{dir}/c.yaml", "--storage", "{db}"), "config",
+         files={"c.yaml": f"workload: {TFC}\ntrials: many\n"}),
+    Case("type-cli-trials", "`--trials many`", _search("--trials", "many"), "--trials"),
+    Case("type-shape", "input shape `[64, -3]`", _est("{dir}/s.yaml"), "shape",
+         files={"s.yaml": _GOOD.replace("[64]", "[64, -3]")}),
+    # --- unknown names
+    Case("device-unknown", "unknown device `XC7Z02O` (letter O)",
+         ("estimate", TFC, "--device", "XC7Z02O"), "XC7Z02O"),
+    Case("device-search", "unknown device in a search", _search("--device", "ZU99"), "ZU99"),
+    Case("objective-unknown", "unknown objective `fsp`", _search("--objectives", "lut,fsp"),
+         "did you mean 'fps'"),
+    Case("objective-twice", "objective listed twice", _search("--objectives", "lut,lut"),
+         "twice"),
+    Case("objective-accuracy-cost-only", "accuracy objective on a hardware-only spec",
+         _search("--objectives", "accuracy,lut"), "hardware-only"),
+    Case("sampler-unknown", "unknown sampler `tpee`", _search("--sampler", "tpee"),
+         "did you mean 'tpe'"),
+    Case("arith-unknown", "unknown arithmetic `dspp`", _search("--arith", "dspp"),
+         "did you mean 'dsp'"),
+    Case("storage-mode-unknown", "unknown storage mode `fast`",
+         _search("--storage-mode", "fast"), "storage mode"),
+    Case("workload-unknown", "unknown built-in workload", _search(workload="digits-rnn"),
+         "digits-rnn"),
+    # --- folding and ranges
+    Case("fold-pe-non-divisor", "PE 7 does not divide 32 output features",
+         _est("{dir}/s.yaml"), "pe", files={"s.yaml": _spec(pe=7)}),
+    Case("fold-simd-non-divisor", "SIMD 5 does not divide 64 inputs",
+         _est("{dir}/s.yaml"), "simd", files={"s.yaml": _spec(simd=5)}),
+    Case("fold-pe-zero", "`pe: 0`", _est("{dir}/s.yaml"), "pe", files={"s.yaml": _spec(pe=0)}),
+    Case("bits-zero", "`w_bits: 0`", _est("{dir}/s.yaml"), "bits",
+         files={"s.yaml": _spec(w_bits=0)}),
+    Case("bits-huge", "`a_bits: 64`", _est("{dir}/s.yaml"), "bits",
+         files={"s.yaml": _spec(a_bits=64)}),
+    Case("bits-range-cli", "`--w-bits 0-40`", _search("--w-bits", "0-40"), "bits"),
+    Case("bits-range-text", "`--w-bits two`", _search("--w-bits", "two"), "two"),
+    Case("prune-one", "`prune: 1.0` (would remove every channel)", _est("{dir}/s.yaml"),
+         "prune", files={"s.yaml": _spec(prune=1.0)}),
+    Case("prune-negative", "`prune: -0.5`", _est("{dir}/s.yaml"), "prune",
+         files={"s.yaml": _spec(prune=-0.5)}),
+    Case("prune-cli", "`--prune 0,1.5`", _search("--prune", "0,1.5"), "prune"),
+    Case("cap-zero", "`--cap 0`", _search("--cap", "0"), "cap"),
+    Case("cap-over", "`--cap 150`", _search("--cap", "150"), "cap"),
+    Case("trials-zero", "`--trials 0`", _search("--trials", "0"), "trials"),
+    Case("timeout-negative", "`--timeout -1`", _search("--timeout", "-1"), "timeout"),
+    Case("max-pe-zero", "`--max-pe 0`", _search("--max-pe", "0"), "pe"),
+    Case("min-accuracy-range", "`--min-accuracy 90` (percent, not fraction)",
+         _search("--min-accuracy", "90"), "min_accuracy"),
+    Case("clock-negative", "`clock_mhz: -100` in a spec", _est("{dir}/s.yaml"), "clock_mhz",
+         files={"s.yaml": _GOOD.replace("layers:", "clock_mhz: -100\nlayers:", 1)}),
+    Case("fits-nothing", "space whose smallest design cannot fit (`--cap 0.01`)",
+         _search("--cap", "0.01"), "impossible constraints"),
+    # --- sizes
+    Case("net-empty", "network with no layers", _est("{dir}/s.yaml"), "no layers",
+         files={"s.yaml": "name: t\ninput: {shape: [64], bits: 8}\nlayers: []\n"}),
+    Case("net-huge-layer", "a 10^12-neuron dense layer", _est("{dir}/s.yaml"), "",
+         code=0, files={"s.yaml": _spec(out_features=10**12, pe=1, simd=1)}),
+    Case("net-2k-layers", "2,000 dense layers (`--json`)", (*_est("{dir}/s.yaml"), "--json"),
+         "", code=0,
+         files={"s.yaml": "name: t\ninput: {shape: [8], bits: 8}\nlayers:\n" + "".join(
+             f"- {{name: l{i}, op: dense, out_features: 8, w_bits: 2, a_bits: 2}}\n"
+             for i in range(2000))}),
+    # --- study names and storages
+    Case("study-newline", "study name with a newline", _search("--study", "a\nb"),
+         "control character"),
+    Case("study-long", "study name of 2,000 characters", _search("--study", "x" * 2000),
+         "at most 512"),
+    Case("study-empty", "empty study name `--study ''` (the default name is used)",
+         _search("--study", ""), "", code=0),
+    Case("study-missing", "report of a study that does not exist",
+         ("report", "--storage", "{study_db}", "--study", "nosuch"), "no study named"),
+    Case("trial-missing", "report of trial 99999", ("report", "--storage", "{study_db}",
+         "--study", "s", "--trial", "99999"), "has no trial 99999"),
+    Case("resume-changed", "resume with a changed configuration (`--max-pe 4`)",
+         ("search", "--workload", TFC, "--device", "XC7Z020", "--storage", "{study_db}",
+          "--study", "s", "--trials", "3", "--max-pe", "4"),
+         "created with a different configuration"),
+    Case("storage-url", "storage URL `foo://bar`", _search("--storage", "foo://bar"),
+         "storage", code=1),
+    Case("storage-no-folder", "SQLite file in a folder that does not exist",
+         _search("--storage", "sqlite:///{dir}/no/such/dir/x.db"), "does not exist", code=1),
+    Case("storage-unreachable", "PostgreSQL server that is not there (port 1)",
+         _search("--storage", "postgresql://postgres@127.0.0.1:1/test"), "cannot open storage",
+         code=1),
+    Case("storage-text-file", "a text file given as storage",
+         _search("--storage", "sqlite:///{dir}/notes.txt"), "not a SQLite database", code=1,
+         files={"notes.txt": "not a database\n" * 100}),
+    Case("option-unknown", "unknown option `--trails`", _search("--trails", "5"), "trails"),
+    Case("jobs-zero", "`--jobs 0`", _search("--jobs", "0"), "jobs"),
+)
+# fmt: on
+"""`code=0`: accepted on purpose (the docs table says what the user gets)."""
