@@ -925,6 +925,8 @@ def run_search(
     `cfg.fork`; refuses a space whose smallest design cannot fit.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # ask/tell with heartbeats: dse.workers records them itself (see its StudyGuard)
+    warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
     loaded = load_workload(cfg.workload, seed=cfg.seed)
     problem = build_problem(cfg, loaded, storage=cfg.storage)
     from dse.spec import network_to_dict

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shlex
 import signal
-import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -68,6 +67,7 @@ class _Interrupt:
 
 @app.command("search")
 def search(
+    ctx: typer.Context,
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="Study config YAML.", dir_okay=False)
     ] = None,
@@ -216,20 +216,33 @@ def search(
         finally:
             bar.stop()
 
-    argv = sys.argv[1:] if sys.argv and Path(sys.argv[0]).name.startswith("dse") else []
     if as_json:
         print_json(summary.as_dict())
     else:
         _render(summary)
     if summary.interrupted:
-        args = resume_hint(replace(cfg, study=summary.study), argv or ["search"])
+        args = resume_hint(replace(cfg, study=summary.study), _given_args(ctx))
         err_console.print(
-            f"interrupted after {summary.trials_new} new trials, all committed; resume with:\n"
-            f"  dse {shlex.join(args)}",
+            f"interrupted after {summary.trials_new} new trials, all committed; resume with:",
             markup=False,
             highlight=False,
         )
+        err_console.print(
+            f"  dse {shlex.join(args)}", markup=False, highlight=False, soft_wrap=True
+        )
         raise typer.Exit(130)
+
+
+def _given_args(ctx: typer.Context) -> list[str]:
+    """The options this command was given, as command-line words (`search` first)."""
+    words = [ctx.info_name or "search"]
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        opts = [o for o in getattr(param, "opts", []) if o.startswith("--")]
+        if value is None or value is False or not opts:
+            continue
+        words += [opts[0]] if value is True else [opts[0], str(value)]
+    return words
 
 
 def _render(s: SearchSummary) -> None:

@@ -4,6 +4,7 @@ export round trip through `dse estimate`, and the study readable by plain Optuna
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -13,26 +14,32 @@ from typing import Any
 import optuna
 import pytest
 
+from dse.cli import main
+
 SUMMARY_KEYS = {
     "study", "storage", "trials_total", "trials_new", "feasible", "elapsed_s", "trials_per_s",
     "pareto",
 }  # fmt: skip
 
 
-@pytest.fixture
-def cnv_study(dse, specs, tmp_path: Path) -> tuple[str, Any]:  # type: ignore[no-untyped-def]
-    url = f"sqlite:///{tmp_path / 'cnv.db'}"
-    run = dse(
-        "search", "--workload", specs["cnv"], "--device", "XC7Z020", "--storage", url,
-        "--study", "cnv", "--trials", "150", "--seed", "1", "--json",
-    )  # fmt: skip
-    assert run.code == 0, run.err
-    return url, run
+def _search(url: str, spec: Path, study: str, trials: int) -> Any:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        args = ["search", "--workload", str(spec), "--device", "XC7Z020", "--storage", url]
+        code = main([*args, "--study", study, "--trials", str(trials), "--seed", "1", "--json"])
+    assert code == 0, err.getvalue()
+    return json.loads(out.getvalue())
+
+
+@pytest.fixture(scope="module")
+def cnv_study(specs, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Any]:  # type: ignore[no-untyped-def]
+    """One 150-trial cost-only CNV study shared by the read-only tests of this module."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('cnv') / 'cnv.db'}"
+    return url, _search(url, specs["cnv"], "cnv", 150)
 
 
 def test_search_json_summary(cnv_study) -> None:  # type: ignore[no-untyped-def]
-    url, run = cnv_study
-    d = run.json()
+    url, d = cnv_study
     assert set(d) >= SUMMARY_KEYS
     assert d["study"] == "cnv" and d["trials_new"] == 150 and d["trials_total"] == 150
     assert 0 < d["feasible"] <= 150
@@ -49,7 +56,7 @@ def test_search_json_summary(cnv_study) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_study_readable_by_plain_optuna(cnv_study) -> None:  # type: ignore[no-untyped-def]
-    url, run = cnv_study
+    url, summary = cnv_study
     study = optuna.load_study(study_name="cnv", storage=url)
     assert len(study.trials) == 150
     assert [t.number for t in study.trials] == list(range(150))
@@ -59,22 +66,23 @@ def test_study_readable_by_plain_optuna(cnv_study) -> None:  # type: ignore[no-u
     assert {"candidate", "cost", "layers", "status", "timing"} <= set(t.user_attrs)
     assert set(t.params) and all(name.count(".") == 1 for name in t.params)
     feasible = [t for t in study.trials if all(v <= 0 for v in t.constraints.values())]
-    assert len(feasible) == run.json()["feasible"]
+    assert len(feasible) == summary["feasible"]
     # Optuna's own constrained front equals ours
-    ours = {p["trial"] for p in run.json()["pareto"]}
+    ours = {p["trial"] for p in summary["pareto"]}
     assert {t.number for t in study.best_trials} == ours
 
 
-def test_resume_grows_and_changed_config_is_refused(dse, specs, cnv_study) -> None:  # type: ignore[no-untyped-def]
-    url, _ = cnv_study
+def test_resume_grows_and_changed_config_is_refused(dse, specs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    _search(url, specs["cnv"], "cnv", 30)
     common = ["--workload", specs["cnv"], "--device", "XC7Z020", "--storage", url, "--study", "cnv"]
     run = dse("search", *common, "--trials", "40", "--seed", "1", "--json")
     assert run.code == 0, run.err
     d = run.json()
-    assert d["trials_total"] == 190 and d["trials_new"] == 40 and d["resumed"] is True
+    assert d["trials_total"] == 70 and d["trials_new"] == 40 and d["resumed"] is True
     assert d["baselines"] == []  # only a new study is seeded
     numbers = [t.number for t in optuna.load_study(study_name="cnv", storage=url).trials]
-    assert numbers == list(range(190))
+    assert numbers == list(range(70))
 
     db = Path(url.removeprefix("sqlite:///"))
     before = db.read_bytes()
@@ -91,13 +99,15 @@ def test_resume_grows_and_changed_config_is_refused(dse, specs, cnv_study) -> No
     assert d["trials_total"] == 5
     run = dse("studies", "--storage", url, "--json")
     names = {s["study"]: s for s in run.json()}
-    assert names["cnv"]["trials"] == 190 and names[d["study"]]["trials"] == 5
+    assert names["cnv"]["trials"] == 70 and names[d["study"]]["trials"] == 5
     assert names["cnv"]["objectives"] == ["fps", "lut"] and "XC7Z020" in names["cnv"]["device"]
+    table = dse("studies", "--storage", url)
+    assert table.code == 0 and "cnv" in table.out and "fps,lut" in table.out
 
 
 def test_report_formats(dse, cnv_study, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    url, run = cnv_study
-    front = {p["trial"] for p in run.json()["pareto"]}
+    url, summary = cnv_study
+    front = {p["trial"] for p in summary["pareto"]}
     table = dse("report", "--storage", url)
     assert table.code == 0, table.err
     assert "Feasible Pareto front" in table.out and "hypervolume" in table.out
@@ -125,8 +135,8 @@ def test_report_formats(dse, cnv_study, tmp_path: Path) -> None:  # type: ignore
 
 
 def test_export_spec_round_trips_through_estimate(dse, cnv_study, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    url, run = cnv_study
-    for p in run.json()["pareto"][:3]:
+    url, summary = cnv_study
+    for p in summary["pareto"][:3]:
         out = tmp_path / f"t{p['trial']}.yaml"
         r = dse("export", "--storage", url, "--study", "cnv", "--trial", p["trial"], "-o", out)
         assert r.code == 0, r.err
@@ -139,8 +149,8 @@ def test_export_spec_round_trips_through_estimate(dse, cnv_study, tmp_path: Path
 
 
 def test_export_finn_folding(dse, cnv_study) -> None:  # type: ignore[no-untyped-def]
-    url, run = cnv_study
-    n = run.json()["pareto"][0]["trial"]
+    url, summary = cnv_study
+    n = summary["pareto"][0]["trial"]
     r = dse("export", "--storage", url, "--trial", n, "--format", "finn-folding")
     assert r.code == 0, r.err
     cfg = json.loads(r.out)
