@@ -25,8 +25,8 @@ from costmodels import (
     valid_simd,
 )
 from costmodels.dataflow import compute_unit_cost, estimate_dataflow
-from costmodels.fastpath import _resolve_layer
-from costmodels.memory import fifo_cost, place_memory
+from costmodels.fastpath import _lane_cost, _resolve_layer, compute_unit_numbers
+from costmodels.memory import fifo_cost, fifo_numbers, memory_blocks, place_memory
 from costmodels.mvau import mvau_cost, mvau_parts
 
 
@@ -88,6 +88,10 @@ def _clear() -> None:
         fifo_cost,
         _resolve_layer,
         estimate_dataflow,
+        compute_unit_numbers,
+        _lane_cost,
+        memory_blocks,
+        fifo_numbers,
     ):
         f.cache_clear()
 

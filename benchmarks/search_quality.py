@@ -40,7 +40,8 @@ def main() -> None:
         spec.write_text(dump_network(cnv_network()))
         base = StudyConfig(workload=str(spec), device="XC7Z020", objectives=("fps", "lut"))
         print(f"CNV (BNN-PYNQ) on XC7Z020, objectives fps (max), lut (min), cap 85%; seeds {seeds}")
-        header = f"{'sampler':<8} {'seed':>4} " + " ".join(f"{'HV@' + str(c):>9}" for c in checkpoints)
+        hv_heads = " ".join(f"{'HV@' + str(c):>9}" for c in checkpoints)
+        header = f"{'sampler':<8} {'seed':>4} " + hv_heads
         print(header + f" {'best FPS':>10} {'SetFolding':>10} {'trials/s':>9}")
         summary: dict[str, list[list[float]]] = {}
         for sampler in args.samplers:
@@ -71,7 +72,8 @@ def main() -> None:
         print("mean hypervolume:")
         for sampler, rows in summary.items():
             means = [sum(r[i] for r in rows) / len(rows) for i in range(len(checkpoints))]
-            print(f"  {sampler:<8} " + " ".join(f"HV@{c}={m:.4f}" for c, m in zip(checkpoints, means)))
+            cells = [f"HV@{c}={m:.4f}" for c, m in zip(checkpoints, means, strict=True)]
+            print(f"  {sampler:<8} " + " ".join(cells))
 
 
 if __name__ == "__main__":
