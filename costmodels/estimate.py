@@ -8,7 +8,7 @@ from enum import Enum
 from costmodels.dataflow import estimate_dataflow
 from costmodels.engines import EngineConfig, estimate_engines
 from costmodels.errors import ConfigError
-from costmodels.fastpath import resolve_cached
+from costmodels.fastpath import estimate_dataflow_fast, resolve_cached
 from costmodels.types import Device, Network, NetworkCost
 
 
@@ -39,9 +39,14 @@ def estimate(
     clock = next(c for c in (clock_mhz, network.clock_mhz, device.clock_mhz) if c is not None)
     if not clock > 0:
         raise ConfigError(f"clock {clock} MHz must be positive")
-    layers = resolve_cached(network)
     if template is Template.DATAFLOW:
         if engines is not None:
             raise ConfigError("an EngineConfig only applies to the engines template")
+        if not detail:
+            fast = estimate_dataflow_fast(network, device, clock)
+            if fast is not None:
+                return fast
+    layers = resolve_cached(network)
+    if template is Template.DATAFLOW:
         return estimate_dataflow(network.name, layers, device, clock, detail)
     return estimate_engines(network.name, layers, device, clock, engines or EngineConfig())

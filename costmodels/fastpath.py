@@ -10,9 +10,37 @@ problem falls back to `resolve` itself, which raises its canonical one-line erro
 from __future__ import annotations
 
 import functools
+import math
 
-from costmodels.network import MAX_BITS, _resolve_one, resolve
-from costmodels.types import LayerSpec, Network, Op, ResolvedLayer
+from costmodels.arith import RCCM_INDEX_BITS, dsp_per_lane, lane_luts, product_bits
+from costmodels.dataflow import STREAM_FIFO_DEPTH, shell_resources
+from costmodels.errors import DseError
+from costmodels.memory import fifo_cost, fifo_numbers, memory_blocks
+from costmodels.mvau import (
+    MAX_THRESHOLD_BITS,
+    MVAU_BASE_FF,
+    MVAU_BASE_LUT,
+    MVAU_PIPELINE_DEPTH,
+    adder_tree_luts,
+    popcount_luts,
+    threshold_comparators,
+)
+from costmodels.network import MAX_BITS, _resolve_one, acc_bits, resolve
+from costmodels.pool import add_cost, pool_cost
+from costmodels.swu import SWU_BASE_FF, SWU_BASE_LUT
+from costmodels.types import (
+    Arith,
+    Device,
+    LayerChoice,
+    LayerCost,
+    LayerSpec,
+    Network,
+    NetworkCost,
+    Op,
+    ResolvedLayer,
+    Resources,
+    WType,
+)
 
 
 @functools.lru_cache(maxsize=16384)
@@ -44,3 +72,299 @@ def resolve_cached(network: Network) -> tuple[ResolvedLayer, ...]:
         out.append(rl)
         shape, bits = rl.out_shape, rl.out_bits
     return tuple(out)
+
+
+# --- the dataflow estimate without intermediate objects -----------------------------------
+
+DeviceKey = tuple[str, int, int]  # dsp_block, URAM total, BRAM18 total
+#: What a compute unit leaves for the next layer: its cost, output shape and output bits.
+UnitResult = tuple[LayerCost, tuple[int, ...], int]
+
+_CONV, _DENSE, _ADD = Op.CONV, Op.DENSE, Op.ADD
+_AUTO, _LUT, _DSP, _XNOR = Arith.AUTO, Arith.LUT, Arith.DSP, Arith.XNOR
+_BIPOLAR, _TERNARY, _INT = WType.BIPOLAR, WType.TERNARY, WType.INT
+_WINDOW_1X1 = SWU_BASE_LUT / 3, SWU_BASE_FF / 3  # swu_resources' 1x1 pass-through
+_ADDER_TREE = functools.lru_cache(maxsize=4096)(adder_tree_luts)
+_POPCOUNT = functools.lru_cache(maxsize=1024)(popcount_luts)
+
+
+@functools.lru_cache(maxsize=16384)
+def _lane_cost(
+    w_bits: int, wtype: WType, arith: Arith, in_bits: int, dsp_block: str
+) -> tuple[float, float, int]:
+    """(LUTs, DSPs, product bits) of one multiplier lane (`lane_luts`, `dsp_per_lane`,
+    `product_bits` of `costmodels.arith`) for a concrete (never AUTO) arithmetic."""
+    choice = LayerChoice(w_bits=w_bits, w_type=wtype, arith=arith)
+    dsp = dsp_per_lane(w_bits, in_bits, dsp_block) if arith is _DSP else 0.0
+    return lane_luts(choice, arith, in_bits), dsp, product_bits(choice, arith, in_bits)
+
+
+@functools.lru_cache(maxsize=16384)
+def compute_unit_numbers(
+    layer: LayerSpec, shape: tuple[int, ...], bits: int, lanes: int, dev: DeviceKey
+) -> UnitResult | None:
+    """One conv/dense unit of the dataflow template (resolution, sliding window, MVAU and
+    input FIFO) computed from plain numbers: the same figures as `resolve` followed by
+    `costmodels.dataflow.compute_unit_cost`, in the same order of floating-point sums, but
+    with no intermediate `ResolvedLayer`/`Resources` (this is the search's hot path).
+
+    Returns None for anything `resolve` or the MVAU would reject (the caller then runs the
+    canonical path, which raises the canonical error). The formulas and their sources are
+    those of `costmodels.network`, `costmodels.swu`, `costmodels.mvau` and
+    `costmodels.memory`; tests/costmodels/test_cm_speed_golden.py holds both paths equal.
+    """
+    ch = layer.choice
+    if ch is None:
+        return None
+    w_bits, a_bits, pe, simd, mmv = ch.w_bits, ch.a_bits, ch.pe, ch.simd, ch.mmv
+    op, out, k, stride, pad = (
+        layer.op,
+        layer.out_channels,
+        layer.kernel,
+        layer.stride,
+        layer.padding,
+    )
+    # network._check_bits and _resolve_one's structural checks
+    if not (1 <= w_bits <= MAX_BITS and pe >= 1 and simd >= 1 and mmv >= 1 and out >= 1):
+        return None
+    if a_bits is not None and not 1 <= a_bits <= MAX_BITS:
+        return None
+    wtype = ch.w_type
+    if wtype is None:
+        wtype = _BIPOLAR if w_bits == 1 else _TERNARY if w_bits == 2 else _INT
+    elif (
+        (wtype is _BIPOLAR and w_bits != 1)
+        or (wtype is _TERNARY and w_bits != 2)
+        or (wtype is _INT and w_bits < 2)
+    ):
+        return None
+    if k < 1 or (stride is not None and stride < 1) or pad < 0:
+        return None
+    prune = ch.prune
+
+    # shapes (network._resolve_one, kept_channels, _finish_compute)
+    if op is _CONV:
+        if len(shape) != 3:
+            return None
+        c, h, w = shape
+        g = layer.groups
+        if g < 1 or c % g or out % g:
+            return None
+        s = stride or 1
+        oh = (h + 2 * pad - k) // s + 1
+        ow = (w + 2 * pad - k) // s + 1
+        if oh < 1 or ow < 1:
+            return None
+        dw = g > 1 and g == c
+        if dw:
+            if out != c or prune or c % pe or (k * k) % simd:
+                return None
+            mh = c
+            mw = k**2
+        else:
+            if out % pe or (c // g) % simd or not 0.0 <= prune < 1.0:
+                return None
+            mh = min(out, max(pe, pe * round(out * (1.0 - prune) / pe)))
+            mw = (c // g) * k * k
+        if ow % mmv:
+            return None
+        nv = oh * ow
+        out_shape: tuple[int, ...] = (mh, oh, ow)
+    elif op is _DENSE:
+        mw = math.prod(shape)
+        if out % pe or mw % simd or mmv != 1 or not 0.0 <= prune < 1.0:
+            return None
+        mh = min(out, max(pe, pe * round(out * (1.0 - prune) / pe)))
+        nv = 1
+        out_shape = (mh,)
+    else:
+        return None
+    acc = acc_bits(bits, w_bits, mw)
+
+    # arithmetic (arith.resolve_arith)
+    arith = ch.arith
+    if arith is _AUTO:
+        if wtype is _BIPOLAR and bits == 1:
+            arith = _XNOR
+        elif wtype is _BIPOLAR or wtype is _TERNARY:
+            arith = _LUT
+        else:
+            arith = _LUT if w_bits + bits <= 8 else _DSP
+    elif arith is _XNOR and not (wtype is _BIPOLAR and bits == 1):
+        return None
+    dsp_block, uram_total, bram18_total = dev
+    lane_lut, lane_dsp, pbits = _lane_cost(w_bits, wtype, arith, bits, dsp_block)
+
+    # MVAU (mvau.mvau_parts): multipliers, adder trees, accumulators, activation, weights
+    n_lanes = pe * simd * mmv
+    trees = pe * mmv
+    mult_lut = n_lanes * lane_lut
+    mult_ff = float(n_lanes * pbits)
+    dsp = float(math.ceil(n_lanes * lane_dsp)) if arith is _DSP else 0.0
+    if arith is _XNOR:
+        tree = trees * _POPCOUNT(simd)
+    elif arith is _DSP:
+        tree = trees * 0.0
+    else:
+        tree = trees * _ADDER_TREE(simd, pbits)
+    acc_luts = 0.0 if arith is _DSP else float(trees * acc)
+    act_lut = act_ff = act_bram = act_uram = 0.0
+    if a_bits is not None and a_bits <= MAX_THRESHOLD_BITS:
+        t_lut, t_bram, t_uram = memory_blocks(
+            (2**a_bits - 1) * acc, mh // pe, uram_total, bram18_total
+        )
+        act_lut = trees * threshold_comparators(a_bits) * acc + t_lut * pe
+        act_ff = float(trees * a_bits)
+        act_bram = t_bram * pe
+        act_uram = t_uram * pe
+    elif a_bits is not None:
+        act_lut = float(trees * (acc + 2 * a_bits))
+        act_ff = float(trees * a_bits)
+    wbits = RCCM_INDEX_BITS[arith] if arith.is_rccm else w_bits
+    m_lut, m_bram, m_uram = memory_blocks(
+        simd * wbits, (mw * mh) // (pe * simd), uram_total, bram18_total
+    )
+    f_lut, f_ff, f_bram, f_uram = fifo_numbers(
+        lanes * bits, STREAM_FIFO_DEPTH, uram_total, bram18_total
+    )
+    mv_cycles = (mh // pe) * (mw // simd) * math.ceil(nv / mmv)
+
+    if op is _CONV:
+        # sliding window (swu.swu_resources, swu.swu_cycles) and fill (mvau_fill_cycles)
+        words = math.gcd(c, pe) * simd if dw else simd
+        if k == 1 and s == 1:
+            win_lut, win_ff = _WINDOW_1X1
+            win_bram = win_uram = 0.0
+        else:
+            width = words * bits * mmv
+            b_lut, win_bram, win_uram = memory_blocks(
+                width,
+                math.ceil(k * (w + 2 * pad) * c / (words * mmv)),
+                uram_total,
+                bram18_total,
+            )
+            win_lut = b_lut + width + SWU_BASE_LUT
+            win_ff = 0.0 + width + SWU_BASE_FF
+        per_group = c if dw else c // g
+        reads = math.ceil(h * w * c / words)
+        writes = math.ceil(nv * k * k * per_group / words)
+        cycles = max(mv_cycles, max(reads, math.ceil(writes / mmv)))
+        per_pixel = (mh // pe) * (mw // simd)
+        rows_needed = min(h * w, (k - 1) * w + k)
+        fill = int(mv_cycles * rows_needed / (h * w)) + per_pixel + MVAU_PIPELINE_DEPTH
+        fill = min(fill, cycles + 16)
+        res = Resources(
+            win_lut + MVAU_BASE_LUT + mult_lut + tree + acc_luts + act_lut + m_lut * pe + f_lut,
+            win_ff + MVAU_BASE_FF + mult_ff + tree + acc_luts + act_ff + 0.0 * pe + f_ff,
+            0.0 + dsp,
+            win_bram + act_bram + m_bram * pe + f_bram,
+            win_uram + act_uram + m_uram * pe + f_uram,
+        )
+    else:
+        cycles = mv_cycles
+        fill = min(mv_cycles + MVAU_PIPELINE_DEPTH, cycles + 16)
+        res = Resources(
+            MVAU_BASE_LUT + mult_lut + tree + acc_luts + act_lut + m_lut * pe + f_lut,
+            MVAU_BASE_FF + mult_ff + tree + acc_luts + act_ff + 0.0 * pe + f_ff,
+            0.0 + dsp,
+            0.0 + act_bram + m_bram * pe + f_bram,
+            0.0 + act_uram + m_uram * pe + f_uram,
+        )
+    out_bits = a_bits if a_bits is not None else acc
+    return LayerCost(layer.name, op, res, cycles, fill), out_shape, out_bits
+
+
+def estimate_dataflow_fast(
+    network: Network, device: Device, clock_mhz: float
+) -> NetworkCost | None:
+    """`estimate_dataflow(resolve(network), ...)` without a breakdown, computed unit by
+    unit from plain numbers and memoised per unit on (layer, input shape, input bits,
+    input lanes, device): a search's new design pays only for the layers whose choice
+    changed. Returns None when the network needs the canonical path (any error, so that
+    the canonical path raises its canonical message)."""
+    shape = tuple(network.input_shape)
+    bits = network.input_bits
+    layers = network.layers
+    if not layers or len(shape) not in (1, 3) or min(shape) < 1 or not 1 <= bits <= MAX_BITS:
+        return None
+    first = next((la for la in layers if la.op is _CONV or la.op is _DENSE), None)
+    if first is not None and first.choice is None:
+        return None
+    lanes = first.choice.simd if first is not None and first.choice is not None else 1
+    dev: DeviceKey = (device.dsp_block, device.uram, device.bram18)
+    costs: list[LayerCost] = []
+    seen: dict[str, tuple[tuple[int, ...], int, int, int]] = {}  # shape, bits, fill, lanes
+    fill = 0
+    lut = ff = dsp = bram18 = uram = 0.0
+    for layer in layers:
+        name = layer.name
+        if name in seen:
+            return None
+        op = layer.op
+        if op is _CONV or op is _DENSE:
+            unit = compute_unit_numbers(layer, shape, bits, lanes, dev)
+            if unit is None:
+                return None
+            cost, shape, bits = unit
+            ch = layer.choice
+            assert ch is not None
+            lanes = ch.pe * ch.mmv if op is _CONV else ch.pe
+        elif op is _ADD:
+            src = layer.source
+            other = seen.get(src) if src else None
+            if (
+                other is None
+                or other[0] != shape
+                or layer.kernel < 1
+                or (layer.stride is not None and layer.stride < 1)
+                or layer.padding < 0
+            ):
+                return None
+            rl = ResolvedLayer(
+                spec=layer,
+                in_shape=shape,
+                out_shape=shape,
+                in_bits=bits,
+                out_bits=min(max(bits, other[1]) + 1, 32),
+            )
+            width = max(1, math.gcd(shape[0], other[3])) * bits
+            depth = max(STREAM_FIFO_DEPTH, fill - other[2])
+            cost = add_cost(rl, device, lanes, fifo_cost(width, depth, device))
+            bits = rl.out_bits
+            lanes = max(1, math.gcd(shape[0], lanes))
+        else:
+            try:
+                rl = _resolve_layer(layer, shape, bits)
+            except DseError:
+                return None
+            cost = pool_cost(rl, device, lanes)
+            shape, bits = rl.out_shape, rl.out_bits
+            lanes = max(1, math.gcd(shape[0], lanes))
+        costs.append(cost)
+        r = cost.resources
+        lut += r.lut
+        ff += r.ff
+        dsp += r.dsp
+        bram18 += r.bram18
+        uram += r.uram
+        fill += cost.latency_cycles
+        seen[name] = (shape, bits, fill, lanes)
+    shell = shell_resources(device)
+    ii = max(c.cycles for c in costs)
+    latency = fill + max(0, *(c.cycles - c.latency_cycles for c in costs))
+    return NetworkCost(
+        network=network.name,
+        device=device,
+        clock_mhz=clock_mhz,
+        layers=tuple(costs),
+        shell=shell,
+        total=Resources(
+            lut + shell.lut,
+            ff + shell.ff,
+            dsp + shell.dsp,
+            bram18 + shell.bram18,
+            uram + shell.uram,
+        ),
+        cycles_per_frame=ii,
+        latency_cycles=max(latency, ii),
+    )

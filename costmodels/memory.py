@@ -37,6 +37,10 @@ LUTRAM_MAX_DEPTH = 128
 #: buffers).
 URAM_MIN_DEPTH = 1024
 
+MemoryCost = tuple[float, float, float]  # LUT, BRAM18, URAM
+FifoCost = tuple[float, float, float, float]  # LUT, FF, BRAM18, URAM
+_NO_MEMORY: MemoryCost = (0.0, 0.0, 0.0)
+
 
 def bram18_blocks(width: int, depth: int) -> int:
     """RAMB18 blocks for a `width x depth` memory: the cheapest of the block's aspect
@@ -62,6 +66,22 @@ def lutram_luts(width: int, depth: int) -> int:
 
 
 @functools.lru_cache(maxsize=16384)
+def memory_blocks(width: int, depth: int, uram_total: int, bram18_total: int) -> MemoryCost:
+    """`place_memory` on plain integers, as (LUT, BRAM18, URAM): the device enters only
+    through its URAM and BRAM18 totals, so the hot path memoises on small int tuples."""
+    if width <= 0 or depth <= 0:
+        return _NO_MEMORY
+    if depth <= LUTRAM_MAX_DEPTH:
+        return (float(lutram_luts(width, depth)), 0.0, 0.0)
+    b18 = bram18_blocks(width, depth)
+    if uram_total > 0 and depth >= URAM_MIN_DEPTH and bram18_total > 0:
+        u = uram_blocks(width, depth)
+        if u / uram_total < b18 / bram18_total:
+            return (0.0, 0.0, float(u))
+    return (0.0, float(b18), 0.0)
+
+
+@functools.lru_cache(maxsize=16384)
 def place_memory(width: int, depth: int, device: Device) -> Resources:
     """Where a read-only `width x depth` memory goes and what it costs.
 
@@ -70,16 +90,20 @@ def place_memory(width: int, depth: int, device: Device) -> Resources:
     deep enough and the URAMs take a smaller share of the device's URAM than the RAMB18s
     would of its BRAM (the scarcer resource decides).
     """
+    lut, bram18, uram = memory_blocks(width, depth, device.uram, device.bram18)
+    return Resources(lut=lut, bram18=bram18, uram=uram)
+
+
+@functools.lru_cache(maxsize=16384)
+def fifo_numbers(width: int, depth: int, uram_total: int, bram18_total: int) -> FifoCost:
+    """`fifo_cost` on plain integers, as (LUT, FF, BRAM18, URAM) (see `fifo_cost`)."""
     if width <= 0 or depth <= 0:
-        return Resources()
-    if depth <= LUTRAM_MAX_DEPTH:
-        return Resources(lut=float(lutram_luts(width, depth)))
-    b18 = bram18_blocks(width, depth)
-    if device.uram > 0 and depth >= URAM_MIN_DEPTH and device.bram18 > 0:
-        u = uram_blocks(width, depth)
-        if u / device.uram < b18 / device.bram18:
-            return Resources(uram=float(u))
-    return Resources(bram18=float(b18))
+        return (0.0, 0.0, 0.0, 0.0)
+    ctrl = 2 * max(1, math.ceil(math.log2(depth))) + 8
+    if depth <= 2 * SRL_DEPTH:
+        return (float(width * math.ceil(depth / SRL_DEPTH) + ctrl), float(width + ctrl), 0.0, 0.0)
+    lut, bram18, uram = memory_blocks(width, depth, uram_total, bram18_total)
+    return (lut + float(ctrl), 0.0 + float(width + ctrl), bram18 + 0.0, uram + 0.0)
 
 
 @functools.lru_cache(maxsize=16384)
@@ -87,12 +111,5 @@ def fifo_cost(width: int, depth: int, device: Device) -> Resources:
     """A stream FIFO: SRL shift registers (one LUT per bit per 32 entries, SRLC32E,
     UG574 ch. 5) up to 64 entries deep, a RAM otherwise; plus 2*log2(depth)+8 LUTs and FFs
     of read/write pointers and flags (counters, one LUT per bit; assumption)."""
-    if width <= 0 or depth <= 0:
-        return Resources()
-    ctrl = 2 * max(1, math.ceil(math.log2(depth))) + 8
-    if depth <= 2 * SRL_DEPTH:
-        return Resources(
-            lut=float(width * math.ceil(depth / SRL_DEPTH) + ctrl), ff=float(width + ctrl)
-        )
-    mem = place_memory(width, depth, device)
-    return mem + Resources(lut=float(ctrl), ff=float(width + ctrl))
+    lut, ff, bram18, uram = fifo_numbers(width, depth, device.uram, device.bram18)
+    return Resources(lut=lut, ff=ff, bram18=bram18, uram=uram)
