@@ -272,3 +272,25 @@ if __name__ == "__main__":
         + ",\n".join(json.dumps(c, separators=(",", ":")) for c in generate()["cases"])
         + "\n]}\n"
     )
+
+
+def test_fast_path_equals_canonical_path() -> None:
+    """The hot path (`estimate_dataflow_fast`, used by `estimate` without `detail`) returns
+    exactly what resolving the network and running `estimate_dataflow` returns, down to
+    the float/int types (repr), and declines exactly the designs the canonical path
+    rejects."""
+    from costmodels.dataflow import estimate_dataflow
+    from costmodels.fastpath import estimate_dataflow_fast
+
+    data = _load()
+    nets = base_networks()
+    for k, case in enumerate(data["cases"][::3]):
+        net = apply_design(nets[case["net"]], case["design"])
+        dev = get_device(case["device"])
+        fast = estimate_dataflow_fast(net, dev, 150.0)
+        try:
+            slow = estimate_dataflow(net.name, resolve(net), dev, 150.0)
+        except DseError:
+            assert fast is None, f"case {3 * k}"
+            continue
+        assert fast is not None and repr(fast) == repr(slow), f"case {3 * k}"
