@@ -43,12 +43,10 @@ def workloads_cmd(
         return
     table = Table("workload", "input", "layers", "float val. accuracy", "description")
     for r in rows:
-        acc = (
-            "not trained yet"
-            if r["float_accuracy"] is None
-            else f"{100 * r['float_accuracy']:.2f}%"
-        )
-        table.add_row(r["name"], "x".join(map(str, r["input_shape"])), " ".join(r["layers"]), acc,
+        shown = "not trained yet"
+        if r["float_accuracy"] is not None:
+            shown = f"{100 * r['float_accuracy']:.2f}%"
+        table.add_row(r["name"], "x".join(map(str, r["input_shape"])), " ".join(r["layers"]), shown,
                       r["description"])  # fmt: skip
     console.print(table)
     console.print(

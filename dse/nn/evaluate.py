@@ -254,6 +254,23 @@ class AccuracyEvaluator:
         cfg = self.config(network)
         return self._logits(cfg, self._key(cfg), split).numpy()
 
+    def build_model(self, network: Network) -> QatNet:
+        """The candidate as a real, smaller torch module: pruned filters and the matching
+        input channels removed, BN folded, weights and activations fake-quantized in its
+        forward pass (the module the fine-tuning trains; not fine-tuned here)."""
+        _, layers = self.config(network)
+        quants = {q.name: q for q in layers}
+        kept = {
+            lay.name: self._kept_idx(quants[lay.name], lay.out_shape[0]) for lay in self._compute
+        }
+        plan = channel_plan(self._traced, kept)
+        acts = {
+            lay.name: self._act(lay.name, lay.relu, quants[lay.name].a_bits)
+            for lay in self._compute
+        }
+        weights = sliced_weights(self._folded, plan)
+        return QatNet(self._traced, weights, {n: q.fmt for n, q in quants.items()}, acts)
+
     def kl_report(self) -> list[KLRow]:
         """Per compute layer and RCCM set (2/3/4-Add): KL divergence of the weight
         distribution from the coefficient distribution (thesis eq. 6.2) and the relative
@@ -384,12 +401,13 @@ class AccuracyEvaluator:
 
                 qw, b = self._qweights.get_or(wkey, make_q)
                 skey = (*wkey, in_scale, act)
-                step = self._steps.get_or(
-                    skey,
-                    lambda lay=layer, qw=qw, b=b, a=act, s=in_scale: build_inference_step(
-                        lay, qw, b, a, s
-                    ),
-                )
+                cached_step = self._steps.get(skey)
+                if cached_step is None:
+                    cached_step = build_inference_step(layer, qw, b, act, in_scale)
+                    self._steps[skey] = cached_step
+                    if len(self._steps) > self._steps.size:
+                        self._steps.popitem(last=False)
+                step = cached_step
             else:
                 w, b = tuned[layer.name]
                 step = build_inference_step(layer, quantize_weight(w, q.fmt), b, act, in_scale)

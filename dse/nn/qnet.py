@@ -112,7 +112,8 @@ def channel_plan(
             src = by_name[layer.source or ""]
             if current is not None:
                 raise SpecError(
-                    f"add {layer.name!r}: its input was pruned; pruning before a residual add is not supported"
+                    f"add {layer.name!r}: its input was pruned; pruning before a residual add is "
+                    "not supported"
                 )
             del src
         shape = layer.out_shape
@@ -211,11 +212,11 @@ def other_step(layer: TracedLayer) -> Step:
 
 class _RoundSTE(torch.autograd.Function):
     @staticmethod
-    def forward(ctx: object, x: Tensor) -> Tensor:  # type: ignore[override]
+    def forward(ctx: object, x: Tensor) -> Tensor:
         return torch.floor(x + 0.5)
 
     @staticmethod
-    def backward(ctx: object, grad: Tensor) -> Tensor:  # type: ignore[override]
+    def backward(ctx: object, grad: Tensor) -> Tensor:
         return grad
 
 

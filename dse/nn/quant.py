@@ -289,7 +289,7 @@ def calibrate_clip(samples: Tensor, bits: int, signed: bool) -> float:
     for frac in np.linspace(1.0 / SCALE_GRID, 1.0, SCALE_GRID):
         clip = float(top * frac)
         err = float((quantize_activation(target, clip, bits, signed) - target).pow(2).mean())
-        if err < best_err - 1e-12 * max(best_err, 1.0):
+        if err < best_err:
             best_clip, best_err = clip, err
     return best_clip
 

@@ -182,7 +182,8 @@ def trace_model(model: nn.Module, sample: Tensor) -> TracedModel:
                     layer.stride = _pair(mod.stride, "stride", name)
                     if isinstance(mod.padding, str):
                         raise WorkloadError(
-                            f"layer {name!r}: padding={mod.padding!r} is not supported; use a number"
+                            f"layer {name!r}: padding={mod.padding!r} is not supported; "
+                            "use a number"
                         )
                     layer.padding = _pair(mod.padding, "padding", name)
                     layer.groups = int(mod.groups)

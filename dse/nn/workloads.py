@@ -43,7 +43,9 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 DATA_SPLIT_SEED = 0  # the built-in data split is fixed whatever the training seed
-TRAIN_RECIPE = {"optimizer": "adam", "lr": 0.01, "epochs": 40, "batch": 64, "schedule": "cosine"}
+TRAIN_RECIPE: dict[str, Any] = {
+    "optimizer": "adam", "lr": 0.01, "epochs": 40, "batch": 64, "schedule": "cosine"
+}  # fmt: skip
 CACHE_ENV = "DSE_CACHE_DIR"
 THREADS_ENV = "DSE_TORCH_THREADS"
 DEFAULT_CACHE_DIR = Path("runs") / "cache"
@@ -229,7 +231,8 @@ def _from_factory(spec: str, seed: int) -> WorkloadData:
         result = WorkloadData(**dict(result))
     if not isinstance(result, WorkloadData):
         raise WorkloadError(
-            f"workload factory {spec} must return WorkloadData or a dict, got {type(result).__name__}"
+            f"workload factory {spec} must return WorkloadData or a dict, "
+            f"got {type(result).__name__}"
         )
     if result.name is None:
         result.name = spec
@@ -318,7 +321,8 @@ def _validate(wd: WorkloadData) -> tuple[dict[str, tuple[Tensor, Tensor]], tuple
     shape = tuple(int(d) for d in splits["train"][0].shape[1:])
     if wd.input_shape is not None and tuple(wd.input_shape) != shape:
         raise WorkloadError(
-            f"workload {name!r}: input_shape {list(wd.input_shape)} does not match x_train {list(shape)}"
+            f"workload {name!r}: input_shape {list(wd.input_shape)} does not match "
+            f"x_train {list(shape)}"
         )
     for split, (x, _) in splits.items():
         if tuple(x.shape[1:]) != shape:
@@ -394,7 +398,8 @@ def train_float(
             out = model(x[idx])
             if out.dim() != 2 or out.shape[1] < num_classes:
                 raise WorkloadError(
-                    f"the model returns {list(out.shape[1:])} per sample; need logits [{num_classes}]"
+                    f"the model returns {list(out.shape[1:])} per sample; "
+                    f"need logits [{num_classes}]"
                 )
             loss_fn(out, y[idx]).backward()
             opt.step()
@@ -448,7 +453,7 @@ def _load_or_train(
 def cached_float_path(name: str, seed: int = 0, cache_dir: Path | str | None = None) -> Path | None:
     """The cache file of a workload's float baseline if it was trained already, else None
     (no training happens here)."""
-    wd, data, _, _, key = _prepare(name, seed)
+    wd, _, _, _, key = _prepare(name, seed)
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in (wd.name or name))[:60]
     path = cache_dir_from(cache_dir) / f"{safe}-{key[:16]}.pt"
     return path if path.is_file() else None
@@ -467,7 +472,8 @@ def _prepare(
         wd = _from_factory(name, seed)
     else:
         raise WorkloadError(
-            f"unknown workload {name!r}; use one of {', '.join(BUILTINS)}, a FILE.npz or pkg.module:factory"
+            f"unknown workload {name!r}; use one of {', '.join(BUILTINS)}, a FILE.npz "
+            "or pkg.module:factory"
         )
     data, shape, classes = _validate(wd)
     key = workload_key(wd.model, data, seed, wd.pretrained)
@@ -495,7 +501,8 @@ def load_workload(name: str, cache_dir: Path | str | None = None, seed: int = 0)
         out = model(data["val"][0][:2])
     if out.dim() != 2 or out.shape[1] < classes:
         raise WorkloadError(
-            f"workload {wname!r}: the model returns {list(out.shape[1:])} per sample; need logits [{classes}]"
+            f"workload {wname!r}: the model returns {list(out.shape[1:])} per sample; "
+            f"need logits [{classes}]"
         )
     classes = int(out.shape[1])
     _load_or_train(model, data, seed, classes, key, wname, cache_dir_from(cache_dir), wd.pretrained)
