@@ -71,7 +71,11 @@ def main() -> None:
     stream = TwinStream.from_correctness(margin, ones, ones)
     t0 = time.perf_counter()
     sims = 0
-    print(f"TwinDNN Table 2 through the scheduler (N = {N} synthetic inputs, II = latency)\n")
+    print(f"TwinDNN Table 2 through the scheduler (N = {N} synthetic inputs, II = latency)")
+    print(
+        "p: share of inputs whose compressed margin is below T; re-checked / A fresh / "
+        "A answers: fractions of all inputs\n"
+    )
     for combined, (cmp_key, acc_key) in PAIRS.items():
         row, c_row, a_row = rows[combined], rows[cmp_key], rows[acc_key]
         lc, la = float(c_row["latency_ms"]), float(a_row["latency_ms"])
