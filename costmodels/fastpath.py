@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import functools
 import math
+from math import ceil, gcd, log2
 
-from costmodels.arith import RCCM_INDEX_BITS, dsp_per_lane, lane_luts, product_bits
+from costmodels.arith import dsp_per_lane, lane_luts, product_bits, stored_weight_bits
 from costmodels.dataflow import STREAM_FIFO_DEPTH, shell_resources
 from costmodels.errors import DseError
 from costmodels.memory import fifo_cost, fifo_numbers, memory_blocks
@@ -25,7 +26,7 @@ from costmodels.mvau import (
     popcount_luts,
     threshold_comparators,
 )
-from costmodels.network import MAX_BITS, _resolve_one, acc_bits, resolve
+from costmodels.network import MAX_BITS, _resolve_one, resolve
 from costmodels.pool import add_cost, pool_cost
 from costmodels.swu import SWU_BASE_FF, SWU_BASE_LUT
 from costmodels.types import (
@@ -77,26 +78,65 @@ def resolve_cached(network: Network) -> tuple[ResolvedLayer, ...]:
 # --- the dataflow estimate without intermediate objects -----------------------------------
 
 DeviceKey = tuple[str, int, int]  # dsp_block, URAM total, BRAM18 total
-#: What a compute unit leaves for the next layer: its cost, output shape and output bits.
-UnitResult = tuple[LayerCost, tuple[int, ...], int]
+#: What a compute unit leaves for the next layer: its cost, output shape, output bits,
+#: output lanes, and its cost again as plain numbers (LUT, FF, DSP, BRAM18, URAM, cycles,
+#: fill cycles) for the caller's sums.
+UnitResult = tuple[
+    LayerCost, tuple[int, ...], int, int, float, float, float, float, float, int, int
+]
 
 _CONV, _DENSE, _ADD = Op.CONV, Op.DENSE, Op.ADD
 _AUTO, _LUT, _DSP, _XNOR = Arith.AUTO, Arith.LUT, Arith.DSP, Arith.XNOR
 _BIPOLAR, _TERNARY, _INT = WType.BIPOLAR, WType.TERNARY, WType.INT
 _WINDOW_1X1 = SWU_BASE_LUT / 3, SWU_BASE_FF / 3  # swu_resources' 1x1 pass-through
-_ADDER_TREE = functools.lru_cache(maxsize=4096)(adder_tree_luts)
-_POPCOUNT = functools.lru_cache(maxsize=1024)(popcount_luts)
+_new = object.__new__
+
+
+def new_resources(lut: float, ff: float, dsp: float, bram18: float, uram: float) -> Resources:
+    """`Resources(lut, ff, dsp, bram18, uram)` without the frozen dataclass's field-by-field
+    `object.__setattr__` (about 3x faster; same fields, equality, hash, repr and pickling:
+    `Resources` has no `__post_init__` and no slots, tests/costmodels/test_cm_speed_golden.py
+    checks it)."""
+    r = _new(Resources)
+    r.__dict__.update(lut=lut, ff=ff, dsp=dsp, bram18=bram18, uram=uram)
+    return r
+
+
+def new_layer_cost(
+    name: str, op: Op, resources: Resources, cycles: int, latency_cycles: int
+) -> LayerCost:
+    """`LayerCost(name, op, resources, cycles, latency_cycles)` (empty breakdown), built as
+    `new_resources` builds `Resources`."""
+    c = _new(LayerCost)
+    c.__dict__.update(
+        name=name,
+        op=op,
+        resources=resources,
+        cycles=cycles,
+        latency_cycles=latency_cycles,
+        breakdown=(),
+    )
+    return c
 
 
 @functools.lru_cache(maxsize=16384)
 def _lane_cost(
-    w_bits: int, wtype: WType, arith: Arith, in_bits: int, dsp_block: str
-) -> tuple[float, float, int]:
-    """(LUTs, DSPs, product bits) of one multiplier lane (`lane_luts`, `dsp_per_lane`,
-    `product_bits` of `costmodels.arith`) for a concrete (never AUTO) arithmetic."""
+    w_bits: int, wtype: WType, arith: Arith, in_bits: int, simd: int, dsp_block: str
+) -> tuple[float, float, int, float, int]:
+    """(LUTs, DSPs, product bits, adder-tree LUTs over SIMD products, stored weight bits)
+    of one multiplier lane and its PE's tree, for a concrete (never AUTO) arithmetic:
+    `lane_luts`, `dsp_per_lane`, `product_bits`, `stored_weight_bits` of
+    `costmodels.arith` and the tree choice of `costmodels.mvau.mvau_parts`."""
     choice = LayerChoice(w_bits=w_bits, w_type=wtype, arith=arith)
     dsp = dsp_per_lane(w_bits, in_bits, dsp_block) if arith is _DSP else 0.0
-    return lane_luts(choice, arith, in_bits), dsp, product_bits(choice, arith, in_bits)
+    pbits = product_bits(choice, arith, in_bits)
+    if arith is _XNOR:
+        tree = popcount_luts(simd)
+    elif arith is _DSP:
+        tree = 0.0
+    else:
+        tree = adder_tree_luts(simd, pbits)
+    return lane_luts(choice, arith, in_bits), dsp, pbits, tree, stored_weight_bits(choice, arith)
 
 
 @functools.lru_cache(maxsize=16384)
@@ -110,8 +150,9 @@ def compute_unit_numbers(
 
     Returns None for anything `resolve` or the MVAU would reject (the caller then runs the
     canonical path, which raises the canonical error). The formulas and their sources are
-    those of `costmodels.network`, `costmodels.swu`, `costmodels.mvau` and
-    `costmodels.memory`; tests/costmodels/test_cm_speed_golden.py holds both paths equal.
+    those of `costmodels.network` (`_resolve_one`, `kept_channels`, `acc_bits`),
+    `costmodels.swu`, `costmodels.mvau` and `costmodels.memory`;
+    tests/costmodels/test_cm_speed_golden.py holds both paths equal.
     """
     ch = layer.choice
     if ch is None:
@@ -164,7 +205,9 @@ def compute_unit_numbers(
         else:
             if out % pe or (c // g) % simd or not 0.0 <= prune < 1.0:
                 return None
-            mh = min(out, max(pe, pe * round(out * (1.0 - prune) / pe)))
+            mh = pe * round(out * (1.0 - prune) / pe)  # kept_channels
+            mh = pe if pe >= mh else mh
+            mh = out if out <= mh else mh
             mw = (c // g) * k * k
         if ow % mmv:
             return None
@@ -174,12 +217,14 @@ def compute_unit_numbers(
         mw = math.prod(shape)
         if out % pe or mw % simd or mmv != 1 or not 0.0 <= prune < 1.0:
             return None
-        mh = min(out, max(pe, pe * round(out * (1.0 - prune) / pe)))
+        mh = pe * round(out * (1.0 - prune) / pe)  # kept_channels
+        mh = pe if pe >= mh else mh
+        mh = out if out <= mh else mh
         nv = 1
         out_shape = (mh,)
     else:
         return None
-    acc = acc_bits(bits, w_bits, mw)
+    acc = bits + w_bits + ceil(log2(mw if mw > 2 else 2))  # acc_bits (fan-in >= 2: >= 1)
 
     # arithmetic (arith.resolve_arith)
     arith = ch.arith
@@ -193,23 +238,25 @@ def compute_unit_numbers(
     elif arith is _XNOR and not (wtype is _BIPOLAR and bits == 1):
         return None
     dsp_block, uram_total, bram18_total = dev
-    lane_lut, lane_dsp, pbits = _lane_cost(w_bits, wtype, arith, bits, dsp_block)
+    lane_lut, lane_dsp, pbits, tree_luts, wbits = _lane_cost(
+        w_bits, wtype, arith, bits, simd, dsp_block
+    )
 
     # MVAU (mvau.mvau_parts): multipliers, adder trees, accumulators, activation, weights
-    n_lanes = pe * simd * mmv
     trees = pe * mmv
+    n_lanes = trees * simd
     mult_lut = n_lanes * lane_lut
     mult_ff = float(n_lanes * pbits)
-    dsp = float(math.ceil(n_lanes * lane_dsp)) if arith is _DSP else 0.0
-    if arith is _XNOR:
-        tree = trees * _POPCOUNT(simd)
-    elif arith is _DSP:
-        tree = trees * 0.0
+    tree = trees * tree_luts
+    if arith is _DSP:
+        dsp = float(ceil(n_lanes * lane_dsp))
+        acc_luts = 0.0
     else:
-        tree = trees * _ADDER_TREE(simd, pbits)
-    acc_luts = 0.0 if arith is _DSP else float(trees * acc)
-    act_lut = act_ff = act_bram = act_uram = 0.0
-    if a_bits is not None and a_bits <= MAX_THRESHOLD_BITS:
+        dsp = 0.0
+        acc_luts = float(trees * acc)
+    if a_bits is None:
+        act_lut = act_ff = act_bram = act_uram = 0.0
+    elif a_bits <= MAX_THRESHOLD_BITS:
         t_lut, t_bram, t_uram = memory_blocks(
             (2**a_bits - 1) * acc, mh // pe, uram_total, bram18_total
         )
@@ -217,84 +264,99 @@ def compute_unit_numbers(
         act_ff = float(trees * a_bits)
         act_bram = t_bram * pe
         act_uram = t_uram * pe
-    elif a_bits is not None:
+    else:
         act_lut = float(trees * (acc + 2 * a_bits))
         act_ff = float(trees * a_bits)
-    wbits = RCCM_INDEX_BITS[arith] if arith.is_rccm else w_bits
+        act_bram = act_uram = 0.0
     m_lut, m_bram, m_uram = memory_blocks(
         simd * wbits, (mw * mh) // (pe * simd), uram_total, bram18_total
     )
     f_lut, f_ff, f_bram, f_uram = fifo_numbers(
         lanes * bits, STREAM_FIFO_DEPTH, uram_total, bram18_total
     )
-    mv_cycles = (mh // pe) * (mw // simd) * math.ceil(nv / mmv)
+    per_pixel = (mh // pe) * (mw // simd)
+    mv_cycles = per_pixel * ceil(nv / mmv)
 
+    # sums in the order of dataflow._unit_parts (window, base, multipliers, adder tree,
+    # accumulator, activation, weights, input FIFO); adding a part's 0.0 is exact
     if op is _CONV:
         # sliding window (swu.swu_resources, swu.swu_cycles) and fill (mvau_fill_cycles)
-        words = math.gcd(c, pe) * simd if dw else simd
+        words = gcd(c, pe) * simd if dw else simd
         if k == 1 and s == 1:
             win_lut, win_ff = _WINDOW_1X1
             win_bram = win_uram = 0.0
         else:
             width = words * bits * mmv
             b_lut, win_bram, win_uram = memory_blocks(
-                width,
-                math.ceil(k * (w + 2 * pad) * c / (words * mmv)),
-                uram_total,
-                bram18_total,
+                width, ceil(k * (w + 2 * pad) * c / (words * mmv)), uram_total, bram18_total
             )
             win_lut = b_lut + width + SWU_BASE_LUT
             win_ff = 0.0 + width + SWU_BASE_FF
-        per_group = c if dw else c // g
-        reads = math.ceil(h * w * c / words)
-        writes = math.ceil(nv * k * k * per_group / words)
-        cycles = max(mv_cycles, max(reads, math.ceil(writes / mmv)))
-        per_pixel = (mh // pe) * (mw // simd)
-        rows_needed = min(h * w, (k - 1) * w + k)
-        fill = int(mv_cycles * rows_needed / (h * w)) + per_pixel + MVAU_PIPELINE_DEPTH
-        fill = min(fill, cycles + 16)
-        res = Resources(
-            win_lut + MVAU_BASE_LUT + mult_lut + tree + acc_luts + act_lut + m_lut * pe + f_lut,
-            win_ff + MVAU_BASE_FF + mult_ff + tree + acc_luts + act_ff + 0.0 * pe + f_ff,
-            0.0 + dsp,
-            win_bram + act_bram + m_bram * pe + f_bram,
-            win_uram + act_uram + m_uram * pe + f_uram,
-        )
+        hw = h * w
+        reads = ceil(hw * c / words)
+        writes = ceil(ceil(nv * k * k * (c if dw else c // g) / words) / mmv)
+        cycles = reads if reads > writes else writes
+        if mv_cycles > cycles:
+            cycles = mv_cycles
+        rows_needed = (k - 1) * w + k
+        if hw < rows_needed:
+            rows_needed = hw
+        fill = int(mv_cycles * rows_needed / hw) + per_pixel + MVAU_PIPELINE_DEPTH
+        if fill > cycles + 16:
+            fill = cycles + 16
+        lut = win_lut + MVAU_BASE_LUT + mult_lut + tree + acc_luts + act_lut + m_lut * pe + f_lut
+        ff = win_ff + MVAU_BASE_FF + mult_ff + tree + acc_luts + act_ff + f_ff
+        bram18 = win_bram + act_bram + m_bram * pe + f_bram
+        uram = win_uram + act_uram + m_uram * pe + f_uram
+        out_lanes = pe * mmv
     else:
         cycles = mv_cycles
-        fill = min(mv_cycles + MVAU_PIPELINE_DEPTH, cycles + 16)
-        res = Resources(
-            MVAU_BASE_LUT + mult_lut + tree + acc_luts + act_lut + m_lut * pe + f_lut,
-            MVAU_BASE_FF + mult_ff + tree + acc_luts + act_ff + 0.0 * pe + f_ff,
-            0.0 + dsp,
-            0.0 + act_bram + m_bram * pe + f_bram,
-            0.0 + act_uram + m_uram * pe + f_uram,
-        )
-    out_bits = a_bits if a_bits is not None else acc
-    return LayerCost(layer.name, op, res, cycles, fill), out_shape, out_bits
+        fill = mv_cycles + MVAU_PIPELINE_DEPTH  # below cycles + 16
+        lut = MVAU_BASE_LUT + mult_lut + tree + acc_luts + act_lut + m_lut * pe + f_lut
+        ff = MVAU_BASE_FF + mult_ff + tree + acc_luts + act_ff + f_ff
+        bram18 = 0.0 + act_bram + m_bram * pe + f_bram
+        uram = 0.0 + act_uram + m_uram * pe + f_uram
+        out_lanes = pe
+    dsp = 0.0 + dsp
+    res = new_resources(lut, ff, dsp, bram18, uram)
+    return (
+        new_layer_cost(layer.name, op, res, cycles, fill),
+        out_shape,
+        a_bits if a_bits is not None else acc,
+        out_lanes,
+        lut,
+        ff,
+        dsp,
+        bram18,
+        uram,
+        cycles,
+        fill,
+    )
 
 
 def estimate_dataflow_fast(
     network: Network, device: Device, clock_mhz: float
 ) -> NetworkCost | None:
-    """`estimate_dataflow(resolve(network), ...)` without a breakdown, computed unit by
-    unit from plain numbers and memoised per unit on (layer, input shape, input bits,
-    input lanes, device): a search's new design pays only for the layers whose choice
-    changed. Returns None when the network needs the canonical path (any error, so that
-    the canonical path raises its canonical message)."""
+    """`estimate_dataflow(network.name, resolve(network), ...)` (no breakdown), computed unit
+    by unit from plain numbers and memoised per unit on (layer, input shape, input bits,
+    input lanes, device): a search's new design pays only for the units whose layer or
+    input changed. Returns None when the network needs the canonical path (any error, so
+    that the canonical path raises its canonical message)."""
     shape = tuple(network.input_shape)
     bits = network.input_bits
     layers = network.layers
     if not layers or len(shape) not in (1, 3) or min(shape) < 1 or not 1 <= bits <= MAX_BITS:
         return None
     first = next((la for la in layers if la.op is _CONV or la.op is _DENSE), None)
-    if first is not None and first.choice is None:
-        return None
-    lanes = first.choice.simd if first is not None and first.choice is not None else 1
+    lanes = 1
+    if first is not None:
+        if first.choice is None:
+            return None
+        lanes = first.choice.simd
     dev: DeviceKey = (device.dsp_block, device.uram, device.bram18)
     costs: list[LayerCost] = []
     seen: dict[str, tuple[tuple[int, ...], int, int, int]] = {}  # shape, bits, fill, lanes
-    fill = 0
+    fill = ii = slack = 0
     lut = ff = dsp = bram18 = uram = 0.0
     for layer in layers:
         name = layer.name
@@ -305,53 +367,55 @@ def estimate_dataflow_fast(
             unit = compute_unit_numbers(layer, shape, bits, lanes, dev)
             if unit is None:
                 return None
-            cost, shape, bits = unit
-            ch = layer.choice
-            assert ch is not None
-            lanes = ch.pe * ch.mmv if op is _CONV else ch.pe
-        elif op is _ADD:
-            src = layer.source
-            other = seen.get(src) if src else None
-            if (
-                other is None
-                or other[0] != shape
-                or layer.kernel < 1
-                or (layer.stride is not None and layer.stride < 1)
-                or layer.padding < 0
-            ):
-                return None
-            rl = ResolvedLayer(
-                spec=layer,
-                in_shape=shape,
-                out_shape=shape,
-                in_bits=bits,
-                out_bits=min(max(bits, other[1]) + 1, 32),
-            )
-            width = max(1, math.gcd(shape[0], other[3])) * bits
-            depth = max(STREAM_FIFO_DEPTH, fill - other[2])
-            cost = add_cost(rl, device, lanes, fifo_cost(width, depth, device))
-            bits = rl.out_bits
-            lanes = max(1, math.gcd(shape[0], lanes))
+            cost, shape, bits, lanes, r_lut, r_ff, r_dsp, r_bram18, r_uram, cycles, lat = unit
         else:
-            try:
-                rl = _resolve_layer(layer, shape, bits)
-            except DseError:
-                return None
-            cost = pool_cost(rl, device, lanes)
+            if op is _ADD:
+                src = layer.source
+                other = seen.get(src) if src else None
+                if (
+                    other is None
+                    or other[0] != shape
+                    or layer.kernel < 1
+                    or (layer.stride is not None and layer.stride < 1)
+                    or layer.padding < 0
+                ):
+                    return None
+                rl = ResolvedLayer(
+                    spec=layer,
+                    in_shape=shape,
+                    out_shape=shape,
+                    in_bits=bits,
+                    out_bits=min(max(bits, other[1]) + 1, 32),
+                )
+                width = max(1, gcd(shape[0], other[3])) * bits
+                depth = max(STREAM_FIFO_DEPTH, fill - other[2])
+                cost = add_cost(rl, device, lanes, fifo_cost(width, depth, device))
+            else:
+                try:
+                    rl = _resolve_layer(layer, shape, bits)
+                except DseError:
+                    return None
+                cost = pool_cost(rl, device, lanes)
             shape, bits = rl.out_shape, rl.out_bits
-            lanes = max(1, math.gcd(shape[0], lanes))
+            lanes = max(1, gcd(shape[0], lanes))
+            r = cost.resources
+            r_lut, r_ff, r_dsp, r_bram18, r_uram = r.lut, r.ff, r.dsp, r.bram18, r.uram
+            cycles, lat = cost.cycles, cost.latency_cycles
         costs.append(cost)
-        r = cost.resources
-        lut += r.lut
-        ff += r.ff
-        dsp += r.dsp
-        bram18 += r.bram18
-        uram += r.uram
-        fill += cost.latency_cycles
+        lut += r_lut
+        ff += r_ff
+        dsp += r_dsp
+        bram18 += r_bram18
+        uram += r_uram
+        fill += lat
+        if cycles > ii:
+            ii = cycles
+        if cycles - lat > slack:
+            slack = cycles - lat
         seen[name] = (shape, bits, fill, lanes)
+    # totals: the units then the shell, as util.sum_resources adds them
     shell = shell_resources(device)
-    ii = max(c.cycles for c in costs)
-    latency = fill + max(0, *(c.cycles - c.latency_cycles for c in costs))
+    latency = fill + slack
     return NetworkCost(
         network=network.name,
         device=device,
@@ -366,5 +430,5 @@ def estimate_dataflow_fast(
             uram + shell.uram,
         ),
         cycles_per_frame=ii,
-        latency_cycles=max(latency, ii),
+        latency_cycles=latency if latency > ii else ii,
     )

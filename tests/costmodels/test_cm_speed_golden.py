@@ -294,3 +294,22 @@ def test_fast_path_equals_canonical_path() -> None:
             assert fast is None, f"case {3 * k}"
             continue
         assert fast is not None and repr(fast) == repr(slow), f"case {3 * k}"
+
+
+def test_fast_constructors_build_equal_objects() -> None:
+    """The hot path's `new_resources`/`new_layer_cost` (no field-by-field __setattr__) give
+    objects indistinguishable from the dataclass constructors, and stay valid only while
+    the classes have no __post_init__ or slots."""
+    import pickle
+
+    from costmodels import LayerCost, Resources
+    from costmodels.fastpath import new_layer_cost, new_resources
+
+    for cls in (Resources, LayerCost):
+        assert not hasattr(cls, "__post_init__") and not hasattr(cls, "__slots__")
+    r, ref = new_resources(1.0, 2.5, 3.0, 4.0, 0.0), Resources(1.0, 2.5, 3.0, 4.0, 0.0)
+    assert r == ref and hash(r) == hash(ref) and repr(r) == repr(ref)
+    assert pickle.loads(pickle.dumps(r)) == ref and r + ref == ref * 2
+    c, cref = new_layer_cost("c", Op.CONV, r, 7, 3), LayerCost("c", Op.CONV, ref, 7, 3)
+    assert c == cref and hash(c) == hash(cref) and repr(c) == repr(cref)
+    assert replace(c, cycles=8) == replace(cref, cycles=8)
