@@ -158,13 +158,20 @@ class TwinSpace(SearchSpace):
             threshold,
         )
 
+    @property
+    def default_threshold(self) -> float:
+        """The T a baseline pair is enqueued with: a quarter of the range (on digits-cnn's
+        default pair the swept knee is near 3.5 of the raw range 16, `dse twin-sweep`)."""
+        return self.t_max / 4
+
     def params_for(self, choices: Mapping[str, LayerChoice]) -> dict[str, Any]:
-        """Parameters reproducing prefixed choices of both halves (the threshold is left to
-        the sampler unless `choices` is a `TwinCandidate`'s, see `params_for_candidate`)."""
+        """Parameters reproducing prefixed choices of both halves, with the
+        `default_threshold` (`params_for_candidate` keeps a candidate's own T)."""
         cmp, acc = split_choices(choices)
         return {
             **{CMP + k: v for k, v in self.compressed.params_for(cmp).items()},
             **{ACC + k: v for k, v in self.accurate.params_for(acc).items()},
+            THRESHOLD: self.default_threshold,
         }
 
     def params_for_candidate(self, cand: TwinCandidate) -> dict[str, Any]:

@@ -258,7 +258,7 @@ class TwinProblem(Problem):
         """The built-in pair (`default_pair`) projected onto the space, when it fits."""
         base = default_pair(self.network)
         cand = self.twin_space.build_pair(
-            _choices(base.compressed), _choices(base.accurate), self.twin_space.t_max / 4
+            _choices(base.compressed), _choices(base.accurate), self.twin_space.default_threshold
         )
         try:
             cost = self.pair_cost(cand)
