@@ -42,6 +42,7 @@ from costmodels.types import (
     Resources,
     WType,
 )
+from costmodels.util import new_layer_cost, new_resources
 
 
 @functools.lru_cache(maxsize=16384)
@@ -89,34 +90,6 @@ _CONV, _DENSE, _ADD = Op.CONV, Op.DENSE, Op.ADD
 _AUTO, _LUT, _DSP, _XNOR = Arith.AUTO, Arith.LUT, Arith.DSP, Arith.XNOR
 _BIPOLAR, _TERNARY, _INT = WType.BIPOLAR, WType.TERNARY, WType.INT
 _WINDOW_1X1 = SWU_BASE_LUT / 3, SWU_BASE_FF / 3  # swu_resources' 1x1 pass-through
-_new = object.__new__
-
-
-def new_resources(lut: float, ff: float, dsp: float, bram18: float, uram: float) -> Resources:
-    """`Resources(lut, ff, dsp, bram18, uram)` without the frozen dataclass's field-by-field
-    `object.__setattr__` (about 3x faster; same fields, equality, hash, repr and pickling:
-    `Resources` has no `__post_init__` and no slots, tests/costmodels/test_cm_speed_golden.py
-    checks it)."""
-    r = _new(Resources)
-    r.__dict__.update(lut=lut, ff=ff, dsp=dsp, bram18=bram18, uram=uram)
-    return r
-
-
-def new_layer_cost(
-    name: str, op: Op, resources: Resources, cycles: int, latency_cycles: int
-) -> LayerCost:
-    """`LayerCost(name, op, resources, cycles, latency_cycles)` (empty breakdown), built as
-    `new_resources` builds `Resources`."""
-    c = _new(LayerCost)
-    c.__dict__.update(
-        name=name,
-        op=op,
-        resources=resources,
-        cycles=cycles,
-        latency_cycles=latency_cycles,
-        breakdown=(),
-    )
-    return c
 
 
 @functools.lru_cache(maxsize=16384)

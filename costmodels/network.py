@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 
 from costmodels.errors import FoldingError, SpecError
-from costmodels.types import LayerSpec, Network, Op, ResolvedLayer, WType
+from costmodels.types import LayerChoice, LayerSpec, Network, Op, ResolvedLayer, WType
+from costmodels.util import new_resolved_layer
 
 MAX_BITS = 16
 
@@ -196,17 +197,20 @@ def _resolve_one(
                 layer.out_channels, choice.prune, choice.pe if check_folding else 1
             )
         mw = (c // g) * layer.kernel * layer.kernel if not depthwise else layer.kernel**2
-        resolved = ResolvedLayer(
-            spec=layer,
-            in_shape=shape,
-            out_shape=(kept, oh, ow),
-            in_bits=bits,
-            out_bits=0,
-            mw=mw,
-            mh=kept,
-            num_vectors=oh * ow,
+        simd_n = layer.kernel * layer.kernel if depthwise else c // g  # simd_dim
+        return _compute_layer(
+            layer,
+            choice,
+            shape,
+            (kept, oh, ow),
+            bits,
+            mw,
+            oh * ow,
+            depthwise,
+            simd_n,
+            ow,
+            check_folding,
         )
-        return _finish_compute(resolved, check_folding)
 
     if layer.op is Op.DENSE:
         features = math.prod(shape)
@@ -214,17 +218,19 @@ def _resolve_one(
         assert choice is not None
         _check_divides(name, "PE", choice.pe, "output features", layer.out_channels, check_folding)
         kept = kept_channels(layer.out_channels, choice.prune, choice.pe if check_folding else 1)
-        resolved = ResolvedLayer(
-            spec=layer,
-            in_shape=(features,),
-            out_shape=(kept,),
-            in_bits=bits,
-            out_bits=0,
-            mw=features,
-            mh=kept,
-            num_vectors=1,
+        return _compute_layer(
+            layer,
+            choice,
+            (features,),
+            (kept,),
+            bits,
+            features,
+            1,
+            False,
+            features,
+            1,
+            check_folding,
         )
-        return _finish_compute(resolved, check_folding)
 
     if layer.op in (Op.MAXPOOL, Op.AVGPOOL):
         if len(shape) != 3:
@@ -263,16 +269,37 @@ def _check_divides(layer: str, what: str, value: int, dim: str, n: int, check: b
         raise _fold_error(layer, what, value, dim, n)
 
 
-def _finish_compute(resolved: ResolvedLayer, check_folding: bool) -> ResolvedLayer:
-    choice = resolved.choice
+def _compute_layer(
+    layer: LayerSpec,
+    choice: LayerChoice,
+    in_shape: tuple[int, ...],
+    out_shape: tuple[int, ...],
+    bits: int,
+    mw: int,
+    num_vectors: int,
+    depthwise: bool,
+    simd_n: int,
+    mmv_n: int,
+    check_folding: bool,
+) -> ResolvedLayer:
+    """A conv/dense layer's `ResolvedLayer` after the folding checks (`simd_n`, `mmv_n`:
+    `simd_dim` and `mmv_dim` of the layer), with its accumulator width and output bits.
+    Built in one step (`new_resolved_layer`): `resolve` is on the search's hot path."""
     if check_folding:
-        if resolved.is_depthwise:
-            _check_divides(resolved.name, "PE", choice.pe, "channels", resolved.in_channels, True)
-        _check_divides(resolved.name, "SIMD", choice.simd, "inputs", simd_dim(resolved), True)
-        _check_divides(resolved.name, "MMV", choice.mmv, "output width", mmv_dim(resolved), True)
-    acc = acc_bits(resolved.in_bits, choice.w_bits, resolved.mw)
-    # The layer was built a moment ago and is not shared yet: set the two derived fields in
-    # place rather than paying for a second construction (`replace`) on the estimate's hot path.
-    object.__setattr__(resolved, "acc_bits", acc)
-    object.__setattr__(resolved, "out_bits", choice.a_bits if choice.a_bits is not None else acc)
-    return resolved
+        name = layer.name
+        if depthwise:
+            _check_divides(name, "PE", choice.pe, "channels", in_shape[0], True)
+        _check_divides(name, "SIMD", choice.simd, "inputs", simd_n, True)
+        _check_divides(name, "MMV", choice.mmv, "output width", mmv_n, True)
+    acc = acc_bits(bits, choice.w_bits, mw)
+    return new_resolved_layer(
+        layer,
+        in_shape,
+        out_shape,
+        bits,
+        choice.a_bits if choice.a_bits is not None else acc,
+        mw,
+        out_shape[0],
+        num_vectors,
+        acc,
+    )

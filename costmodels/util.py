@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from costmodels.types import Resources
+from costmodels.types import LayerCost, LayerSpec, Op, ResolvedLayer, Resources
+
+_new = object.__new__
 
 
 def sum_resources(items: Iterable[Resources]) -> Resources:
@@ -18,3 +20,61 @@ def sum_resources(items: Iterable[Resources]) -> Resources:
         bram18 += r.bram18
         uram += r.uram
     return Resources(lut, ff, dsp, bram18, uram)
+
+
+# Frozen dataclasses set each field with `object.__setattr__` in `__init__`; on the hot
+# path the three builders below fill the instance dictionary in one call instead (about 3x
+# faster). The result is indistinguishable (fields, equality, hash, repr, pickling) as long
+# as the class has no `__post_init__` and no slots; tests/costmodels/test_cm_speed_golden.py
+# checks both.
+
+
+def new_resources(lut: float, ff: float, dsp: float, bram18: float, uram: float) -> Resources:
+    """`Resources(lut, ff, dsp, bram18, uram)`, built faster (see above)."""
+    r = _new(Resources)
+    r.__dict__.update(lut=lut, ff=ff, dsp=dsp, bram18=bram18, uram=uram)
+    return r
+
+
+def new_layer_cost(
+    name: str, op: Op, resources: Resources, cycles: int, latency_cycles: int
+) -> LayerCost:
+    """`LayerCost(name, op, resources, cycles, latency_cycles)` with an empty breakdown,
+    built faster (see above)."""
+    c = _new(LayerCost)
+    c.__dict__.update(
+        name=name,
+        op=op,
+        resources=resources,
+        cycles=cycles,
+        latency_cycles=latency_cycles,
+        breakdown=(),
+    )
+    return c
+
+
+def new_resolved_layer(
+    spec: LayerSpec,
+    in_shape: tuple[int, ...],
+    out_shape: tuple[int, ...],
+    in_bits: int,
+    out_bits: int,
+    mw: int,
+    mh: int,
+    num_vectors: int,
+    acc_bits: int,
+) -> ResolvedLayer:
+    """`ResolvedLayer(...)` with every field given, built faster (see above)."""
+    r = _new(ResolvedLayer)
+    r.__dict__.update(
+        spec=spec,
+        in_shape=in_shape,
+        out_shape=out_shape,
+        in_bits=in_bits,
+        out_bits=out_bits,
+        mw=mw,
+        mh=mh,
+        num_vectors=num_vectors,
+        acc_bits=acc_bits,
+    )
+    return r

@@ -303,7 +303,7 @@ def test_fast_constructors_build_equal_objects() -> None:
     import pickle
 
     from costmodels import LayerCost, Resources
-    from costmodels.fastpath import new_layer_cost, new_resources
+    from costmodels.util import new_layer_cost, new_resources
 
     for cls in (Resources, LayerCost):
         assert not hasattr(cls, "__post_init__") and not hasattr(cls, "__slots__")
