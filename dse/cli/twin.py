@@ -15,6 +15,7 @@ from costmodels.errors import ConfigError
 from costmodels.estimate import Template
 from dse.cli.app import app
 from dse.cli.common import console, err_console, print_json
+from dse.config import DEFAULT_STORAGE
 from dse.twin.evaluate import SweepReport, run_twin_sweep
 from dse.twin.resources import OverheadModel
 from dse.twin.schedule import Margin
@@ -215,6 +216,17 @@ def twin_sweep_command(
         typer.Option(help="Write the accuracy-latency plot (PNG) here.", dir_okay=False),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    trial: Annotated[
+        int | None,
+        typer.Option(
+            help="Sweep this trial of a twin study (its workload, device, halves, "
+            "fine-tuning, seed, margin) instead of --compressed/--accurate."
+        ),
+    ] = None,
+    study: Annotated[str | None, typer.Option(help="Twin study (with --trial).")] = None,
+    storage: Annotated[str, typer.Option(help="SQLAlchemy URL (with --trial).")] = (
+        DEFAULT_STORAGE
+    ),
 ) -> None:
     """Sweep the confidence threshold T of a compressed/accurate pair (TwinDNN)."""
     ts = parse_thresholds(thresholds) if thresholds is not None else None
@@ -223,6 +235,18 @@ def twin_sweep_command(
     if plot is not None and plot.suffix.lower() != ".png":
         raise ConfigError(f"--plot {plot} must be a .png file")
     model = OverheadModel.parse(overhead)
+    halves = None
+    if trial is not None:
+        if compressed is not None or accurate is not None:
+            raise ConfigError(
+                "--trial takes both halves from the study: drop --compressed/--accurate"
+            )
+        stored = stored_trial(storage, study, trial)
+        halves = stored["halves"]
+        workload, device, seed = stored["workload"], stored["device"], stored["seed"]
+        finetune_steps = stored["finetune_steps"] if finetune_steps is None else finetune_steps
+        margin, pipelined, clock_mhz = stored["margin"], stored["pipelined"], stored["clock_mhz"]
+        model = OverheadModel.parse(stored["overhead"])
     with err_console.status("evaluating both halves (fine-tuning each once)"):
         report = run_twin_sweep(
             workload,
@@ -239,6 +263,7 @@ def twin_sweep_command(
             cap_pct=cap,
             finetune_steps=finetune_steps,
             seed=seed,
+            halves=halves,
         )
     if plot is not None:
         plot_sweep(
@@ -251,3 +276,27 @@ def twin_sweep_command(
         print_json(report_to_dict(report, plot))
     else:
         render(report, plot)
+
+
+def stored_trial(storage: str, study: str | None, number: int) -> dict[str, Any]:
+    """A twin study's trial: its halves and the settings to evaluate them as the study did."""
+    from dse.study import load_study_record
+    from dse.twin.report import halves, is_twin
+
+    record = load_study_record(storage, study)
+    if not is_twin(record.meta):
+        raise ConfigError(f"study {record.name!r} is not a twin study (dse search --mode twin)")
+    definition = record.meta.get("definition") or {}
+    twin = definition.get("twin") or {}
+    where = f"trial {number} of study {record.name!r}"
+    return {
+        "halves": halves(record.network(), record.trial(number).attrs, where),
+        "workload": str(record.meta.get("workload")),
+        "device": str(record.meta.get("device")),
+        "seed": int(definition.get("seed", 0)),
+        "finetune_steps": definition.get("finetune_steps"),
+        "clock_mhz": definition.get("clock_mhz"),
+        "margin": Margin(twin.get("margin", "raw")),
+        "pipelined": bool(twin.get("pipelined", False)),
+        "overhead": str(twin.get("overhead", "mean")),
+    }

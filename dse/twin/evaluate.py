@@ -15,7 +15,7 @@ from typing import Any
 
 from costmodels.errors import ConfigError
 from costmodels.estimate import Template, estimate
-from costmodels.types import Device, NetworkCost, Resources
+from costmodels.types import Device, Network, NetworkCost, Resources
 from dse.twin.pair import TwinPair, check_compressed, check_same_workload, default_pair
 from dse.twin.resources import OverheadModel, check_pair_fits, pair_resources
 from dse.twin.schedule import Margin, ServiceTime, TwinResult, TwinStream, check_threshold
@@ -133,10 +133,12 @@ def run_twin_sweep(
     seed: int = 0,
     split: str = "val",
     cache_dir: Path | None = None,
+    halves: tuple[Network, Network] | None = None,
 ) -> SweepReport:
     """Load the workload and the two halves (spec files, else `default_pair`), check the
     pair fits `device_name` within `cap_pct` (overhead included) before any torch work,
-    compute both halves' outputs once and simulate every threshold."""
+    compute both halves' outputs once and simulate every threshold. `halves` (compressed,
+    accurate) replaces both spec files."""
     from costmodels.devices import get_device
     from dse.spec import load_network
 
@@ -151,10 +153,13 @@ def run_twin_sweep(
 
     network = dnn.prepare_network(workload, seed=seed)  # structure only: no training yet
     base = default_pair(network)
-    pair = TwinPair(
-        load_network(compressed) if compressed is not None else base.compressed,
-        load_network(accurate) if accurate is not None else base.accurate,
-    )
+    if halves is not None:  # a stored twin trial's halves (`--study/--trial`)
+        pair = TwinPair(*halves)
+    else:
+        pair = TwinPair(
+            load_network(compressed) if compressed is not None else base.compressed,
+            load_network(accurate) if accurate is not None else base.accurate,
+        )
     check_same_workload(network, pair.accurate)
     cost = pair_cost(
         pair,

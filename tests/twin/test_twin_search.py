@@ -128,6 +128,18 @@ def test_search_report_export_end_to_end(tiny: Path, capsys: pytest.CaptureFixtu
     code, out, _ = run(capsys, "export", "--trial", number, *common)
     assert code == 0 and len(list(yaml.safe_load_all(out))) == 2
 
+    # The stored pair swept again from the study: at the stored T it reproduces the trial.
+    code, out, err = run(
+        capsys, "twin-sweep", "--trial", number, "--thresholds", f"0,{row['threshold']!r}",
+        "--json", *common,
+    )  # fmt: skip
+    assert code == 0, err
+    again = {r["threshold"]: r for r in json.loads(out)["sweep"]}[row["threshold"]]
+    assert again["accuracy"] == pytest.approx(row["accuracy"])
+    assert again["latency_ms"] == pytest.approx(row["latency_ms"])
+    code, _, err = run(capsys, "twin-sweep", "--trial", number, "--compressed", "x.yaml", *common)
+    assert code == 2 and "drop --compressed" in err
+
     # Resume with the same configuration adds trials; a changed twin setting is refused.
     code, out, err = run(
         capsys, "search", "--mode", "twin", "--workload", "tinywl:make", "--trials", "1",
