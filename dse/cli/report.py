@@ -35,14 +35,21 @@ class ReportFormat(str, Enum):
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
+    """Compact numbers for tables: 3 significant digits, `k` above ten thousand."""
     if v is None:
         return "-"
     if isinstance(v, bool):
         return "yes" if v else "no"
-    if isinstance(v, float):
+    if isinstance(v, (int, float)):
+        a = abs(v)
+        if a >= 10_000:
+            for div, unit in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+                if a >= div or unit == "k":
+                    x = v / div
+                    return f"{x:.1f}{unit}" if abs(x) < 100 else f"{x:.0f}{unit}"
         if abs(v) >= 1000:
             return f"{v:,.0f}"
-        if abs(v) >= 100:
+        if abs(v) >= 100 or isinstance(v, int):
             return f"{v:.0f}"
         return f"{v:.{digits}g}"
     return str(v)
@@ -115,9 +122,10 @@ def _render_front(record: StudyRecord) -> None:
     table.add_column("trial", justify="right")
     for o in record.objectives:
         table.add_column(o, justify="right")
-    cols = [("lut_pct", "LUT%"), ("dsp", "DSP"), ("dsp_pct", "DSP%")]
-    cols += [("bram18", "BRAM18"), ("bram18_pct", "BRAM%")]
+    cols = [("util", "util% L/D/B"), ("dsp", "DSP"), ("bram18", "BRAM18")]
     cols += [(k, k) for k in ("accuracy", "fps", "latency_ms") if k not in record.objectives]
+    for r in rows:
+        r["util"] = "/".join(f"{r[k] or 0:.0f}" for k in ("lut_pct", "dsp_pct", "bram18_pct"))
     if record.meta.get("cost_only"):
         cols = [c for c in cols if c[0] != "accuracy"]
     cols += twin_report.columns(record.meta)
@@ -157,7 +165,7 @@ def _render_trial(record: StudyRecord, d: dict[str, Any]) -> None:
     if twin_report.is_twin(record.meta):
         console.print(twin_report.describe(d), markup=False, highlight=False)
     table = Table(title="per layer", pad_edge=False)
-    heads = ["layer", "op", "w/a", "arith", "prune", "PExSIMDxMMV"]
+    heads = ["layer", "op", "w/a", "arith", "prune", "pe/simd/mmv"]
     heads += ["LUT", "DSP", "BRAM18", "cycles"]
     for col in heads:
         left = col in ("layer", "op", "arith")
@@ -165,7 +173,7 @@ def _render_trial(record: StudyRecord, d: dict[str, Any]) -> None:
     for la in d["per_layer"]:
         compute = la.get("pe") is not None
         wa = f"{la['w_bits']}/{_fmt(la['a_bits'])}" if compute else "-"
-        fold = f"{la['pe']}x{la['simd']}x{la['mmv']}" if compute else "-"
+        fold = f"{la['pe']}/{la['simd']}/{la['mmv']}" if compute else "-"
         prune = f"{la['prune'] * 100:.0f}%" if compute else "-"
         table.add_row(
             la["layer"], la["op"], wa, _fmt(la["arith"]), prune, fold,
