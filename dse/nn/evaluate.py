@@ -45,10 +45,13 @@ from dse.nn.qnet import (
 from dse.nn.quant import (
     KLRow,
     WeightFormat,
+    WeightKind,
     calibrate_clip,
     fold_batchnorm,
     kl_row,
+    quantize_rccm,
     quantize_weight,
+    rccm_scale,
 )
 from dse.nn.workloads import Workload, limit_threads
 
@@ -61,6 +64,9 @@ EVAL_VERSION = 1
 # Chosen from benchmarks/accuracy_speed.py and accuracy_fidelity.py on digits-cnn: PTQ alone
 # leaves binary/ternary layers near chance; 100 steps recover them (see docs/accuracy.md).
 DEFAULT_FINETUNE_STEPS = 100
+
+# Pre-activation values kept per layer to calibrate its clipping range (a seeded sample).
+CALIB_VALUES = 32_768
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -169,6 +175,7 @@ class AccuracyEvaluator:
                 )
                 self._folded[layer.name] = (mod.weight.detach().clone().float(), bias.float())
         self._memo: dict[str, float] = {}
+        self._lambdas: dict[tuple[str, Arith], Tensor] = {}
         self._calib: dict[str, Tensor] | None = None
         self._clips: dict[tuple[str, int, bool], float] = {}
         self._kept: dict[tuple[str, str, int], tuple[int, ...]] = {}
@@ -254,6 +261,17 @@ class AccuracyEvaluator:
         cfg = self.config(network)
         return self._logits(cfg, self._key(cfg), split).numpy()
 
+    def warm_up(self, max_bits: int = 8) -> None:
+        """Precompute what the first visits of new choices would otherwise pay for: the
+        activation clipping ranges of every compute layer for 1..`max_bits` bits and the
+        RCCM scales of every layer and set. Optional (everything is computed lazily
+        otherwise); a search calls it once so that per-candidate costs stay flat."""
+        for layer in self._compute:
+            for bits in range(1, max_bits + 1):
+                self._act(layer.name, layer.relu, bits)
+            for arith in (Arith.RCCM2, Arith.RCCM3, Arith.RCCM4):
+                self._rccm_lambda(layer.name, arith)
+
     def build_model(self, network: Network) -> QatNet:
         """The candidate as a real, smaller torch module: pruned filters and the matching
         input channels removed, BN folded, weights and activations fake-quantized in its
@@ -268,8 +286,7 @@ class AccuracyEvaluator:
             lay.name: self._act(lay.name, lay.relu, quants[lay.name].a_bits)
             for lay in self._compute
         }
-        weights = sliced_weights(self._folded, plan)
-        return QatNet(self._traced, weights, {n: q.fmt for n, q in quants.items()}, acts)
+        return self._qat_net(plan, quants, acts)
 
     def kl_report(self) -> list[KLRow]:
         """Per compute layer and RCCM set (2/3/4-Add): KL divergence of the weight
@@ -282,6 +299,43 @@ class AccuracyEvaluator:
         ]
 
     # ------------------------------------------------------------------ internals
+
+    def _rccm_lambda(self, name: str, arith: Arith) -> Tensor:
+        """Per-channel RCCM scale chosen once on the layer's full folded weights (the
+        distribution-matched initialisation of thesis sec. 6.5.2), reused for pruned
+        slices and kept fixed while fine-tuning."""
+        k = (name, arith)
+        if k not in self._lambdas:
+            self._lambdas[k] = rccm_scale(self._folded[name][0], arith)
+        return self._lambdas[k]
+
+    def _quantize(
+        self, name: str, w: Tensor, fmt: WeightFormat, out_idx: tuple[int, ...] | None
+    ) -> Tensor:
+        if fmt.kind is WeightKind.RCCM:
+            assert fmt.arith is not None
+            lam = self._rccm_lambda(name, fmt.arith)
+            if out_idx is not None:
+                lam = lam[list(out_idx)]
+            return quantize_rccm(w, fmt.arith, lam)
+        return quantize_weight(w, fmt)
+
+    def _qat_net(
+        self,
+        plan: dict[str, tuple[tuple[int, ...] | None, tuple[int, ...] | None]],
+        quants: dict[str, LayerQuant],
+        acts: dict[str, ActQuant | None],
+    ) -> QatNet:
+        lambdas = {}
+        for name, q in quants.items():
+            if q.fmt.kind is WeightKind.RCCM:
+                assert q.fmt.arith is not None
+                lam = self._rccm_lambda(name, q.fmt.arith)
+                out_idx = plan[name][0]
+                lambdas[name] = lam if out_idx is None else lam[list(out_idx)]
+        weights = sliced_weights(self._folded, plan)
+        fmts = {n: q.fmt for n, q in quants.items()}
+        return QatNet(self._traced, weights, fmts, acts, lambdas)
 
     def _input_codes(self, split: str, bits: int) -> tuple[Tensor, float]:
         def make() -> tuple[Tensor, float]:
@@ -302,7 +356,7 @@ class AccuracyEvaluator:
 
     def _calibration(self) -> dict[str, Tensor]:
         """Float pre-activations (after folded BN, before ReLU) of each compute layer on
-        the first `calib_samples` training samples, subsampled to at most 100k values."""
+        the first `calib_samples` training samples, subsampled to at most CALIB_VALUES."""
         if self._calib is not None:
             return self._calib
         x = self.workload.inputs("train")[: self.policy.calib_samples]
@@ -320,8 +374,8 @@ class AccuracyEvaluator:
                     else:
                         x = torch.nn.functional.linear(x.flatten(1) if x.dim() > 2 else x, w, b)
                     flat = x.reshape(-1)
-                    if flat.numel() > 100_000:
-                        flat = flat[torch.randperm(flat.numel(), generator=gen)[:100_000]]
+                    if flat.numel() > CALIB_VALUES:
+                        flat = flat[torch.randperm(flat.numel(), generator=gen)[:CALIB_VALUES]]
                     out[layer.name] = flat.clone()
                     if layer.relu:
                         x = torch.relu(x)
@@ -397,7 +451,7 @@ class AccuracyEvaluator:
                     i: tuple[int, ...] | None = in_idx,
                 ) -> tuple[Tensor, Tensor]:
                     w, b = sliced_weights(self._folded, {name: (o, i)})[name]
-                    return quantize_weight(w, fmt), b
+                    return self._quantize(name, w, fmt, o), b
 
                 qw, b = self._qweights.get_or(wkey, make_q)
                 skey = (*wkey, in_scale, act)
@@ -409,8 +463,8 @@ class AccuracyEvaluator:
                         self._steps.popitem(last=False)
                 step = cached_step
             else:
-                w, b = tuned[layer.name]
-                step = build_inference_step(layer, quantize_weight(w, q.fmt), b, act, in_scale)
+                qw, b = tuned[layer.name]
+                step = build_inference_step(layer, qw, b, act, in_scale)
             steps.append(step)
             in_scale = act.step if act is not None else 1.0
         with torch.no_grad():
@@ -425,8 +479,7 @@ class AccuracyEvaluator:
     ) -> dict[str, tuple[Tensor, Tensor]]:
         """Quantization-aware fine-tuning (STE) of the pruned network for
         `finetune_steps` Adam steps on seeded random training batches."""
-        weights = sliced_weights(self._folded, plan)
-        net = QatNet(self._traced, weights, {n: q.fmt for n, q in quants.items()}, acts)
+        net = self._qat_net(plan, quants, acts)
         codes, s = self._input_codes("train", input_bits)
         x = codes * s
         y = self.workload.data["train"][1]
@@ -447,4 +500,4 @@ class AccuracyEvaluator:
                 opt.zero_grad(set_to_none=True)
                 loss_fn(net(x[idx]), y[idx]).backward()
                 opt.step()
-        return net.float_weights()
+        return net.quantized_weights()

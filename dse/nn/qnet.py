@@ -242,6 +242,7 @@ class QatNet(nn.Module):
         weights: dict[str, tuple[Tensor, Tensor]],
         fmts: dict[str, WeightFormat],
         acts: dict[str, ActQuant | None],
+        rccm_lambda: dict[str, Tensor] | None = None,
     ) -> None:
         super().__init__()
         self.layers = list(traced.layers)
@@ -258,7 +259,8 @@ class QatNet(nn.Module):
             if fmt.kind is WeightKind.RCCM:
                 assert fmt.arith is not None
                 # lambda stays at its distribution-matched initial value during fine-tuning
-                self.rccm_lambda[name] = rccm_scale(w, fmt.arith)
+                given = (rccm_lambda or {}).get(name)
+                self.rccm_lambda[name] = given if given is not None else rccm_scale(w, fmt.arith)
 
     @staticmethod
     def _key(name: str) -> str:
@@ -302,13 +304,14 @@ class QatNet(nn.Module):
                 saved[layer.name] = x
         return x
 
-    def float_weights(self) -> dict[str, tuple[Tensor, Tensor]]:
-        """The fine-tuned float weights, per layer name."""
-        return {
-            layer.name: (
-                self.weight[self._key(layer.name)].detach().clone(),
-                self.bias[self._key(layer.name)].detach().clone(),
-            )
-            for layer in self.layers
-            if layer.op.is_compute
-        }
+    def quantized_weights(self) -> dict[str, tuple[Tensor, Tensor]]:
+        """The quantized weights (exactly what the forward pass uses) and biases, per layer."""
+        with torch.no_grad():
+            return {
+                layer.name: (
+                    self.quantized_weight(layer.name).detach().clone(),
+                    self.bias[self._key(layer.name)].detach().clone(),
+                )
+                for layer in self.layers
+                if layer.op.is_compute
+            }

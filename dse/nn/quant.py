@@ -285,13 +285,16 @@ def calibrate_clip(samples: Tensor, bits: int, signed: bool) -> float:
     top = float(target.abs().max()) if x.numel() else 0.0
     if not math.isfinite(top) or top <= 0:
         return 1.0
-    best_clip, best_err = top, math.inf
-    for frac in np.linspace(1.0 / SCALE_GRID, 1.0, SCALE_GRID):
-        clip = float(top * frac)
-        err = float((quantize_activation(target, clip, bits, signed) - target).pow(2).mean())
-        if err < best_err:
-            best_clip, best_err = clip, err
-    return best_clip
+    clips = top * torch.linspace(1.0 / SCALE_GRID, 1.0, SCALE_GRID, dtype=torch.float64)
+    clips = clips.to(torch.float32).reshape(-1, 1)  # [G, 1], all candidates at once
+    s = clips / (2 ** (bits - 1) - 1 if signed and bits > 1 else 1 if signed else 2**bits - 1)
+    if signed and bits == 1:
+        q = torch.where(target >= 0, s, -s)
+    else:
+        lo, hi = act_range(bits, signed)
+        q = torch.clamp(torch.floor(target / s + 0.5), lo, hi) * s
+    err = (q - target).pow(2).mean(dim=1)
+    return float(clips[int(err.argmin())])
 
 
 # --------------------------------------------------------------------------- KL report
