@@ -29,7 +29,7 @@ DEFAULT_WORKLOAD = "digits-cnn"
 DEFAULT_DEVICE = "XCZU3EG"
 # Chosen so the embedded default finishes in well under 5 minutes on 2 cores
 # (benchmarks/e2e_digits.py prints the timing).
-DEFAULT_TRIALS = 60
+DEFAULT_TRIALS = 120
 DEFAULT_COST_ONLY_TRIALS = 2000
 DEFAULT_CAP_PCT = 85.0
 DEFAULT_FINETUNE_STEPS = 60
@@ -84,7 +84,9 @@ def suggest(word: str, options: list[str]) -> str:
 
 def parse_objectives(raw: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """Objective names from `a,b,c` or a list; unknown or repeated names are refused."""
-    names = [n.strip().lower() for n in (raw.split(",") if isinstance(raw, str) else raw)]
+    if not isinstance(raw, (str, list, tuple)):
+        raise ConfigError(f"objectives: expected names like lut,fps, got {raw!r}")
+    names = [str(n).strip().lower() for n in (raw.split(",") if isinstance(raw, str) else raw)]
     names = [n for n in names if n]
     if not names:
         raise ConfigError("no objectives given")
@@ -377,7 +379,10 @@ def build_config(
     (`max_pe`, `w_bits`, ...), as the CLI flags name them.
     """
     values: dict[str, Any] = dict(file_values or {})
-    space_raw: dict[str, Any] = dict(values.pop("space", None) or {})
+    space_value = values.pop("space", None) or {}
+    if not isinstance(space_value, Mapping):
+        raise ConfigError(f"space: must be a mapping of keys like max_pe:, got {space_value!r}")
+    space_raw: dict[str, Any] = dict(space_value)
     for key, value in (overrides or {}).items():
         if value is None:
             continue

@@ -91,7 +91,7 @@ def search(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of sampler and evaluation.")] = None,
     trials: Annotated[
-        int | None, typer.Option(help="New trials this run [default: 60; cost-only 2000].")
+        int | None, typer.Option(help="New trials this run [default: 120; cost-only 2000].")
     ] = None,
     timeout: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
     study: Annotated[
@@ -195,7 +195,7 @@ def search(
                 markup=False,
                 highlight=False,
             )
-        task_id.append(bar.add_task("search", total=cfg.trials_for(cost_only=False), info=""))
+        task_id.append(bar.add_task("search", total=None, info=""))
         bar.start()
 
     def on_progress(p: SearchProgress) -> None:
