@@ -2,21 +2,24 @@
 
 Prints three figures: warm (the same design again: per-layer caches hit), cold (every
 call a new random folding/bit-width per layer, as a search produces: most layers miss
-the caches), and shape resolution alone. Run: python benchmarks/costmodel_speed.py
+the caches; all memos emptied first), 5 of 48 layers changed per call (a local search
+move), then shape resolution alone and the engines template. Each figure is the best of
+5 rounds with the median in brackets (the machine's load average is printed: other
+processes inflate wall-clock times). Run: python benchmarks/costmodel_speed.py
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import random
+import statistics
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 from costmodels import (
-    LayerChoice,
-    LayerSpec,
     Network,
-    Op,
     Template,
     estimate,
     get_device,
@@ -25,33 +28,11 @@ from costmodels import (
     valid_simd,
 )
 from costmodels.dataflow import compute_unit_cost, estimate_dataflow
-from costmodels.fastpath import _lane_cost, _resolve_layer, compute_unit_numbers
+from costmodels.fastpath import _lane_cost, _resolve_layer, clear_recent_units
 from costmodels.memory import fifo_cost, fifo_numbers, memory_blocks, place_memory
 from costmodels.mvau import mvau_cost, mvau_parts
-
-
-def fifty_layer_network() -> Network:
-    """47 3x3 convs (64-256 channels, padding 1) with 2 max pools and a dense head."""
-    layers: list[LayerSpec] = []
-    ch = 64
-    for i in range(47):
-        if i in (16, 32):
-            layers.append(LayerSpec(f"pool{i}", Op.MAXPOOL, kernel=2))
-            ch *= 2
-        layers.append(
-            LayerSpec(
-                f"conv{i}",
-                Op.CONV,
-                out_channels=ch,
-                kernel=3,
-                padding=1,
-                choice=LayerChoice(w_bits=2, a_bits=2, pe=16, simd=16 if i else 3),
-            )
-        )
-    layers.append(
-        LayerSpec("fc", Op.DENSE, out_channels=10, choice=LayerChoice(4, None, pe=2, simd=16))
-    )
-    return Network("fifty", (3, 32, 32), 8, tuple(layers))
+from costmodels.pool import add_cost, pool_cost
+from costmodels.zoo import fifty_layer_network
 
 
 def random_variant(net: Network, rng: random.Random) -> Network:
@@ -80,6 +61,8 @@ def mutate(net: Network, rng: random.Random, k: int) -> Network:
 
 
 def _clear() -> None:
+    """Empty every memo of the dataflow path (per unit, per layer and the memory/lane
+    lookups), so that the next estimate pays for everything again."""
     for f in (
         compute_unit_cost,
         mvau_cost,
@@ -88,12 +71,32 @@ def _clear() -> None:
         fifo_cost,
         _resolve_layer,
         estimate_dataflow,
-        compute_unit_numbers,
         _lane_cost,
         memory_blocks,
         fifo_numbers,
+        pool_cost,
+        add_cost,
     ):
         f.cache_clear()
+    clear_recent_units()
+
+
+ROUNDS = 5
+
+
+def _timed(calls: list[Callable[[], object]], clear: bool) -> tuple[float, float]:
+    """(best, median) microseconds per call over `ROUNDS` rounds of `calls`, emptying the
+    memos before each round when `clear`. The best round is the least disturbed by other
+    processes on a loaded machine (as `timeit` recommends); the median shows the spread."""
+    per_call: list[float] = []
+    for _ in range(ROUNDS):
+        if clear:
+            _clear()
+        t0 = time.perf_counter()
+        for call in calls:
+            call()
+        per_call.append((time.perf_counter() - t0) / len(calls) * 1e6)
+    return min(per_call), statistics.median(per_call)
 
 
 def main() -> None:
@@ -102,50 +105,32 @@ def main() -> None:
     dev = get_device("zcu104")
     rng = random.Random(0)
     variants = [random_variant(net, rng) for _ in range(300)]
-
-    estimate(net, dev)
-    reps = 2000
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        estimate(net, dev)
-    warm = (time.perf_counter() - t0) / reps * 1e6
-
-    _clear()
-    t0 = time.perf_counter()
-    for v in variants:
-        estimate(v, dev)
-    cold = (time.perf_counter() - t0) / len(variants) * 1e6
-
-    _clear()
     walk = [net]
     for _ in range(300):
         walk.append(mutate(walk[-1], rng, 5))
-    t0 = time.perf_counter()
-    for v in walk:
-        estimate(v, dev)
-    local = (time.perf_counter() - t0) / len(walk) * 1e6
 
-    t0 = time.perf_counter()
-    for _ in range(reps):
-        resolve(net)
-    res = (time.perf_counter() - t0) / reps * 1e6
-
-    t0 = time.perf_counter()
-    for _ in range(reps // 4):
-        estimate(net, dev, template=Template.ENGINES)
-    eng = (time.perf_counter() - t0) / (reps // 4) * 1e6
+    estimate(net, dev)
+    warm = _timed([lambda: estimate(net, dev)] * 1000, clear=False)
+    cold = _timed([functools.partial(estimate, v, dev) for v in variants], clear=True)
+    local = _timed([functools.partial(estimate, v, dev) for v in walk], clear=True)
+    res = _timed([lambda: resolve(net)] * 1000, clear=False)
+    eng = _timed([lambda: estimate(net, dev, template=Template.ENGINES)] * 500, clear=False)
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"machine: {os.cpu_count()} CPUs, 1-min load average {load:.1f} (timings scale with it)")
     print(f"network: {n_layers} layers ({len(net.compute_layers)} conv/dense), device {dev.part}")
-    for label, us in (
+    print(f"best of {ROUNDS} rounds (median in brackets):")
+    for label, (best, median) in (
         ("warm (same design)", warm),
         ("cold (new random design)", cold),
         ("5 of 48 layers changed", local),
     ):
-        print(f"dataflow estimate, {label:26s} {us:8.1f} us/call  {us / n_layers:6.2f} us/layer")
-    print(f"uncached costmodels.resolve() alone:          {res:8.1f} us/call")
-    print(f"engines estimate, warm:                       {eng:8.1f} us/call")
+        print(
+            f"dataflow estimate, {label:26s} {best:8.1f} us/call ({median:7.1f})"
+            f"  {best / n_layers:6.2f} us/layer"
+        )
+    print(f"uncached costmodels.resolve() alone:          {res[0]:8.1f} us/call ({res[1]:7.1f})")
+    print(f"engines estimate, warm:                       {eng[0]:8.1f} us/call ({eng[1]:7.1f})")
 
 
 if __name__ == "__main__":

@@ -112,7 +112,6 @@ def _lane_cost(
     return lane_luts(choice, arith, in_bits), dsp, pbits, tree, stored_weight_bits(choice, arith)
 
 
-@functools.lru_cache(maxsize=16384)
 def compute_unit_numbers(
     layer: LayerSpec, shape: tuple[int, ...], bits: int, lanes: int, dev: DeviceKey
 ) -> UnitResult | None:
@@ -307,14 +306,33 @@ def compute_unit_numbers(
     )
 
 
+#: The last unit computed per (network name, layer name), with everything it depends on
+#: (see `estimate_dataflow_fast`). One entry per layer name: bounded by the networks in
+#: use, and emptied past `RECENT_UNITS_MAX` entries.
+_RECENT_UNITS: dict[
+    tuple[str, str], tuple[LayerSpec, tuple[int, ...], int, int, DeviceKey, UnitResult]
+] = {}
+RECENT_UNITS_MAX = 65536
+
+
+def clear_recent_units() -> None:
+    """Forget the remembered units (for benchmarks that time the uncached path)."""
+    _RECENT_UNITS.clear()
+
+
 def estimate_dataflow_fast(
     network: Network, device: Device, clock_mhz: float
 ) -> NetworkCost | None:
     """`estimate_dataflow(network.name, resolve(network), ...)` (no breakdown), computed unit
-    by unit from plain numbers and memoised per unit on (layer, input shape, input bits,
-    input lanes, device): a search's new design pays only for the units whose layer or
-    input changed. Returns None when the network needs the canonical path (any error, so
-    that the canonical path raises its canonical message)."""
+    by unit from plain numbers (`compute_unit_numbers`).
+
+    Each unit's result is remembered per (network name, layer name) with everything it
+    depends on (layer, input shape, input bits, input lanes, device) and reused while
+    those are equal, so that a search's next design pays only for the units that changed.
+    Only the last unit per layer is kept: an LRU memo of every unit ever seen costs a
+    cold design more (its misses keep thousands of results alive) than it saves.
+    Returns None when the network needs the canonical path (any error, so that the
+    canonical path raises its canonical message)."""
     shape = tuple(network.input_shape)
     bits = network.input_bits
     layers = network.layers
@@ -327,6 +345,10 @@ def estimate_dataflow_fast(
             return None
         lanes = first.choice.simd
     dev: DeviceKey = (device.dsp_block, device.uram, device.bram18)
+    recent = _RECENT_UNITS
+    if len(recent) > RECENT_UNITS_MAX:
+        recent.clear()
+    net_name = network.name
     costs: list[LayerCost] = []
     seen: dict[str, tuple[tuple[int, ...], int, int, int]] = {}  # shape, bits, fill, lanes
     fill = ii = slack = 0
@@ -337,9 +359,23 @@ def estimate_dataflow_fast(
             return None
         op = layer.op
         if op is _CONV or op is _DENSE:
-            unit = compute_unit_numbers(layer, shape, bits, lanes, dev)
-            if unit is None:
-                return None
+            key = (net_name, name)
+            last = recent.get(key)
+            if (
+                last is not None
+                and (last[0] is layer or last[0] == layer)
+                and last[1] == shape
+                and last[2] == bits
+                and last[3] == lanes
+                and last[4] == dev
+            ):
+                unit = last[5]
+            else:
+                new = compute_unit_numbers(layer, shape, bits, lanes, dev)
+                if new is None:
+                    return None
+                recent[key] = (layer, shape, bits, lanes, dev, new)
+                unit = new
             cost, shape, bits, lanes, r_lut, r_ff, r_dsp, r_bram18, r_uram, cycles, lat = unit
         else:
             if op is _ADD:
