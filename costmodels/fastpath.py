@@ -363,7 +363,7 @@ def estimate_dataflow_fast(
             last = recent.get(key)
             if (
                 last is not None
-                and (last[0] is layer or last[0] == layer)
+                and (last[0] is layer or (last[0].choice == layer.choice and last[0] == layer))
                 and last[1] == shape
                 and last[2] == bits
                 and last[3] == lanes
