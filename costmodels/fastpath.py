@@ -312,7 +312,7 @@ def compute_unit_numbers(
 _RECENT_UNITS: dict[
     tuple[str, str], tuple[LayerSpec, tuple[int, ...], int, int, DeviceKey, UnitResult]
 ] = {}
-RECENT_UNITS_MAX = 65536
+RECENT_UNITS_MAX = 4096
 
 
 def clear_recent_units() -> None:

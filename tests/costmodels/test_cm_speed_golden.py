@@ -313,3 +313,21 @@ def test_fast_constructors_build_equal_objects() -> None:
     c, cref = new_layer_cost("c", Op.CONV, r, 7, 3), LayerCost("c", Op.CONV, ref, 7, 3)
     assert c == cref and hash(c) == hash(cref) and repr(c) == repr(cref)
     assert replace(c, cycles=8) == replace(cref, cycles=8)
+
+
+def test_remembered_units_follow_device_and_input() -> None:
+    """A unit remembered for one device or input is not reused for another: the same
+    design on two devices, then with other input bits, matches the canonical path."""
+    from costmodels.dataflow import estimate_dataflow
+
+    net = cnv_network(2, 2)
+    for variant, dev_name in (
+        (net, "zcu104"),
+        (net, "pynq-z2"),
+        (replace(net, input_bits=4), "pynq-z2"),
+        (replace(net, input_shape=(3, 30, 30)), "pynq-z2"),
+        (net, "zcu104"),
+    ):
+        dev = get_device(dev_name)
+        slow = estimate_dataflow(variant.name, resolve(variant), dev, 100.0)
+        assert repr(estimate(variant, dev)) == repr(slow)
