@@ -325,7 +325,7 @@ def test_remembered_units_follow_device_and_input() -> None:
         (net, "zcu104"),
         (net, "pynq-z2"),
         (replace(net, input_bits=4), "pynq-z2"),
-        (replace(net, input_shape=(3, 30, 30)), "pynq-z2"),
+        (replace(net, input_shape=(3, 36, 36)), "pynq-z2"),
         (net, "zcu104"),
     ):
         dev = get_device(dev_name)
