@@ -158,7 +158,8 @@ def _resolve_one(
     check_folding: bool,
 ) -> ResolvedLayer:
     name = layer.name
-    if layer.op.is_compute:
+    op = layer.op
+    if op is Op.CONV or op is Op.DENSE:  # op.is_compute
         if layer.choice is None:
             raise SpecError(f"layer {name!r}: a {layer.op.value} layer needs its bits and folding")
         if layer.out_channels < 1:
@@ -190,9 +191,8 @@ def _resolve_one(
                 raise SpecError(f"layer {name!r}: a depthwise conv cannot be pruned on its own")
             kept = c
         else:
-            _check_divides(
-                name, "PE", choice.pe, "output channels", layer.out_channels, check_folding
-            )
+            if check_folding and (choice.pe < 1 or layer.out_channels % choice.pe):
+                _check_divides(name, "PE", choice.pe, "output channels", layer.out_channels, True)
             kept = kept_channels(
                 layer.out_channels, choice.prune, choice.pe if check_folding else 1
             )
@@ -285,12 +285,19 @@ def _compute_layer(
     """A conv/dense layer's `ResolvedLayer` after the folding checks (`simd_n`, `mmv_n`:
     `simd_dim` and `mmv_dim` of the layer), with its accumulator width and output bits.
     Built in one step (`new_resolved_layer`): `resolve` is on the search's hot path."""
-    if check_folding:
+    pe, simd, mmv = choice.pe, choice.simd, choice.mmv
+    if check_folding and (
+        (depthwise and (pe < 1 or in_shape[0] % pe))
+        or simd < 1
+        or simd_n % simd
+        or mmv < 1
+        or mmv_n % mmv
+    ):  # raise the first failing check's error
         name = layer.name
         if depthwise:
-            _check_divides(name, "PE", choice.pe, "channels", in_shape[0], True)
-        _check_divides(name, "SIMD", choice.simd, "inputs", simd_n, True)
-        _check_divides(name, "MMV", choice.mmv, "output width", mmv_n, True)
+            _check_divides(name, "PE", pe, "channels", in_shape[0], True)
+        _check_divides(name, "SIMD", simd, "inputs", simd_n, True)
+        _check_divides(name, "MMV", mmv, "output width", mmv_n, True)
     acc = acc_bits(bits, choice.w_bits, mw)
     return new_resolved_layer(
         layer,
