@@ -35,6 +35,11 @@ def estimate(
     for DATAFLOW. `detail` fills `LayerCost.breakdown` for every unit (the search leaves
     it off: it is the hot path). Raises `SpecError`/`FoldingError` for inconsistent
     networks.
+
+    Without `detail`, the dataflow template runs `fastpath.estimate_dataflow_fast` (the
+    same numbers unit by unit from plain integers, remembering the last unit per layer);
+    a network it declines (any error) goes the canonical way, `resolve` then
+    `estimate_dataflow`, which raises the canonical message.
     """
     clock = next(c for c in (clock_mhz, network.clock_mhz, device.clock_mhz) if c is not None)
     if not clock > 0:
