@@ -191,6 +191,23 @@ class SearchSpace:
                     names.append(f"{ls.name}.{what}")
         return tuple(names)
 
+    def distributions(self) -> dict[str, Any]:
+        """Every sampled parameter's Optuna distribution, by name (sorted): what `suggest`
+        asks for, so a sampler can take the space as given instead of inferring it."""
+        from optuna.distributions import CategoricalDistribution, IntDistribution
+
+        out: dict[str, Any] = {}
+        for ls in self.layers:
+            for what, options in self._dims(ls):
+                if len(options) <= 1:
+                    continue
+                name = f"{ls.name}.{what}"
+                if what == "arith":
+                    out[name] = CategoricalDistribution(tuple(a.value for a in options))
+                else:
+                    out[name] = IntDistribution(0, len(options) - 1)
+        return dict(sorted(out.items()))
+
     @staticmethod
     def _dims(ls: LayerSpace) -> tuple[tuple[str, tuple[Any, ...]], ...]:
         return (

@@ -120,3 +120,14 @@ def test_smallest_is_no_bigger_than_any_sample(net) -> None:  # type: ignore[no-
         lut = estimate(space.suggest(trial).network, device).total.lut
         assert lut >= small - 1e-6
         study.tell(trial, 0.0)
+
+
+def test_static_distributions_equal_what_optuna_infers() -> None:
+    space = _space()
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(20):
+        trial = study.ask()
+        space.suggest(trial)
+        study.tell(trial, 0.0)
+    inferred = optuna.search_space.IntersectionSearchSpace().calculate(study)
+    assert inferred == space.distributions()
