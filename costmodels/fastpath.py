@@ -22,9 +22,9 @@ from costmodels.mvau import (
     MVAU_BASE_FF,
     MVAU_BASE_LUT,
     MVAU_PIPELINE_DEPTH,
+    THRESHOLD_STAGE_COMPARATORS,
     adder_tree_luts,
     popcount_luts,
-    threshold_comparators,
 )
 from costmodels.network import MAX_BITS, _resolve_one, resolve
 from costmodels.pool import add_cost, pool_cost
@@ -232,7 +232,10 @@ def compute_unit_numbers(
         t_lut, t_bram, t_uram = memory_blocks(
             (2**a_bits - 1) * acc, mh // pe, uram_total, bram18_total
         )
-        act_lut = trees * threshold_comparators(a_bits) * acc + t_lut * pe
+        comps = 2**a_bits - 1  # threshold_comparators: min(2^B - 1, 4B)
+        if comps > THRESHOLD_STAGE_COMPARATORS * a_bits:
+            comps = THRESHOLD_STAGE_COMPARATORS * a_bits
+        act_lut = trees * comps * acc + t_lut * pe
         act_ff = float(trees * a_bits)
         act_bram = t_bram * pe
         act_uram = t_uram * pe
