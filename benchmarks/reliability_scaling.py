@@ -29,12 +29,31 @@ MAIN = "import sys; from dse.cli import main; sys.exit(main(sys.argv[1:]))"
 def run(url: str, workers: int, total: int) -> tuple[float, float, int]:
     study = f"bench-{uuid.uuid4().hex[:8]}"
     share = [total // workers + (1 if i < total % workers else 0) for i in range(workers)]
-    cmd = [sys.executable, "-c", MAIN, "search", "--workload", str(SPEC), "--device",
-           "XC7Z020", "--storage", url, "--study", study, "--storage-mode", "direct",
-           "--sampler", "nsga2", "--json", "--trials"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-c",
+        MAIN,
+        "search",
+        "--workload",
+        str(SPEC),
+        "--device",
+        "XC7Z020",
+        "--storage",
+        url,
+        "--study",
+        study,
+        "--storage-mode",
+        "direct",
+        "--sampler",
+        "nsga2",
+        "--json",
+        "--trials",
+    ]
     t0 = time.perf_counter()
     procs = [
-        subprocess.Popen([*cmd, str(n)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [*cmd, str(n)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO
+        )
         for n in share
     ]
     for p in procs:
@@ -65,8 +84,10 @@ def main() -> None:
     )
     ap.add_argument("--trials", type=int, default=120)
     args = ap.parse_args()
-    print(f"cost-only study tfc-w1a1 on XC7Z020, {args.trials} trials in total, "
-          f"PostgreSQL {args.url.split('@')[-1]}, {os.cpu_count()} CPUs")  # fmt: skip
+    print(
+        f"cost-only study tfc-w1a1 on XC7Z020, {args.trials} trials in total, "
+        f"PostgreSQL {args.url.split('@')[-1]}, {os.cpu_count()} CPUs"
+    )
     base = None
     for workers in (1, 2, 4):
         wall, rate, n = run(args.url, workers, args.trials)

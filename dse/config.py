@@ -308,7 +308,7 @@ def parse_space(raw: Mapping[str, Any] | None, base: SpaceLimits | None = None) 
                 kw[key] = None if raw[key] in (None, "auto") else bool(raw[key])
         if "fixed" in raw:
             kw["fixed"] = parse_fixed(raw["fixed"] or {})
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ConfigError(f"space: {exc}") from None
     return replace(base, **kw)
 
@@ -425,7 +425,7 @@ def build_config(
             kw["mode"] = str(values["mode"]).lower()
         if values.get("twin") is not None:
             kw["twin"] = values["twin"]
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ConfigError(f"config: {exc}") from None
     kw["space"] = parse_space(space_raw)
     return StudyConfig(**kw)

@@ -134,9 +134,14 @@ def short_db_error(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
     low = text.lower()
-    if "disk is full" in low or "no space" in low or getattr(exc, "errno", None) in (
-        errno.ENOSPC,
-        errno.EFBIG,
+    if (
+        "disk is full" in low
+        or "no space" in low
+        or getattr(exc, "errno", None)
+        in (
+            errno.ENOSPC,
+            errno.EFBIG,
+        )
     ):
         return f"{first} (disk full: free space and resume; committed trials are kept)"
     if "readonly" in low or "read-only" in low:

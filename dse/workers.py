@@ -402,9 +402,7 @@ def run_local_workers(
     for n in trials:
         cmd = [sys.executable, "-c", _WORKER_MAIN, *args, "--trials", str(n), "--json"]
         procs.append(
-            subprocess.Popen(
-                cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-            )
+            subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         )
     errors: list[list[str]] = [[] for _ in procs]
 

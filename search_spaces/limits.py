@@ -115,6 +115,8 @@ class SpaceLimits:
 def parse_fixed(raw: Mapping[str, Any]) -> tuple[tuple[str, FixedChoice], ...]:
     """`{layer: {w_bits: 8, ...}}` from a config file into `SpaceLimits.fixed`."""
     out: list[tuple[str, FixedChoice]] = []
+    if not isinstance(raw, Mapping):
+        raise ConfigError("space.fixed must be a mapping like {conv1: {w_bits: 8}}")
     for name, values in raw.items():
         if values is None:
             continue
@@ -134,7 +136,7 @@ def parse_fixed(raw: Mapping[str, Any]) -> tuple[tuple[str, FixedChoice], ...]:
                 prune=None if values.get("prune") is None else float(values["prune"]),
                 arith=None if arith is None else Arith(str(arith).lower()),
             )
-        except ValueError as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise ConfigError(f"space.fixed.{name}: {exc}") from None
         out.append((str(name), fc))
     return tuple(out)

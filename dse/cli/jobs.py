@@ -149,4 +149,3 @@ def _summary(cfg: StudyConfig, name: str, before: int, elapsed: float) -> Search
 
 
 __all__ = ["run_jobs"]
-

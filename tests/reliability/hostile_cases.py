@@ -76,8 +76,18 @@ def _est(spec: str, *extra: str) -> tuple[str, ...]:
 
 
 def _search(*extra: str, workload: str = TFC) -> tuple[str, ...]:
-    return ("search", "--workload", workload, "--device", "XC7Z020", "--storage", "{db}",
-            "--trials", "3", *extra)
+    return (
+        "search",
+        "--workload",
+        workload,
+        "--device",
+        "XC7Z020",
+        "--storage",
+        "{db}",
+        "--trials",
+        "3",
+        *extra,
+    )
 
 
 # fmt: off

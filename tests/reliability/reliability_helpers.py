@@ -46,6 +46,7 @@ def dse_cmd(args: Sequence[str]) -> list[str]:
 
 def env(**extra: str) -> dict[str, str]:
     out = dict(os.environ)
+    out["PYTHONPATH"] = os.pathsep.join([str(REPO), out.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     out.update(HEARTBEAT_ENV)
     out.update(extra)
     return out

@@ -58,9 +58,7 @@ def test_text_file_as_storage(tmp_path: Path, capfd: pytest.CaptureFixture[str])
 
 
 @pytest.mark.parametrize("damage", ["overwrite-page", "truncate"])
-def test_corrupt_database(
-    study_db: Path, damage: str, capfd: pytest.CaptureFixture[str]
-) -> None:
+def test_corrupt_database(study_db: Path, damage: str, capfd: pytest.CaptureFixture[str]) -> None:
     data = bytearray(study_db.read_bytes())
     page = int.from_bytes(data[16:18], "big") or 65536
     if damage == "overwrite-page":  # garble every b-tree page after the first
