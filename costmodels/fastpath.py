@@ -332,8 +332,9 @@ def estimate_dataflow_fast(
     Each unit's result is remembered per (network name, layer name) with everything it
     depends on (layer, input shape, input bits, input lanes, device) and reused while
     those are equal, so that a search's next design pays only for the units that changed.
-    Only the last unit per layer is kept: an LRU memo of every unit ever seen costs a
-    cold design more (its misses keep thousands of results alive) than it saves.
+    Only the last unit per layer is kept: an LRU memo of every unit ever seen measured
+    slower on new designs and on local moves alike (benchmarks/costmodel_speed.py,
+    docs/costmodels.md).
     Returns None when the network needs the canonical path (any error, so that the
     canonical path raises its canonical message)."""
     shape = tuple(network.input_shape)
