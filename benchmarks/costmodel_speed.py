@@ -14,10 +14,13 @@ import functools
 import os
 import random
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's costmodels
 from costmodels import (
     Network,
     Template,
