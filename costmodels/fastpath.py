@@ -388,6 +388,7 @@ def estimate_dataflow_fast(
                 if (
                     other is None
                     or other[0] != shape
+                    or len(shape) != 3  # add_cost would fail: the canonical path decides
                     or layer.kernel < 1
                     or (layer.stride is not None and layer.stride < 1)
                     or layer.padding < 0

@@ -331,3 +331,70 @@ def test_remembered_units_follow_device_and_input() -> None:
         dev = get_device(dev_name)
         slow = estimate_dataflow(variant.name, resolve(variant), dev, 100.0)
         assert repr(estimate(variant, dev)) == repr(slow)
+
+
+def _fuzz_network(rng: random.Random) -> Network:
+    """A small network with random structure and choices: mostly plausible values, and
+    with some probability one odd value per field (zero, negative, out of range)."""
+
+    def pick(good: tuple[Any, ...], odd: tuple[Any, ...]) -> Any:
+        return rng.choice(odd) if rng.random() < 0.04 else rng.choice(good)
+
+    layers: list[LayerSpec] = []
+    conv = rng.random() < 0.8
+    for i in range(rng.randint(1, 6)):
+        kind = rng.choice((Op.CONV, Op.CONV, Op.CONV, Op.DENSE, Op.MAXPOOL, Op.AVGPOOL, Op.ADD))
+        if not conv and kind is not Op.DENSE:
+            kind = Op.DENSE
+        choice = LayerChoice(
+            w_bits=pick((1, 2, 3, 4, 8, 9, 16), (0, 17)),
+            a_bits=pick((None, 1, 2, 4, 5, 8), (0, 17)),
+            w_type=pick((None, None, None, WType.INT), tuple(WType)),
+            pe=pick((1, 1, 2, 4), (0, 3)),
+            simd=pick((1, 1, 2, 4), (0, 3, 9)),
+            mmv=pick((1, 1, 1, 2), (0, 3)),
+            arith=pick((Arith.AUTO,) * 4 + tuple(Arith), (Arith.XNOR,)),
+            prune=pick((0.0, 0.0, 0.0, 0.5), (1.0, -0.1)),
+        )
+        layers.append(
+            LayerSpec(
+                pick((f"l{i}",), ("l0",)),
+                kind,
+                out_channels=pick((4, 8, 16), (0, 6)),
+                kernel=pick((1, 2, 3), (0, 9)),
+                stride=pick((None, None, 1, 2), (0,)),
+                padding=pick((0, 1), (-1,)),
+                groups=pick((1, 1, 1, 2, 4), (0, 3)),
+                source=pick(("l0", "l1"), (None, "x")) if kind is Op.ADD else None,
+                choice=pick((choice,), (None,)) if kind in (Op.CONV, Op.DENSE) else None,
+            )
+        )
+    shape = (rng.choice((4, 8)), rng.choice((6, 8)), 8) if conv else (rng.choice((8, 12)),)
+    return Network("fuzz", shape, pick((1, 2, 8), (0, 17)), tuple(layers))
+
+
+def test_fast_path_agrees_on_fuzzed_networks() -> None:
+    """On random small networks, mostly invalid, `estimate` either raises exactly what the
+    canonical path raises or returns exactly what it returns."""
+    from costmodels.dataflow import estimate_dataflow
+
+    rng = random.Random(7)
+    dev = get_device("zcu104")
+    outcomes = {"ok": 0, "error": 0}
+    for _ in range(3000):
+        net = _fuzz_network(rng)
+        try:
+            slow: Any = estimate_dataflow(net.name, resolve(net), dev, 100.0)
+        except DseError as e:
+            slow = f"{type(e).__name__}: {e}"
+        except (ValueError, ZeroDivisionError) as e:  # the canonical path's own crashes
+            slow = f"{type(e).__name__}: {e}"
+        try:
+            fast: Any = estimate(net, dev, clock_mhz=100.0)
+        except DseError as e:
+            fast = f"{type(e).__name__}: {e}"
+        except (ValueError, ZeroDivisionError) as e:
+            fast = f"{type(e).__name__}: {e}"
+        outcomes["error" if isinstance(slow, str) else "ok"] += 1
+        assert repr(fast) == repr(slow), net
+    assert outcomes["ok"] >= 100 and outcomes["error"] >= 100, outcomes
