@@ -55,7 +55,13 @@ from dse.config import (
     fingerprint,
 )
 from dse.storage_safety import check_storage, short_db_error
-from dse.workers import StudyGuard, create_study, heartbeat_kwargs, wait_for_meta
+from dse.workers import (
+    StudyGuard,
+    create_study,
+    heartbeat_kwargs,
+    retry_schema_race,
+    wait_for_meta,
+)
 from search_spaces import Candidate, SearchSpace, choice_from_dict
 from search_spaces import baselines as bl
 
@@ -392,10 +398,12 @@ def open_storage(url: str, *, create: bool, heartbeat: bool = False) -> RDBStora
     if path is not None:
         kwargs["connect_args"] = {"timeout": 30}
     try:
-        storage = RDBStorage(
-            url,
-            engine_kwargs=kwargs,
-            **(heartbeat_kwargs() if heartbeat else {}),  # dse.workers: heartbeats, retry
+        storage = retry_schema_race(  # dse.workers: workers creating the tables at once
+            lambda: RDBStorage(
+                url,
+                engine_kwargs=kwargs,
+                **(heartbeat_kwargs() if heartbeat else {}),  # dse.workers: heartbeats, retry
+            )
         )
     except DseError:
         raise

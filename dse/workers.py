@@ -27,15 +27,16 @@ import datetime as dt
 import fcntl
 import logging
 import os
+import random
 import signal
 import subprocess
 import sys
 import threading
 import time
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import optuna
 import sqlalchemy as sa
@@ -96,6 +97,24 @@ def heartbeat_kwargs() -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- study creation
+
+T = TypeVar("T")
+_RACE_WORDS = ("already exists", "duplicate", "unique", "1050", "deadlock")
+
+
+def retry_schema_race(make: Callable[[], T], attempts: int = 4) -> T:
+    """`make()` (opening a storage), retried when it lost a race with another worker that
+    was creating the same tables on a fresh database (PostgreSQL: duplicate `pg_type` key;
+    MySQL: error 1050 "table already exists"). Other errors are raised at once."""
+    for attempt in range(attempts):
+        try:
+            return make()
+        except Exception as exc:
+            text = str(exc).lower()
+            if attempt == attempts - 1 or not any(w in text for w in _RACE_WORDS):
+                raise
+            time.sleep(0.2 + random.random() * 0.5)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def create_study(
@@ -459,6 +478,7 @@ __all__ = [
     "heartbeat_interval_s",
     "heartbeat_kwargs",
     "option_args",
+    "retry_schema_race",
     "run_local_workers",
     "split_trials",
     "sqlite_study_lock",

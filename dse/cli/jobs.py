@@ -21,7 +21,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from costmodels.errors import ConfigError
 from dse.cli.common import err_console, print_json
 from dse.config import OBJECTIVES, StorageMode, StudyConfig
-from dse.study import SearchSummary, display_url, load_study_record, pareto_mask
+from dse.study import (
+    SearchSummary,
+    display_url,
+    load_study_record,
+    open_storage,
+    pareto_mask,
+)
 from dse.workers import option_args, run_local_workers, split_trials
 
 _NOT_PASSED = ("jobs", "trials", "as_json", "storage_mode")
@@ -57,6 +63,10 @@ def run_jobs(cfg: StudyConfig, jobs: int, params: Mapping[str, Any], *, as_json:
     shares = split_trials(total, jobs)
     args = ["search", *option_args(params, skip=_NOT_PASSED), "--storage-mode", "direct"]
     name = cfg.study_name()
+    # validate the storage once and create its tables before N workers race to
+    storage = open_storage(cfg.storage, create=True)
+    storage.remove_session()
+    storage.engine.dispose()
     engine = sa.create_engine(cfg.storage)
     start_count: list[int] = []
     bar = Progress(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
+import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -72,14 +74,14 @@ def test_three_workers_share_one_study(pg_study: tuple[str, str]) -> None:
 
 def test_jobs_runs_n_local_workers(pg_study: tuple[str, str]) -> None:
     url, study = pg_study
-    res = run_dse(search_args(url, study, 9, "--jobs", "3", "--json"))
+    res = run_dse(search_args(url, study, 6, "--jobs", "2", "--json"))
     assert res.returncode == 0, res.stderr
     summary = json.loads(res.stdout)
-    assert summary["jobs"] == 3 and summary["worker_exit_codes"] == [0, 0, 0]
-    assert summary["trials_total"] == 9 and summary["trials_new"] == 9
+    assert summary["jobs"] == 2 and summary["worker_exit_codes"] == [0, 0]
+    assert summary["trials_total"] == 6 and summary["trials_new"] == 6
     counts = state_counts(url, study)
-    # 9 finished; baselines the run was too short for stay WAITING for the next run
-    assert counts["COMPLETE"] == 9 and "RUNNING" not in counts, counts
+    # 6 finished; baselines the run was too short for stay WAITING for the next run
+    assert counts["COMPLETE"] == 6 and "RUNNING" not in counts, counts
     assert numbers(url, study) == list(range(sum(counts.values())))
     assert {r["trial"] for r in summary["pareto"]} == _brute_front(url, study)
 
@@ -144,3 +146,61 @@ def test_sigkilled_worker_is_detected_and_retried(pg_study: tuple[str, str]) -> 
         ).scalar_one()
     engine.dispose()
     assert counts.get("FAIL", 0) == retried == 1  # the killed trial, run again once
+
+
+MYSQL_URL = os.environ.get("DSE_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+
+
+def _server(kind: str, postgres_url: str | None) -> str:
+    if kind == "postgresql":
+        assert postgres_url is not None
+        return postgres_url
+    try:
+        engine = sa.create_engine(MYSQL_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.exec_driver_sql("select 1")
+        engine.dispose()
+    except Exception as exc:
+        pytest.skip(f"no MySQL/MariaDB server at {MYSQL_URL}: {type(exc).__name__}")
+    return MYSQL_URL
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["postgresql", "mysql"])
+def test_four_workers_on_a_fresh_database(kind: str, request: pytest.FixtureRequest) -> None:
+    """Four workers start together on an empty database: they race to create Optuna's
+    tables and the study, and all of them must run their trials."""
+    server = _server(
+        kind, request.getfixturevalue("postgres_url") if kind == "postgresql" else None
+    )
+    u = sa.engine.make_url(server)
+    db = f"relfresh_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(
+        u.set(database="postgres" if kind == "postgresql" else ""), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"create database {db}")
+    url = u.set(database=db).render_as_string(hide_password=False)
+    try:
+        procs = [
+            subprocess.Popen(
+                dse_cmd(search_args(url, "s", 3, "--storage-mode", "direct", "--json")),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env(),
+            )
+            for _ in range(4)
+        ]
+        for p in procs:
+            _, err = p.communicate(timeout=120)
+            assert p.returncode == 0, err
+        counts = state_counts(url, "s")
+        assert counts["COMPLETE"] == 12 and "RUNNING" not in counts, counts
+        assert numbers(url, "s") == list(range(sum(counts.values())))
+    finally:
+        sa.create_engine(url).dispose()
+        with admin.connect() as conn:
+            force = " with (force)" if kind == "postgresql" else ""
+            conn.exec_driver_sql(f"drop database {db}{force}")
+        admin.dispose()
