@@ -1014,7 +1014,8 @@ def run_search(
             sid, created = create_study(storage, problem.directions, name, STUDY_ATTR, meta)
             resumed = not created  # another worker created it at the same time
         guard = StudyGuard(storage, sid, cfg.storage, shared=mode is StorageMode.DIRECT)
-        stored = [t for t in storage.get_all_trials(sid, deepcopy=False) if t.state.is_finished()]
+        everything = storage.get_all_trials(sid, deepcopy=False)
+        stored = [t for t in everything if t.state.is_finished()]
     except DseError:
         storage.remove_session()
         storage.engine.dispose()
@@ -1028,7 +1029,7 @@ def run_search(
     writer: BatchWriter | None = None
     if mode is StorageMode.BATCH:
         study = optuna.create_study(directions=problem.directions, sampler=sampler)
-        study.add_trials(stored)
+        study.add_trials(_with_placeholders(everything))
         writer = BatchWriter(cfg.storage, sid)
     else:
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
@@ -1050,7 +1051,10 @@ def run_search(
         resumed=resumed,
     )
     if not stored and (not resumed or mode is StorageMode.BATCH):
-        for label, cand in baseline_candidates(problem):
+        seeds = baseline_candidates(problem)
+        if mode is StorageMode.DIRECT:  # enqueued trials are stored rows: no more than run
+            seeds = seeds[:n_trials]
+        for label, cand in seeds:
             study.enqueue_trial(
                 problem.space.params_for(cand.choices), user_attrs={ATTR_BASELINE: label}
             )
@@ -1153,6 +1157,24 @@ def run_search(
     )
     storage.engine.dispose()
     return summary
+
+
+def _with_placeholders(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
+    """Stored trials for the in-memory study of a batch run, in number order. Unfinished
+    ones (a direct-mode worker's waiting or running rows) become in-memory FAIL
+    placeholders: the samplers ignore them and the in-memory numbering stays aligned with
+    the stored numbers; their rows are left as they are."""
+    out: list[FrozenTrial] = []
+    for t in sorted(trials, key=lambda t: t.number):
+        if t.state.is_finished():
+            out.append(t)
+        else:
+            out.append(
+                optuna.trial.create_trial(
+                    state=TrialState.FAIL, system_attrs={"dse:placeholder": t.state.name}
+                )
+            )
+    return out
 
 
 def _update_best(

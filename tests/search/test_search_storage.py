@@ -71,19 +71,19 @@ def test_sigkill_keeps_every_committed_trial(specs, tmp_path: Path) -> None:  # 
 def test_ctrl_c_commits_and_prints_resume_command(specs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     db = tmp_path / "c.db"
     url = f"sqlite:///{db}"
-    args = ["search", "--workload", str(specs["cnv"]), "--device", "XC7Z020",
+    args = ["search", "--workload", str(specs["tfc"]), "--device", "XC7Z020",
             "--storage", url, "--trials", "100000000"]  # fmt: skip
     proc = subprocess.Popen([*CLI, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)  # fmt: skip
-    _wait(lambda: db.exists() and _count(db) >= 20)
+    _wait(lambda: db.exists() and _count(db) >= 10)
     proc.send_signal(signal.SIGINT)
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "resume with:" in err
     resume = err.strip().splitlines()[-1].strip()
-    assert resume.startswith("dse search ") and "--study cnv-xc7z020" in resume
+    assert resume.startswith("dse search ") and "--study tfc-xc7z020" in resume
     total = _count(db)
-    assert total == len(optuna.load_study(study_name="cnv-xc7z020", storage=url).trials)
+    assert total == len(optuna.load_study(study_name="tfc-xc7z020", storage=url).trials)
     assert "trials, all committed" in err
     # the printed command resumes the same study
     words = resume.split()[1:]
@@ -95,27 +95,29 @@ def test_ctrl_c_commits_and_prints_resume_command(specs, tmp_path: Path) -> None
 
 def test_direct_mode_sqlite(specs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'd.db'}"
-    cfg = StudyConfig(workload=str(specs["tfc"]), device="XC7Z020", study="d", trials=25,
+    cfg = StudyConfig(workload=str(specs["tfc"]), device="XC7Z020", study="d", trials=12,
                       storage=url, storage_mode=StorageMode.DIRECT)  # fmt: skip
     s = run_search(cfg)
-    assert s.storage_mode == "direct" and s.trials_total == 25
+    assert s.storage_mode == "direct" and s.trials_total == 12
     study = optuna.load_study(study_name="d", storage=url)
-    assert len(study.trials) == 25 and "candidate" in study.trials[-1].user_attrs
-    # a batch-mode resume of a direct-mode study continues the numbering
+    assert len(study.trials) == 12 and "candidate" in study.trials[-1].user_attrs
+    # a waiting row left by a direct-mode worker (an enqueued trial never run) ...
+    study.enqueue_trial(dict(study.trials[0].params))
+    # ... and a batch-mode resume continues the numbering after it
     s2 = run_search(StudyConfig(**{**cfg.__dict__, "storage_mode": StorageMode.BATCH,
-                                   "trials": 10}))  # fmt: skip
-    assert s2.trials_total == 35
+                                   "trials": 6}))  # fmt: skip
+    assert s2.trials_total == 19  # the waiting row counts (failed by dse.workers)
     numbers = [t.number for t in optuna.load_study(study_name="d", storage=url).trials]
-    assert numbers == list(range(35))
+    assert sorted(numbers) == list(range(19))
 
 
 @pytest.mark.postgres
 def test_postgres_batch_and_direct(specs, postgres_url: str, fresh_pg_study: str) -> None:  # type: ignore[no-untyped-def]
-    for mode, n in ((StorageMode.DIRECT, 15), (StorageMode.BATCH, 30)):
+    for mode, n in ((StorageMode.DIRECT, 8), (StorageMode.BATCH, 12)):
         cfg = StudyConfig(workload=str(specs["tfc"]), device="XC7Z020", study=fresh_pg_study,
                           trials=n, storage=postgres_url, storage_mode=mode)  # fmt: skip
         run_search(cfg)
     study = optuna.load_study(study_name=fresh_pg_study, storage=postgres_url)
-    assert len(study.trials) == 45
-    assert sorted(t.number for t in study.trials) == list(range(45))
+    assert len(study.trials) == 20
+    assert sorted(t.number for t in study.trials) == list(range(20))
     assert sum(1 for t in study.trials if t.user_attrs.get("baseline")) >= 1
