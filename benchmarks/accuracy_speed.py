@@ -21,9 +21,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _accuracy_common import random_candidate  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's dse
+from _accuracy_common import random_candidate
 
-from dse.nn import AccuracyEvaluator, load_workload  # noqa: E402
+from dse.nn import AccuracyEvaluator, load_workload
 
 
 def main() -> None:
@@ -50,8 +51,13 @@ def main() -> None:
     ev.warm_up()  # calibration ranges for 1..8 bits, RCCM scales (once per search)
     ev.evaluate(wl.network)
     setup = time.perf_counter() - t0
-    print(f"workload {wl.name}: {len(x)} validation samples, torch threads {torch.get_num_threads()}")
-    print(f"evaluator set-up (warm_up: calibration 1..8 bits, RCCM scales; first evaluation): {setup * 1e3:.1f} ms")
+    print(
+        f"workload {wl.name}: {len(x)} validation samples, torch threads {torch.get_num_threads()}"
+    )
+    print(
+        "evaluator set-up (warm_up: calibration 1..8 bits, RCCM scales; first evaluation): "
+        f"{setup * 1e3:.1f} ms"
+    )
     print()
     for label in ("first visit (cold weight caches)", "revisit (warm weight caches)"):
         ratios, f_ms, q_ms = [], [], []
@@ -69,7 +75,8 @@ def main() -> None:
         print(f"  float forward   median {statistics.median(f_ms):7.2f} ms")
         print(f"  PTQ evaluation  median {statistics.median(q_ms):7.2f} ms")
         print(f"  ratio PTQ/float median {statistics.median(ratios):5.2f}x   "
-              f"p90 {ratios[int(0.9 * (len(ratios) - 1))]:5.2f}x   max {ratios[-1]:5.2f}x")  # fmt: skip
+              f"p90 {ratios[int(0.9 * (len(ratios) - 1))]:5.2f}x   "
+              f"max {ratios[-1]:5.2f}x")  # fmt: skip
     print()
     print("quantization-aware fine-tuning cost (per evaluation, same candidates):")
     f = statistics.median(float_forward() for _ in range(9))

@@ -3,7 +3,9 @@
 `AccuracyEvaluator(workload).evaluate(network)` quantizes and prunes the workload's float
 model as the candidate `network` says (per layer: weight format, output activation bits,
 kept filters), optionally fine-tunes it for a few quantization-aware steps, and returns
-the validation accuracy. Only what changes accuracy enters the cache key (see
+the validation accuracy. With fine-tuning, the better of the post-training model and the
+fine-tuned model on the validation split counts (best-checkpoint selection: both are
+deployable, and a short fine-tune can cost a near-lossless 8-bit model a sample or two). Only what changes accuracy enters the cache key (see
 `accuracy_key`): PE/SIMD/MMV never do, pruning only through the kept channel counts.
 
 Everything expensive that does not depend on the candidate is computed once per evaluator
@@ -58,7 +60,7 @@ from dse.nn.workloads import Workload, limit_threads
 log = logging.getLogger(__name__)
 
 # Bump when anything that changes an evaluation's result changes (old cache rows then miss).
-EVAL_VERSION = 1
+EVAL_VERSION = 3
 
 # Default quantization-aware fine-tuning budget (optimizer steps of FINETUNE_BATCH samples).
 # Chosen from benchmarks/accuracy_speed.py and accuracy_fidelity.py on digits-cnn: PTQ alone
@@ -101,8 +103,9 @@ class QuantPolicy:
 
     first_last_bits: int | None = None
     prune_rank: PruneRank = PruneRank.AUTO
-    finetune_lr: float = 3e-3
+    finetune_lr: float = 5e-3
     finetune_batch: int = 64
+    finetune_cosine: bool = True
     calib_samples: int = 512
 
 
@@ -177,12 +180,14 @@ class AccuracyEvaluator:
         self._memo: dict[str, float] = {}
         self._lambdas: dict[tuple[str, Arith], Tensor] = {}
         self._calib: dict[str, Tensor] | None = None
+        self._means: dict[str, Tensor] = {}
         self._clips: dict[tuple[str, int, bool], float] = {}
         self._kept: dict[tuple[str, str, int], tuple[int, ...]] = {}
         self._qweights: _LRU[tuple[object, ...], tuple[Tensor, Tensor]] = _LRU(2048)
         self._steps: _LRU[tuple[object, ...], Step] = _LRU(4096)
         self._codes: dict[tuple[str, int], tuple[Tensor, float]] = {}
-        self._tuned: _LRU[str, dict[str, tuple[Tensor, Tensor]]] = _LRU(8)
+        # fine-tuned weights per key (None: the post-training model was the better one)
+        self._tuned: _LRU[str, dict[str, tuple[Tensor, Tensor]] | None] = _LRU(8)
 
     # ------------------------------------------------------------------ configuration
 
@@ -225,6 +230,7 @@ class AccuracyEvaluator:
                 p.prune_rank.value,
                 p.finetune_lr,
                 p.finetune_batch,
+                p.finetune_cosine,
                 p.calib_samples,
             ],
             "input_bits": input_bits,
@@ -333,7 +339,7 @@ class AccuracyEvaluator:
                 lam = self._rccm_lambda(name, q.fmt.arith)
                 out_idx = plan[name][0]
                 lambdas[name] = lam if out_idx is None else lam[list(out_idx)]
-        weights = sliced_weights(self._folded, plan)
+        weights = sliced_weights(self._folded, plan, self._input_means())
         fmts = {n: q.fmt for n, q in quants.items()}
         return QatNet(self._traced, weights, fmts, acts, lambdas)
 
@@ -362,11 +368,16 @@ class AccuracyEvaluator:
         x = self.workload.inputs("train")[: self.policy.calib_samples]
         saved: dict[str, Tensor] = {}
         out: dict[str, Tensor] = {}
+        means: dict[str, Tensor] = {}
         gen = torch.Generator().manual_seed(0)
         with torch.no_grad():
             for layer in self._traced.layers:
                 if layer.op.is_compute:
                     w, b = self._folded[layer.name]
+                    if layer.op is Op.CONV:
+                        means[layer.name] = x.mean(dim=(0, 2, 3))
+                    else:
+                        means[layer.name] = (x.flatten(1) if x.dim() > 2 else x).mean(dim=0)
                     if layer.op is Op.CONV:
                         x = torch.nn.functional.conv2d(
                             x, w, b, layer.stride or 1, layer.padding, 1, layer.groups
@@ -394,7 +405,14 @@ class AccuracyEvaluator:
                 if layer.users:
                     saved[layer.name] = x
         self._calib = out
+        self._means = means
         return out
+
+    def _input_means(self) -> dict[str, Tensor]:
+        """Mean input of each compute layer per channel (conv) or feature (dense) on the
+        calibration samples."""
+        self._calibration()
+        return self._means
 
     def _act(self, name: str, relu: bool, bits: int | None) -> ActQuant | None:
         if bits is None:
@@ -428,7 +446,29 @@ class AccuracyEvaluator:
         }
         tuned = None
         if self.finetune_steps > 0:
-            tuned = self._tuned.get_or(key, lambda: self._finetune(plan, quants, acts, input_bits))
+
+            def select() -> dict[str, tuple[Tensor, Tensor]] | None:
+                weights = self._finetune(plan, quants, acts, input_bits)
+                y = self.workload.data["val"][1]
+                ptq = self._run(input_bits, quants, plan, acts, None, "val")
+                ft = self._run(input_bits, quants, plan, acts, weights, "val")
+                better = (ft.argmax(1) == y).sum() > (ptq.argmax(1) == y).sum()
+                return weights if bool(better) else None
+
+            tuned = self._tuned.get_or(key, select)
+        return self._run(input_bits, quants, plan, acts, tuned, split)
+
+    def _run(
+        self,
+        input_bits: int,
+        quants: dict[str, LayerQuant],
+        plan: dict[str, tuple[tuple[int, ...] | None, tuple[int, ...] | None]],
+        acts: dict[str, ActQuant | None],
+        tuned: dict[str, tuple[Tensor, Tensor]] | None,
+        split: str,
+    ) -> Tensor:
+        """Logits of the candidate on `split`: post-training weights (`tuned` None, from the
+        caches) or the fine-tuned quantized weights."""
         x, scale = self._input_codes(split, input_bits)
         in_scale = scale
         steps: list[Step] = []
@@ -450,7 +490,7 @@ class AccuracyEvaluator:
                     o: tuple[int, ...] | None = out_idx,
                     i: tuple[int, ...] | None = in_idx,
                 ) -> tuple[Tensor, Tensor]:
-                    w, b = sliced_weights(self._folded, {name: (o, i)})[name]
+                    w, b = sliced_weights(self._folded, {name: (o, i)}, self._input_means())[name]
                     return self._quantize(name, w, fmt, o), b
 
                 qw, b = self._qweights.get_or(wkey, make_q)
@@ -486,6 +526,9 @@ class AccuracyEvaluator:
         torch.manual_seed(self.seed)
         gen = torch.Generator().manual_seed(self.seed)
         opt = torch.optim.Adam(net.parameters(), lr=self.policy.finetune_lr)
+        sched = None
+        if self.policy.finetune_cosine:
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.finetune_steps)
         loss_fn = nn.CrossEntropyLoss()
         batch = min(self.policy.finetune_batch, len(x))
         order = torch.randperm(len(x), generator=gen)
@@ -500,4 +543,6 @@ class AccuracyEvaluator:
                 opt.zero_grad(set_to_none=True)
                 loss_fn(net(x[idx]), y[idx]).backward()
                 opt.step()
+                if sched is not None:
+                    sched.step()
         return net.quantized_weights()
