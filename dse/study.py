@@ -56,8 +56,10 @@ from dse.config import (
 )
 from dse.storage_safety import check_storage, short_db_error
 from dse.workers import (
+    HEARTBEAT_ENV,
     StudyGuard,
     create_study,
+    grace_s,
     heartbeat_kwargs,
     retry_schema_race,
     wait_for_meta,
@@ -1137,6 +1139,11 @@ def run_search(
                         left,
                     )
                 )
+    except optuna.exceptions.UpdateFinishedTrialError as exc:  # dse.workers: judged dead
+        raise StudyError(
+            f"{exc} Another worker judged this one dead (no heartbeat for {grace_s()} s) and "
+            f"retries its trial; on a loaded machine raise {HEARTBEAT_ENV}"
+        ) from None
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:

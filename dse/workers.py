@@ -205,12 +205,34 @@ def sqlite_study_lock(url: str, *, shared: bool) -> Iterator[None]:
 
 
 def enable_wal(storage: RDBStorage) -> None:
-    """Put a SQLite storage in WAL mode (persistent in the file): readers never block the
-    writer, so direct-mode workers on one file wait less (sqlite.org/wal.html)."""
-    if storage.engine.dialect.name != "sqlite":
+    """Make a SQLite storage safe for several direct-mode workers (nothing for servers).
+
+    - WAL mode (persistent in the file): readers never block the writer
+      (sqlite.org/wal.html).
+    - Every transaction starts with `BEGIN IMMEDIATE`, taking the write lock at once. With
+      pysqlite's default deferred transactions, Optuna's `SELECT ... FOR UPDATE` is no lock
+      on SQLite: two workers could both claim one WAITING trial and run it twice (seen in
+      testing). This is SQLAlchemy's documented recipe for serializable pysqlite
+      transactions (docs.sqlalchemy.org, dialects/sqlite, "Serializable isolation").
+    """
+    engine = storage.engine
+    if engine.dialect.name != "sqlite":
         return
-    with storage.engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # no implicit BEGIN from the driver
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    storage.remove_session()
+    engine.dispose()  # pooled connections predate the listeners
 
 
 # ----------------------------------------------------------------------------- stale trials

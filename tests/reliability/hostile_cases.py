@@ -122,7 +122,7 @@ CASES: tuple[Case, ...] = (
     Case("op-unknown", "unknown layer op `dense2`", _est("{dir}/s.yaml"), "did you mean 'dense'",
          files={"s.yaml": _spec(op="dense2")}),
     # --- wrong types
-    Case("type-out-features", "`out_features: \"sixty-four\"` (string)",
+    Case("type-out-features", "`out_features: \"64\"` (a string)",
          _est("{dir}/s.yaml"), "must be an integer", files={"s.yaml": _spec(out_features="64")}),
     Case("type-bool-bits", "`w_bits: true` (bool)", _est("{dir}/s.yaml"),
          "must be an integer", files={"s.yaml": _spec(w_bits=True)}),

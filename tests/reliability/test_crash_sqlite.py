@@ -151,3 +151,18 @@ def test_second_batch_writer_is_refused(tmp_path: Path, capfd: pytest.CaptureFix
     line = one_error_line(capfd.readouterr().err)
     assert "being written by another dse search" in line
     assert state_counts(url, "l") == before
+
+
+@pytest.mark.slow
+def test_jobs_on_sqlite_never_run_a_trial_twice(tmp_path: Path) -> None:
+    """Three direct-mode workers on one SQLite file claim the enqueued baselines: with
+    pysqlite's deferred transactions two of them could both claim one (Optuna's row lock
+    is no lock on SQLite); `BEGIN IMMEDIATE` (dse.workers.enable_wal) prevents it."""
+    url = f"sqlite:///{tmp_path / 'j.db'}"
+    res = run_dse(search_args(url, "j", 45, "--jobs", "3", "--json"))
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["worker_exit_codes"] == [0, 0, 0]
+    counts = state_counts(url, "j")
+    assert counts.get("COMPLETE") == 45 and "RUNNING" not in counts, counts
+    nums = numbers(url, "j")
+    assert nums == list(range(len(nums)))
