@@ -141,3 +141,20 @@ def test_kl_report_orders_sets(cnn: Workload) -> None:
     assert [r.coefficients for r in conv2] == [15, 59, 207]
     assert conv2[0].rel_msqe > conv2[1].rel_msqe > conv2[2].rel_msqe
     assert all(np.isfinite(r.kl) and r.kl >= 0 for r in rows)
+
+
+def test_warm_up_changes_nothing_but_timing(cnn: Workload) -> None:
+    net = with_all(cnn.network, w_bits=3, a_bits=2, arith=Arith.RCCM3)
+    cold = AccuracyEvaluator(cnn, finetune_steps=0)
+    warm = AccuracyEvaluator(cnn, finetune_steps=0)
+    warm.warm_up()
+    assert np.array_equal(cold.outputs(net), warm.outputs(net))
+
+
+@pytest.mark.slow
+def test_quick_evaluation_orders_clearly_separated_configs(cnn: Workload) -> None:
+    ev = AccuracyEvaluator(cnn)  # the default fine-tuning budget
+    mid_binary = pin_first_last(with_all(cnn.network, w_bits=1), 8)
+    all_binary_a1 = with_all(cnn.network, w_bits=1, a_bits=1)
+    accs = [ev.evaluate(n).accuracy for n in (cnn.network, mid_binary, all_binary_a1)]
+    assert accs[0] >= accs[1] > accs[2] > 0.5
