@@ -30,7 +30,10 @@ MAIN = "import sys; from dse.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 def finished(url: str) -> dict[int, tuple[str, tuple[float, ...] | None]]:
-    s = optuna.load_study(study_name="crash", storage=url)
+    try:  # a kill before the study row was committed leaves a file without the study
+        s = optuna.load_study(study_name="crash", storage=url)
+    except KeyError:
+        return {}
     return {
         t.number: (t.state.name, tuple(t.values) if t.values else None)
         for t in s.get_trials(deepcopy=False)

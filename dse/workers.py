@@ -131,7 +131,7 @@ def create_study(
         sid = storage.create_new_study(list(directions), name)
     except optuna.exceptions.DuplicatedStudyError:
         sid = storage.get_study_id_from_name(name)
-        theirs = wait_for_meta(storage, sid, attr_key)
+        theirs = wait_for_meta(storage, sid, attr_key) or {}
         if theirs.get("fingerprint") != meta.get("fingerprint"):
             raise StudyError(
                 f"another worker created study {name!r} at the same time with a different "
@@ -143,18 +143,28 @@ def create_study(
 
 
 def wait_for_meta(
-    storage: RDBStorage, study_id: int, attr_key: str, timeout_s: float = META_WAIT_S
-) -> dict[str, Any]:
-    """The study's definition attribute; a study another worker has just created may not
+    storage: RDBStorage, study_id: int, attr_key: str, timeout_s: float | None = None
+) -> dict[str, Any] | None:
+    """The study's definition attribute. A study another worker has just created may not
     carry it yet, so an empty one is re-read for up to `timeout_s` while the study has no
-    trials (a study with trials and no definition was not made by dse: returned empty)."""
-    deadline = time.monotonic() + timeout_s
+    trials. A study with trials but no definition was not made by dse: `{}`. A study still
+    bare after the wait (no trials, no attributes at all) is the orphan of a creator killed
+    between `create_new_study` and writing its definition: it is deleted and None returned,
+    so the caller creates it again."""
+    deadline = time.monotonic() + (META_WAIT_S if timeout_s is None else timeout_s)
     while True:
-        meta = storage.get_study_user_attrs(study_id).get(attr_key)
+        attrs = storage.get_study_user_attrs(study_id)
+        meta = attrs.get(attr_key)
         if isinstance(meta, Mapping):
             return dict(meta)
-        if time.monotonic() >= deadline or storage.get_n_trials(study_id) > 0:
+        if storage.get_n_trials(study_id) > 0 or attrs:
             return {}
+        if time.monotonic() >= deadline:
+            if storage.get_study_system_attrs(study_id):
+                return {}
+            logger.info("deleting the empty study %d left by a killed creator", study_id)
+            storage.delete_study(study_id)
+            return None
         time.sleep(0.1)
 
 

@@ -29,7 +29,10 @@ from dse.workers import sqlite_study_lock
 
 def _finished(url: str, study: str) -> dict[int, tuple[str, tuple[float, ...] | None]]:
     """{number: (state, values)} of the finished trials, via Optuna (the study must open)."""
-    s = optuna.load_study(study_name=study, storage=url)
+    try:  # a kill before the study row was committed leaves a file without the study
+        s = optuna.load_study(study_name=study, storage=url)
+    except KeyError:
+        return {}
     return {
         t.number: (t.state.name, tuple(t.values) if t.values else None)
         for t in s.get_trials(deepcopy=False)
@@ -166,3 +169,21 @@ def test_jobs_on_sqlite_never_run_a_trial_twice(tmp_path: Path) -> None:
     assert counts.get("COMPLETE") == 45 and "RUNNING" not in counts, counts
     nums = numbers(url, "j")
     assert nums == list(range(len(nums)))
+
+
+def test_resume_after_a_kill_between_creating_the_study_and_its_definition(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`kill -9` right after `create_new_study` leaves a bare study (no definition, no
+    trials); the next run recognizes the orphan, recreates it and runs."""
+    import dse.workers
+
+    monkeypatch.setattr(dse.workers, "META_WAIT_S", 0.5)
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    optuna.create_study(study_name="o", storage=url, directions=["maximize", "minimize"])
+    assert main(search_args(url, "o", 4)) == 0
+    assert state_counts(url, "o") == {"COMPLETE": 4}
+    storage = optuna.storages.RDBStorage(url)
+    sid = storage.get_study_id_from_name("o")
+    assert "dse" in storage.get_study_user_attrs(sid)
+    storage.engine.dispose()
