@@ -49,7 +49,12 @@ class AccuracyCache:
                     kwargs["connect_args"] = {"timeout": 60}
                 engine = sa.create_engine(url, **kwargs)
             self._engine = engine
-            _metadata.create_all(engine, tables=[_table], checkfirst=True)
+            try:
+                _metadata.create_all(engine, tables=[_table], checkfirst=True)
+            except SQLAlchemyError:
+                # another process may have created it between the check and the CREATE
+                if not sa.inspect(engine).has_table(TABLE):
+                    raise
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot open the accuracy cache at {url}: {_short(exc)}") from None
 

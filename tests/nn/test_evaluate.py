@@ -158,3 +158,19 @@ def test_quick_evaluation_orders_clearly_separated_configs(cnn: Workload) -> Non
     all_binary_a1 = with_all(cnn.network, w_bits=1, a_bits=1)
     accs = [ev.evaluate(n).accuracy for n in (cnn.network, mid_binary, all_binary_a1)]
     assert accs[0] >= accs[1] > accs[2] > 0.5
+
+
+def _race_writer(url: str, value: float, keys: int) -> list[float]:
+    cache = AccuracyCache(url)
+    return [cache.put(f"{i:064d}", value, "w", 0.0) for i in range(keys)]
+
+
+def test_concurrent_writers_agree_on_first_value(tmp_path: Path) -> None:
+    import multiprocessing as mp
+
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    with mp.get_context("spawn").Pool(2) as pool:
+        a, b = pool.starmap(_race_writer, [(url, 0.25, 40), (url, 0.75, 40)])
+    final = [AccuracyCache(url).get(f"{i:064d}") for i in range(40)]
+    assert a == b == final  # every writer reads back the one stored value
+    assert set(final) <= {0.25, 0.75}
