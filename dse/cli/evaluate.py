@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +11,7 @@ from rich.table import Table
 
 from costmodels.errors import ConfigError
 from costmodels.network import resolve
+from costmodels.types import Network
 from dse.cli.app import app
 from dse.cli.common import console, err_console, print_json
 
@@ -88,7 +90,7 @@ def evaluate_cmd(
 ) -> None:
     """Quantize (and prune) a workload as given, fine-tune briefly, print its accuracy."""
     from dse.nn.cache import AccuracyCache
-    from dse.nn.choices import apply_choices, read_choices, uniform_choices
+    from dse.nn.choices import apply_choices, read_choices, read_input_bits, uniform_choices
     from dse.nn.evaluate import DEFAULT_FINETUNE_STEPS, AccuracyEvaluator, QuantPolicy
     from dse.nn.workloads import load_workload, prepare_network
 
@@ -105,21 +107,21 @@ def evaluate_cmd(
         if v is not None and not 1 <= v <= 16:
             raise ConfigError(f"{opt} {v} is out of range 1..16")
     raw = read_choices(spec) if spec is not None else None
+    input_bits = read_input_bits(spec) if spec is not None else None
     # Validate everything against the untrained network first: bad input writes nothing.
     network = prepare_network(workload, seed)
-    network = (
-        apply_choices(network, raw) if raw is not None else uniform_choices(network, w_bits, a_bits)
-    )
+
+    def choose(net: Network) -> Network:
+        net = apply_choices(net, raw) if raw is not None else uniform_choices(net, w_bits, a_bits)
+        return replace(net, input_bits=input_bits) if input_bits is not None else net
+
+    network = choose(network)
     resolve(network)
     policy = QuantPolicy(first_last_bits=first_last_bits)
     cache = AccuracyCache(storage) if storage else None
     with err_console.status("loading the workload (training the float model on first use)"):
         wl = load_workload(workload, cache_dir=cache_dir, seed=seed)
-    network = (
-        apply_choices(wl.network, raw)
-        if raw is not None
-        else uniform_choices(wl.network, w_bits, a_bits)
-    )
+    network = choose(wl.network)
     ev = AccuracyEvaluator(wl, finetune_steps=steps, seed=seed, cache=cache, policy=policy)
     with err_console.status(f"evaluating ({steps} fine-tuning steps)"):
         result = ev.evaluate(network)

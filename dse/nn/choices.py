@@ -9,8 +9,8 @@ Accepted shapes (layer names are the workload's, see `dse workloads` / `Workload
       conv2: {w_bits: 2}                             # or a list of {name: ..., ...}
 
 A full network spec (as `dse` dumps it) works too: structural keys (op, out_channels,
-kernel, ...) of listed layers are ignored. Layers not named keep their current choice;
-unnamed keys keep their current value.
+kernel, ...) of listed layers are ignored, `input: {bits: N}` sets the input bits.
+Layers not named keep their current choice; unnamed keys keep their current value.
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ def read_choices(path: str | Path) -> dict[str, dict[str, Any]]:
         raise SpecError(f"cannot read {p}: {first}") from None
     if isinstance(doc, Mapping) and "layers" in doc:
         doc = doc["layers"]
+    elif isinstance(doc, Mapping):
+        doc = {k: v for k, v in doc.items() if k not in ("name", "input", "clock_mhz")}
     out: dict[str, dict[str, Any]] = {}
     if isinstance(doc, list):
         for i, item in enumerate(doc):
@@ -59,6 +61,15 @@ def read_choices(path: str | Path) -> dict[str, dict[str, Any]]:
     else:
         raise SpecError(f"{p}: expected a mapping of layer name -> choices")
     return out
+
+
+def read_input_bits(path: str | Path) -> int | None:
+    """`input: {bits: N}` of a choices/spec file, if present (call after `read_choices`)."""
+    doc = yaml.safe_load(Path(path).read_text())
+    inp = doc.get("input") if isinstance(doc, Mapping) else None
+    if not isinstance(inp, Mapping) or "bits" not in inp:
+        return None
+    return _int(inp["bits"], "bits", "input")
 
 
 def _checked(choice: dict[str, Any], name: str, p: Path) -> dict[str, Any]:
