@@ -4,7 +4,7 @@ lost, and no RUNNING zombie after the resume.
 Usage: python benchmarks/reliability_crash.py [--cycles 20] [--seed 0]
 
 Each cycle starts `dse search` (batch mode, or direct mode every third cycle, which leaves
-a RUNNING trial behind when killed), kills it with SIGKILL after a random 0.5-3 s, then
+a RUNNING trial behind when killed), kills it with SIGKILL after a random 1-4 s, then
 checks that the study opens, that its trial count did not go down and that every trial
 finished before is still there with the same values. A final resume must leave no RUNNING
 trial and contiguous trial numbers.
@@ -78,7 +78,7 @@ def main() -> None:
                 env=env,
                 cwd=REPO,
             )
-            time.sleep(rng.uniform(0.5, 3.0))
+            time.sleep(rng.uniform(1.0, 4.0))
             p.send_signal(signal.SIGKILL)
             p.wait()
             if not db.exists():

@@ -103,7 +103,7 @@ def test_signal_stops_cleanly_after_committing(tmp_path: Path, sig: signal.Signa
         text=True,
         env=env(),
     )
-    _wait_for_trials(url, "sig", db, 30)
+    _wait_for_trials(url, "sig", db, 10)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err

@@ -61,7 +61,7 @@ def test_bad_input_in_process(
         assert study_db.read_bytes() == before  # a refused run never touches a study
 
 
-SUBPROCESS = ("yaml-binary", "option-unknown", "resume-changed")
+SUBPROCESS = ("yaml-binary", "option-unknown")
 
 
 @pytest.mark.parametrize("case_id", SUBPROCESS)

@@ -43,7 +43,7 @@ def _brute_front(url: str, study: str) -> set[int]:
 
 def test_three_workers_share_one_study(pg_study: tuple[str, str]) -> None:
     url, study = pg_study
-    m = 8
+    m = 5
     procs = [
         subprocess.Popen(
             dse_cmd(search_args(url, study, m, "--json", "--seed", "0")),
