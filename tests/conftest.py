@@ -26,7 +26,8 @@ def _postgres_reason(url: str) -> str | None:
             conn.execute(sa.text("select 1"))
         engine.dispose()
     except Exception as exc:
-        return f"no PostgreSQL server reachable at {url}: {type(exc).__name__}: {exc}".splitlines()[0]
+        why = f"no PostgreSQL server reachable at {url}: {type(exc).__name__}: {exc}"
+        return why.splitlines()[0]
     return None
 
 
