@@ -28,6 +28,7 @@ import queue
 import threading
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +71,8 @@ from search_spaces import baselines as bl
 logger = logging.getLogger(__name__)
 
 FLUSH_INTERVAL_S = 0.25
+MAX_BATCH = 5000  # trials per transaction
+BACKPRESSURE_S = 0.5  # the search waits while a trial is uncommitted for longer
 ATTR_CANDIDATE = "candidate"
 ATTR_COST = "cost"
 ATTR_LAYERS = "layers"
@@ -518,32 +521,53 @@ def insert_trials(conn: sa.Connection, study_id: int, trials: Sequence[FrozenTri
 
 
 class BatchWriter:
-    """Commits finished trials from a queue in batches, at least every `interval_s`.
+    """Commits finished trials from a queue in batches: a batch closes `interval_s` after
+    its first trial was submitted (a writer that fell behind takes everything waiting).
 
-    A daemon thread owns the database connection; `submit` never blocks on I/O. Errors in
-    the thread surface at the next `submit` or at `close`.
+    A daemon thread owns the database connection. `submit` applies back-pressure: while
+    the oldest uncommitted trial is older than `max_lag_s`, the caller waits (releasing
+    the GIL to the writer), so every trial is durable within about a second even on a
+    busy machine. Errors in the thread surface at the next `submit` or at `close`.
     """
 
-    def __init__(self, url: str, study_id: int, interval_s: float = FLUSH_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        url: str,
+        study_id: int,
+        interval_s: float = FLUSH_INTERVAL_S,
+        max_lag_s: float = BACKPRESSURE_S,
+    ) -> None:
         self._engine = sa.create_engine(
             url, connect_args={"timeout": 30} if url.startswith("sqlite") else {}
         )
         _wal(self._engine)
         self._study_id = study_id
         self._interval = interval_s
-        self._queue: queue.Queue[FrozenTrial | None] = queue.Queue()
+        self._max_lag = max_lag_s
+        self._queue: queue.Queue[tuple[float, FrozenTrial] | None] = queue.Queue()
+        self._pending: deque[float] = deque()  # submit times of uncommitted trials
+        self._cv = threading.Condition()
         self._error: BaseException | None = None
         self.committed = 0
         self.batches = 0
         self.max_lag_s = 0.0  # longest time from `submit` to commit
-        self._submitted: dict[int, float] = {}
         self._thread = threading.Thread(target=self._run, name="dse-trial-writer", daemon=True)
         self._thread.start()
 
     def submit(self, trial: FrozenTrial) -> None:
         self._raise()
-        self._submitted[trial.number] = time.monotonic()
-        self._queue.put(trial)
+        now = time.monotonic()
+        with self._cv:
+            self._pending.append(now)
+        self._queue.put((now, trial))
+        with self._cv:
+            while (
+                self._pending
+                and time.monotonic() - self._pending[0] > self._max_lag
+                and self._error is None
+                and self._thread.is_alive()
+            ):
+                self._cv.wait(timeout=0.05)
 
     def _raise(self) -> None:
         if self._error is not None:
@@ -557,13 +581,16 @@ class BatchWriter:
             item = self._queue.get()
             if item is None:
                 break
-            # A batch closes `interval_s` after its first trial was submitted, so no trial
-            # waits longer than that (plus one commit) to be durable.
             batch = [item]
-            deadline = self._submitted.get(item.number, time.monotonic()) + self._interval
-            while (remaining := deadline - time.monotonic()) > 0:
+            deadline = item[0] + self._interval
+            while len(batch) < MAX_BATCH:
+                remaining = deadline - time.monotonic()
                 try:
-                    nxt = self._queue.get(timeout=remaining)
+                    nxt = (
+                        self._queue.get(timeout=remaining)
+                        if remaining > 0
+                        else self._queue.get_nowait()
+                    )
                 except queue.Empty:
                     break
                 if nxt is None:
@@ -573,17 +600,20 @@ class BatchWriter:
             if self._error is None:
                 try:
                     with self._engine.begin() as conn:
-                        insert_trials(conn, self._study_id, batch)
+                        insert_trials(conn, self._study_id, [t for _, t in batch])
                     now = time.monotonic()
-                    for t in batch:
-                        lag = now - self._submitted.pop(t.number, now)
-                        self.max_lag_s = max(self.max_lag_s, lag)
+                    self.max_lag_s = max(self.max_lag_s, now - batch[0][0])
                     self.committed += len(batch)
                     self.batches += 1
                 except Exception as exc:  # surfaced on the main thread
                     # debug only: the CLI prints the error once, from the main thread
                     logger.debug("committing %d trials failed: %s", len(batch), exc)
                     self._error = exc
+            with self._cv:
+                for _ in batch:
+                    if self._pending:
+                        self._pending.popleft()
+                self._cv.notify_all()
 
     def close(self) -> None:
         """Commit everything submitted, stop the thread, raise a pending error."""
