@@ -55,7 +55,7 @@ from dse.config import (
     describe_changes,
     fingerprint,
 )
-from dse.storage_safety import check_storage, short_db_error
+from dse.storage_safety import check_storage, read_only_url, short_db_error
 from dse.workers import (
     HEARTBEAT_ENV,
     StudyGuard,
@@ -398,6 +398,8 @@ def open_storage(url: str, *, create: bool, heartbeat: bool = False) -> RDBStora
                     "does not exist"
                 )
     check_storage(url, write=create)  # dse.storage_safety: refuse a bad file untouched
+    if not create:
+        url = read_only_url(url)  # dse.storage_safety: a study on a read-only mount
     kwargs: dict[str, Any] = {}
     if path is None and url.startswith(("postgresql", "mysql")):
         kwargs["connect_args"] = {"connect_timeout": 5}
@@ -888,7 +890,7 @@ def resolve_sampler(name: SamplerName, *, cost_only: bool, trials: int) -> Sampl
     0.3243, random 0.3215 / 0.3215 (the baselines alone); TPE's best feasible design runs
     at 4,822-5,425 FPS against 3,543 FPS for SetFolding, NSGA-II and random stay at the
     SetFolding design. TPE costs more per trial and its cost grows with the number of
-    trials (~10 trials/s at 2,000 on 2 busy cores, NSGA-II ~100), so very large budgets
+    trials (~10 trials/s at 2,000 on 2 busy cores, NSGA-II ~170), so very large budgets
     go to NSGA-II; with an accuracy objective the evaluation dominates anyway.
     """
     if name is not SamplerName.AUTO:
