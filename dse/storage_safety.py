@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from costmodels.errors import StorageError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
+_RO_FS = "is on a read-only file system"
 MIN_FREE_BYTES = 1 << 20
 """Below 1 MiB free, a search is refused up front: the WAL index alone takes 32 KiB and
 each batch of trials several pages (sqlite.org/walformat.html)."""
@@ -47,7 +48,7 @@ def _writable(path: Path) -> str | None:
     read-only mounts and the permission bits (root passes `os.access` regardless)."""
     try:
         if os.statvfs(path).f_flag & os.ST_RDONLY:
-            return "is on a read-only file system"
+            return _RO_FS
     except OSError:
         return None
     if not os.access(path, os.W_OK):
@@ -104,6 +105,20 @@ def _free_bytes(folder: Path) -> int | None:
     return st.f_bavail * st.f_frsize
 
 
+def read_only_url(url: str) -> str:
+    """The URL to read an existing SQLite study on a read-only file system.
+
+    SQLite opens a WAL-mode database only if it can create the `-shm` index next to it;
+    on a read-only mount it cannot, unless the file is opened `immutable`, which is exact
+    there because nobody can change it (sqlite.org/uri.html, "immutable"). Other URLs are
+    returned as they are.
+    """
+    path = sqlite_file(url)
+    if path is None or not path.is_file() or _writable(path.parent) != _RO_FS:
+        return url
+    return f"sqlite:///file:{path.resolve()}?mode=ro&immutable=1&uri=true"
+
+
 def _quick_check(path: Path) -> None:
     """`PRAGMA quick_check` on a read-only connection
     (sqlite.org/pragma.html#pragma_quick_check)."""
@@ -151,4 +166,4 @@ def short_db_error(exc: BaseException) -> str:
     return first
 
 
-__all__ = ["check_storage", "short_db_error", "sqlite_file"]
+__all__ = ["check_storage", "read_only_url", "short_db_error", "sqlite_file"]

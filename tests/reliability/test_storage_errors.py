@@ -118,6 +118,13 @@ def test_read_only_storage(study_db: Path, capfd: pytest.CaptureFixture[str]) ->
         code, err = _run(search_args(f"sqlite:///{db.parent / 'new.db'}", "s", 3), capfd)
         assert code == 1, err
         assert "cannot create storage" in one_error_line(err)
+        if mnt is not None:  # a read-only mount: reports still read the study (immutable)
+            for args in (
+                ["report", "--storage", f"sqlite:///{db}", "--format", "json"],
+                ["studies", "--storage", f"sqlite:///{db}"],
+            ):
+                code, err = _run(args, capfd)
+                assert code == 0, err
         assert sha256(db) == before
 
 
