@@ -22,13 +22,15 @@ from dse.study import SearchSummary, display_url, resume_hint, run_search
 
 
 def _fmt(value: float) -> str:
-    if value == 0:
-        return "0"
-    if abs(value) >= 1000:
+    """3 significant digits, k/M above ten thousand (progress and front tables)."""
+    a = abs(value)
+    if a >= 1e6:
+        return f"{value / 1e6:.3g}M"
+    if a >= 1e4:
+        return f"{value / 1e3:.3g}k"
+    if a >= 100:
         return f"{value:,.0f}"
-    if abs(value) >= 1:
-        return f"{value:.3g}" if abs(value) < 10 else f"{value:.1f}"
-    return f"{value:.4g}"
+    return f"{value:.3g}"
 
 
 def _best_text(best: dict[str, float]) -> str:
@@ -173,7 +175,7 @@ def search(
 
     bar = Progress(
         TextColumn("[bold]{task.description}"),
-        BarColumn(),
+        BarColumn(bar_width=12),
         TextColumn("{task.completed}/{task.total}"),
         TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(),
@@ -203,8 +205,7 @@ def search(
             return
         left = f" ~{p.time_left_s:.0f}s left" if p.time_left_s is not None else ""
         info = (
-            f"feasible {p.feasible}  {p.trials_per_s:.1f} trials/s{left}  "
-            f"best {_best_text(dict(p.best))}"
+            f"{p.feasible} feasible  {p.trials_per_s:.1f}/s{left}  best {_best_text(dict(p.best))}"
         )
         bar.update(task_id[0], completed=p.trials_done, total=p.trials_target, info=info)
 
