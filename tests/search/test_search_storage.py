@@ -121,3 +121,17 @@ def test_postgres_batch_and_direct(specs, postgres_url: str, fresh_pg_study: str
     assert len(study.trials) == 20
     assert sorted(t.number for t in study.trials) == list(range(20))
     assert sum(1 for t in study.trials if t.user_attrs.get("baseline")) >= 1
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "nsga2", "random"])
+def test_same_seed_same_trials(specs, tmp_path: Path, sampler: str) -> None:  # type: ignore[no-untyped-def]
+    from dse.config import SamplerName
+
+    runs = []
+    for i in range(2):
+        url = f"sqlite:///{tmp_path / f'{i}.db'}"
+        cfg = StudyConfig(workload=str(specs["tfc"]), device="XC7Z020", study="s", trials=30,
+                          storage=url, seed=5, sampler=SamplerName(sampler))  # fmt: skip
+        run_search(cfg)
+        runs.append([t.params for t in optuna.load_study(study_name="s", storage=url).trials])
+    assert runs[0] == runs[1]
