@@ -36,17 +36,17 @@ def main(argv: list[str] | None = None) -> int:
     except (click.exceptions.Exit, typer.Exit) as exc:  # typer >= 0.2x vendors click
         return int(getattr(exc, "exit_code", 0) or 0)
     except (click.exceptions.Abort, typer.Abort):
-        err_console.print("error: aborted", markup=False)
+        err_console.print("error: aborted", markup=False, highlight=False)
         return 130
     except (click.ClickException, typer.exceptions.TyperException) as exc:
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        err_console.print(f"error: {message}", markup=False, soft_wrap=True)
+        err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
         return int(getattr(exc, "exit_code", 2))
     except DseError as exc:
-        err_console.print(f"error: {exc}", markup=False, soft_wrap=True)
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         return exc.exit_code
     except KeyboardInterrupt:
-        err_console.print("error: interrupted", markup=False)
+        err_console.print("error: interrupted", markup=False, highlight=False)
         return 130
     return result if isinstance(result, int) else 0
 
