@@ -13,6 +13,7 @@ import difflib
 import hashlib
 import json
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
@@ -244,40 +245,46 @@ def _show(v: Any) -> str:
     return str(v)
 
 
-_TOP_KEYS = {
-    "workload",
-    "device",
-    "objectives",
-    "space",
-    "cap",
-    "min_accuracy",
-    "finetune_steps",
-    "seed",
-    "clock_mhz",
-    "study",
-    "storage",
-    "sampler",
-    "trials",
-    "timeout",
-    "storage_mode",
-    "mode",
-    "twin",
-}
-_SPACE_KEYS = {
-    "w_bits",
-    "a_bits",
-    "prune",
-    "max_pe",
-    "max_simd",
-    "max_mmv",
-    "arith",
-    "search_bits",
-    "search_prune",
-    "fixed",
-}
+#: The keys a config file may hold at its top level (anything else is refused by name).
+TOP_KEYS = frozenset(
+    {
+        "workload",
+        "device",
+        "objectives",
+        "space",
+        "cap",
+        "min_accuracy",
+        "finetune_steps",
+        "seed",
+        "clock_mhz",
+        "study",
+        "storage",
+        "sampler",
+        "trials",
+        "timeout",
+        "storage_mode",
+        "mode",
+        "twin",
+    }
+)
+#: The keys of a config file's `space:` mapping.
+SPACE_KEYS = frozenset(
+    {
+        "w_bits",
+        "a_bits",
+        "prune",
+        "max_pe",
+        "max_simd",
+        "max_mmv",
+        "arith",
+        "search_bits",
+        "search_prune",
+        "fixed",
+    }
+)
 
 
-def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
+def _check_keys(raw: Mapping[str, Any], allowed: AbstractSet[str], where: str) -> None:
     for key in raw:
         if key not in allowed:
             raise ConfigError(f"{where}unknown key {key!r}{suggest(str(key), sorted(allowed))}")
@@ -290,7 +297,7 @@ def parse_space(raw: Mapping[str, Any] | None, base: SpaceLimits | None = None) 
         return base
     if not isinstance(raw, Mapping):
         raise ConfigError("space: must be a mapping")
-    _check_keys(raw, _SPACE_KEYS, "space: ")
+    _check_keys(raw, SPACE_KEYS, "space: ")
     kw: dict[str, Any] = {}
     try:
         for key in ("w_bits", "a_bits"):
@@ -366,7 +373,7 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"config {str(p)!r}{where}: not valid YAML") from None
     if not isinstance(raw, Mapping):
         raise ConfigError(f"config {str(p)!r} must be a mapping of keys like workload:, device:")
-    _check_keys(raw, _TOP_KEYS, f"config {str(p)!r}: ")
+    _check_keys(raw, TOP_KEYS, f"config {str(p)!r}: ")
     return dict(raw)
 
 
@@ -386,9 +393,9 @@ def build_config(
     for key, value in (overrides or {}).items():
         if value is None:
             continue
-        if key in _SPACE_KEYS:
+        if key in SPACE_KEYS:
             space_raw[key] = value
-        elif key in _TOP_KEYS:
+        elif key in TOP_KEYS:
             values[key] = value
         else:  # pragma: no cover - the CLI only passes known keys
             raise ConfigError(f"unknown option {key!r}")

@@ -19,7 +19,7 @@ from costmodels.devices import get_device
 from costmodels.errors import DseError
 from costmodels.network import divisors
 from costmodels.types import Arith, NetworkCost
-from dse.config import build_config, parse_int_list, parse_objectives
+from dse.config import SPACE_KEYS, TOP_KEYS, build_config, parse_int_list, parse_objectives
 from dse.spec import network_from_dict
 
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -134,42 +134,9 @@ config_values = st.one_of(
     st.lists(scalars, max_size=4),
     st.sampled_from(["lut,fps", "accuracy", "tpe", "nsga2", "direct", "2-8", "0,0.5", "XC7Z020"]),
 )
-config_keys = st.sampled_from(
-    [
-        "workload",
-        "device",
-        "objectives",
-        "cap",
-        "min_accuracy",
-        "finetune_steps",
-        "seed",
-        "clock_mhz",
-        "study",
-        "storage",
-        "sampler",
-        "trials",
-        "timeout",
-        "storage_mode",
-        "mode",
-        "space",
-    ]
-)
+config_keys = st.sampled_from(sorted(TOP_KEYS))  # every key a config file may hold
 space_values = st.dictionaries(
-    st.sampled_from(
-        [
-            "w_bits",
-            "a_bits",
-            "prune",
-            "max_pe",
-            "max_simd",
-            "max_mmv",
-            "arith",
-            "search_bits",
-            "search_prune",
-            "fixed",
-            "bogus",
-        ]
-    ),
+    st.sampled_from([*sorted(SPACE_KEYS), "bogus"]),
     config_values,
     max_size=4,
 )
