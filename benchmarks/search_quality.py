@@ -23,7 +23,8 @@ from costmodels.zoo import cnv_network
 from dse.config import SamplerName, StudyConfig
 from dse.report import front, hypervolume
 from dse.spec import dump_network
-from dse.study import load_study_record, run_search
+from dse.storage import load_study_record
+from dse.study import run_search
 
 
 def main() -> None:

@@ -25,8 +25,10 @@ import optuna
 
 from costmodels.zoo import cnv_network
 from dse.config import SamplerName, StorageMode, StudyConfig
+from dse.problem import LoadedWorkload, build_problem
+from dse.samplers import make_sampler
 from dse.spec import dump_network
-from dse.study import LoadedWorkload, build_problem, make_sampler, run_search
+from dse.study import run_search
 from search_spaces import SpaceLimits
 
 

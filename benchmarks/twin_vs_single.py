@@ -28,7 +28,8 @@ from typing import Any
 
 from dse.config import build_config
 from dse.report import trial_row
-from dse.study import load_study_record, run_search
+from dse.storage import load_study_record
+from dse.study import run_search
 
 BUDGETS_PCT = (40.0, 60.0, 85.0)
 FLOORS = (0.95, 0.97, 0.98, 0.985)

@@ -9,7 +9,7 @@ from enum import Enum
 from typing import Any
 
 from costmodels.types import Arith
-from dse.study import ATTR_CANDIDATE, ATTR_LAYERS, StudyRecord
+from dse.storage import ATTR_CANDIDATE, ATTR_LAYERS, StudyRecord
 
 
 class ExportFormat(str, Enum):

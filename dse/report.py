@@ -1,5 +1,5 @@
 """Reports on a stored study: the feasible Pareto front, hypervolume, counts, one design in
-full, and a Pareto plot. Plain functions over `dse.study.StudyRecord` (no Optuna types)."""
+full, and a Pareto plot. Plain functions over `dse.storage.StudyRecord` (no Optuna types)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import numpy as np
 
 from costmodels.errors import ConfigError
 from dse.config import OBJECTIVES, Direction
-from dse.study import (
+from dse.problem import pareto_mask
+from dse.storage import (
     ATTR_ACCURACY,
     ATTR_CANDIDATE,
     ATTR_COST,
@@ -21,7 +22,6 @@ from dse.study import (
     ATTR_TIMING,
     StudyRecord,
     TrialRecord,
-    pareto_mask,
 )
 from dse.twin.report import twin_row
 

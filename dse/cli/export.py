@@ -13,7 +13,7 @@ from dse.cli.common import err_console
 from dse.config import DEFAULT_STORAGE
 from dse.export import ExportFormat, export_design
 from dse.report import check_writable
-from dse.study import StudyRecord, load_study_record
+from dse.storage import StudyRecord, load_study_record
 
 
 @app.command("export")

@@ -21,20 +21,16 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from costmodels.errors import ConfigError
 from dse.cli.common import err_console, print_json
 from dse.config import OBJECTIVES, StorageMode, StudyConfig
-from dse.study import (
-    SearchSummary,
-    display_url,
-    load_study_record,
-    open_storage,
-    pareto_mask,
-)
+from dse.problem import pareto_mask
+from dse.storage import display_url, load_study_record, open_storage
+from dse.study import SearchSummary
 from dse.workers import option_args, run_local_workers, split_trials
 
 _NOT_PASSED = ("jobs", "trials", "as_json", "storage_mode")
 
 
 def _cost_only(workload: str) -> bool:
-    """Whether `workload` names a hardware-only spec (as `dse.study.load_workload` decides)."""
+    """Whether `workload` names a hardware-only spec (as `dse.problem.load_workload` decides)."""
     return workload.lower().endswith((".yaml", ".yml", ".json"))
 
 

@@ -24,7 +24,7 @@ from dse.report import (
     summary,
     trial_detail,
 )
-from dse.study import StudyRecord, display_url, load_study_record
+from dse.storage import StudyRecord, display_url, load_study_record
 from dse.twin import report as twin_report
 
 

@@ -17,8 +17,9 @@ from rich.table import Table
 from dse.cli.app import app
 from dse.cli.common import console, err_console, print_json
 from dse.config import DEFAULT_STORAGE, build_config, load_config_file
+from dse.storage import display_url
 from dse.study import Progress as SearchProgress
-from dse.study import SearchSummary, display_url, resume_hint, run_search
+from dse.study import SearchSummary, resume_hint, run_search
 
 
 def _fmt(value: float) -> str:

@@ -10,7 +10,7 @@ from rich.table import Table
 from dse.cli.app import app
 from dse.cli.common import console, print_json
 from dse.config import DEFAULT_STORAGE
-from dse.study import display_url, list_studies
+from dse.storage import display_url, list_studies
 
 
 @app.command("studies")

@@ -280,7 +280,7 @@ def twin_sweep_command(
 
 def stored_trial(storage: str, study: str | None, number: int) -> dict[str, Any]:
     """A twin study's trial: its halves and the settings to evaluate them as the study did."""
-    from dse.study import load_study_record
+    from dse.storage import load_study_record
     from dse.twin.report import halves, is_twin
 
     record = load_study_record(storage, study)

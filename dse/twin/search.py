@@ -1,5 +1,5 @@
 """Twin mode of `dse search` (`--mode twin`, config `mode: twin`): what a trial of a twin
-study evaluates. `dse.study` stays the only module talking to `optuna.Study`; it builds a
+study evaluates. `dse.study` stays the only module talking to `optuna.Study`; `dse.problem` builds a
 `TwinProblem` instead of a `Problem` and asks it for its own feasibility check, baselines
 and hypervolume bounds.
 
@@ -25,7 +25,8 @@ import numpy as np
 
 from costmodels.errors import ConfigError, DseError
 from costmodels.types import Device, Network, NetworkCost
-from dse.study import (
+from dse.problem import LoadedWorkload, Outcome, Problem, accuracy_evaluator, layer_rows
+from dse.storage import (
     ATTR_ACCURACY,
     ATTR_CANDIDATE,
     ATTR_COST,
@@ -34,10 +35,6 @@ from dse.study import (
     ATTR_STATUS,
     ATTR_TIMING,
     RESOURCE_KEYS,
-    LoadedWorkload,
-    Outcome,
-    Problem,
-    layer_rows,
 )
 from dse.twin.evaluate import PairCost, pair_cost
 from dse.twin.pair import TwinPair, default_pair
@@ -267,7 +264,7 @@ class TwinProblem(Problem):
         return [("twin-default", cand)] if self.fits(cost) else []
 
     def hv_bounds(self) -> dict[str, list[Any]]:
-        """As `dse.study.hv_bounds`, for the pair: resources 0..capped device, accuracy
+        """As `dse.problem.hv_bounds`, for the pair: resources 0..capped device, accuracy
         0..1, latency and FPS on a log scale from the smallest pair to one cycle."""
         slow = self.pair_cost(self.twin_space.smallest())
         clock_hz = slow.accurate.clock_mhz * 1e6
@@ -292,7 +289,7 @@ def _choices(network: Network) -> dict[str, Any]:
 
 
 def pair_summary(cost: PairCost) -> dict[str, Any]:
-    """Like `dse.study.cost_summary`, for the pair (overhead included)."""
+    """Like `dse.problem.cost_summary`, for the pair (overhead included)."""
     util = cost.utilization
     return {
         **{k: round(v, 3) for k, v in cost.total.as_dict().items()},
@@ -343,7 +340,6 @@ def twin_attrs(result: TwinResult, balanced: TwinResult, settings: TwinSettings)
 def build_twin_problem(cfg: Any, loaded: LoadedWorkload, *, storage: str) -> TwinProblem:
     """The `TwinProblem` of a `dse.config.StudyConfig` with `mode: twin`."""
     from costmodels.devices import get_device
-    from dse import nn as dnn
 
     if loaded.cost_only or loaded.workload is None:
         raise ConfigError(
@@ -359,12 +355,7 @@ def build_twin_problem(cfg: Any, loaded: LoadedWorkload, *, storage: str) -> Twi
         t_max=settings.threshold_max,
         search_prune=limits.search_prune if limits.search_prune is not None else True,
     )
-    evaluator = dnn.AccuracyEvaluator(
-        loaded.workload,
-        finetune_steps=cfg.finetune_steps,
-        seed=cfg.seed,
-        cache=dnn.AccuracyCache(storage),
-    )
+    evaluator = accuracy_evaluator(cfg, loaded, storage=storage)
     return TwinProblem(
         loaded.network,
         device,

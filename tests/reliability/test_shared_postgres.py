@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from reliability_helpers import dse_cmd, env, numbers, run_dse, search_args, state_counts
 
 from dse.config import Direction
-from dse.study import load_study_record, pareto_mask
+from dse.problem import pareto_mask
+from dse.storage import load_study_record
 
 
 def _front(url: str, study: str) -> set[int]:
