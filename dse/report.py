@@ -245,43 +245,91 @@ def check_writable(path: Path) -> None:
         raise ConfigError(f"cannot write {str(path)!r}: folder {str(parent)!r} is not writable")
 
 
-def plot(record: StudyRecord, path: Path) -> None:
-    """Pareto scatter (every pair of objectives), baselines marked, and the hypervolume
-    over trials, to a PNG."""
+def accuracy_known(t: TrialRecord) -> bool:
+    """Whether trial `t` has an accuracy. A design the cost model refused never reached the
+    accuracy evaluation: its stored accuracy is None and its accuracy objective value a
+    0.0 placeholder for Optuna's sake (`dse.problem.objective_value`), not a measurement.
+    Studies dse did not create (no accuracy attribute) keep their objective values."""
+    return ATTR_ACCURACY not in t.attrs or t.attrs[ATTR_ACCURACY] is not None
+
+
+@dataclass(frozen=True)
+class Projection:
+    """The trials one scatter panel of `plot` draws (objective `i` against `j`). A panel
+    with the accuracy axis leaves out trials without an accuracy (`accuracy_known`) and
+    counts them in `not_evaluated`; resource-only panels draw every trial."""
+
+    i: int
+    j: int
+    infeasible: list[TrialRecord]
+    feasible: list[TrialRecord]
+    front: list[TrialRecord]
+    baselines: list[TrialRecord]
+    not_evaluated: int
+
+
+def projections(record: StudyRecord) -> list[Projection]:
+    """One `Projection` per pair of objectives (one panel for a single objective)."""
+    objs = list(record.objectives)
+    pairs = [(i, j) for i in range(len(objs)) for j in range(i + 1, len(objs))] or [(0, 0)]
+    feas = [t for t in record.trials if t.feasible and t.values]
+    infeas = [t for t in record.trials if t.complete and not t.feasible and t.values]
+    fr = front(record)
+    base = [t for t in record.trials if t.baseline and t.values]
+    out = []
+    for i, j in pairs:
+        acc = "accuracy" in (objs[i], objs[j])
+
+        def kept(ts: list[TrialRecord], acc: bool = acc) -> list[TrialRecord]:
+            return [t for t in ts if not acc or accuracy_known(t)]
+
+        hidden = len(infeas) + len(feas) - len(kept(infeas)) - len(kept(feas))
+        out.append(Projection(i, j, kept(infeas), kept(feas), kept(fr), kept(base), hidden))
+    return out
+
+
+def figure(record: StudyRecord) -> Any:
+    """The matplotlib figure `plot` writes: a Pareto scatter per pair of objectives
+    (`projections`), baselines marked, and the hypervolume over trials."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     objs = list(record.objectives)
-    pairs = [(i, j) for i in range(len(objs)) for j in range(i + 1, len(objs))] or [(0, 0)]
-    fig, axes = plt.subplots(1, len(pairs) + 1, figsize=(4.6 * (len(pairs) + 1), 4.2))
+    panels = projections(record)
+    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(4.6 * (len(panels) + 1), 4.2))
     axes = np.atleast_1d(axes)
-    feas = [t for t in record.trials if t.feasible and t.values]
-    infeas = [t for t in record.trials if t.complete and not t.feasible and t.values]
     fr = front(record)
-    base = [t for t in record.trials if t.baseline and t.values]
-    for ax, (i, j) in zip(axes, pairs, strict=False):
+    for n, (ax, p) in enumerate(zip(axes, panels, strict=False)):
+        i, j = p.i, p.j
 
         def xy(
             ts: Sequence[TrialRecord], i: int = i, j: int = j
         ) -> tuple[list[float], list[float]]:
             return [t.values[i] for t in ts if t.values], [t.values[j] for t in ts if t.values]
 
-        ax.scatter(*xy(infeas), s=6, c="#e0a0a0", label="infeasible", marker="x")
-        ax.scatter(*xy(feas), s=8, c="#999999", label="feasible")
-        ax.scatter(*xy(fr), s=22, c="#1f5fbf", label="Pareto front")
-        for t in base:
+        shown = "infeasible" if p.infeasible else "_nolegend_"  # none left: no entry
+        ax.scatter(*xy(p.infeasible), s=6, c="#e0a0a0", label=shown, marker="x")
+        ax.scatter(*xy(p.feasible), s=8, c="#999999", label="feasible")
+        ax.scatter(*xy(p.front), s=22, c="#1f5fbf", label="Pareto front")
+        for t in p.baselines:
             vals = t.values or ()
             ax.scatter([vals[i]], [vals[j]], s=120, marker="*", c="#e08000", edgecolors="k")
             ax.annotate(str(t.baseline), (vals[i], vals[j]), fontsize=7)
+        if p.not_evaluated:
+            ax.plot(
+                [], [], ls="none", marker="x", c="#e0a0a0",
+                label=f"infeasible (not evaluated): {p.not_evaluated}, not shown",
+            )  # fmt: skip
         ax.set_xlabel(f"{objs[i]} ({OBJECTIVES.get(objs[i], Direction.MINIMIZE).value[:3]})")
         ax.set_ylabel(f"{objs[j]} ({OBJECTIVES.get(objs[j], Direction.MINIMIZE).value[:3]})")
         for axis, k in (("x", i), ("y", j)):
             if objs[k] in ("fps", "latency_ms"):
                 getattr(ax, f"set_{axis}scale")("log")
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=7, loc="best")
+        if n == 0 or p.not_evaluated:
+            ax.legend(fontsize=7, loc="best")
     hist = hypervolume_history(record)
     ax = axes[-1]
     ax.plot([h[0] for h in hist], [h[1] for h in hist], c="#1f5fbf")
@@ -290,5 +338,15 @@ def plot(record: StudyRecord, path: Path) -> None:
     ax.grid(alpha=0.3)
     fig.suptitle(f"{record.name}: {len(fr)} Pareto designs of {len(record.trials)} trials")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
+
+
+def plot(record: StudyRecord, path: Path) -> None:
+    """Write `figure(record)` to a PNG."""
+    import matplotlib.pyplot as plt
+
+    fig = figure(record)
+    try:
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)
