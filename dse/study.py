@@ -230,7 +230,8 @@ def run_search(
         writer = BatchWriter(cfg.storage, sid)
     else:
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
-    guard.attach(study)
+    for params in guard.attach():  # dse.workers: trials of a killed run, run again here
+        study.enqueue_trial(params, skip_if_exists=False)
 
     summary = SearchSummary(
         study=name,

@@ -313,7 +313,8 @@ class StudyGuard:
     """Keeps one worker's share of a stored study whole; see the module docstring.
 
     Use: `StudyGuard(storage, sid, url, shared=...)` before reading the stored trials,
-    `attach(study)` once the (in-memory or RDB) study exists, then around each trial
+    `attach()` once the (in-memory or RDB) study exists (`dse.study` enqueues the retries
+    it returns), then around each trial
     `before_ask()`, `started(trial)`, `finished()`, and `close()` at the end.
     """
 
@@ -325,7 +326,7 @@ class StudyGuard:
         self._sqlite = _sqlite_file(url) is not None
         self._lock = sqlite_study_lock(url, shared=shared)
         self._lock.__enter__()
-        self._study: optuna.Study | None = None
+        self._attached = False
         self._trial: Trial | None = None
         self._beat: HeartbeatThread | None = None
         self._last_check = 0.0
@@ -365,12 +366,14 @@ class StudyGuard:
             for tpl in templates:
                 self.storage.create_new_trial(self.study_id, template_trial=tpl)
 
-    def attach(self, study: optuna.Study) -> None:
-        """The study this worker asks from; an in-memory (batch) study gets the retries."""
-        self._study = study
-        for t in self._retries:
-            study.enqueue_trial(dict(t.params), skip_if_exists=False)
+    def attach(self) -> list[dict[str, Any]]:
+        """The study this worker asks from exists: the parameters of the trials to run again
+        in it (claimed retries; only an in-memory batch study gets any), for `dse.study` to
+        enqueue (`dse.study` is the only module talking to `optuna.Study`)."""
+        self._attached = True
+        retries = [dict(t.params) for t in self._retries]
         self._retries = []
+        return retries
 
     def before_ask(self) -> None:
         """Fail stale trials of dead workers (at most once per heartbeat interval)."""
@@ -404,7 +407,7 @@ class StudyGuard:
         try:
             if beat is not None:
                 beat.join()
-            if trial is not None and self.shared and self._study is not None:
+            if trial is not None and self.shared and self._attached:
                 failed = fail_trials(self.storage, [trial._trial_id])
                 for t in failed:
                     tpl = retry_template(t)

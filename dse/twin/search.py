@@ -1,7 +1,7 @@
 """Twin mode of `dse search` (`--mode twin`, config `mode: twin`): what a trial of a twin
-study evaluates. `dse.study` stays the only module talking to `optuna.Study`; `dse.problem` builds a
-`TwinProblem` instead of a `Problem` and asks it for its own feasibility check, baselines
-and hypervolume bounds.
+study evaluates. `dse.study` stays the only module talking to `optuna.Study`;
+`dse.problem` builds a `TwinProblem` instead of a `Problem` and asks it for its own
+feasibility check, baselines and hypervolume bounds.
 
 A trial: sample both halves and T (`search_spaces.twin.TwinSpace`); estimate both halves
 and the pair's resources with the Table 1 overhead (`dse.twin.resources`); when the pair
