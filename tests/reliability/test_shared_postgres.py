@@ -113,13 +113,16 @@ def test_sigkilled_worker_is_detected_and_retried(pg_study: tuple[str, str]) -> 
         for _ in range(3)
     ]
     victim = procs[0]
-    # kill worker 0 while it is inside a trial: wait until the study has trials and one runs
+    # kill worker 0 while it is inside a trial: wait until the study has trials and every
+    # worker runs one (a worker runs one trial at a time, so RUNNING == 3 includes the
+    # victim's; with one RUNNING trial the victim was idle about a third of the time)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and victim.poll() is None:
         c = state_counts(url, study)
-        if c.get("COMPLETE", 0) >= 4 and c.get("RUNNING", 0) >= 1:
+        if c.get("COMPLETE", 0) >= 4 and c.get("RUNNING", 0) >= len(procs):
             break
-        time.sleep(0.05)
+        time.sleep(0.02)
+    assert victim.poll() is None, "the victim finished before all three workers ran at once"
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     for p in procs[1:]:
