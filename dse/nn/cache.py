@@ -38,17 +38,33 @@ def _short(exc: BaseException) -> str:
 
 class AccuracyCache:
     """Key -> accuracy table `dse_accuracy_cache` in the database at `url` (created if
-    missing). `engine` may be passed to share one with the study storage."""
+    missing). `engine` may be passed to share one with the study storage.
+
+    Nothing is opened or created until the first read or write, so a search refused before
+    its first evaluation (impossible constraints, an unreachable or bad storage, a changed
+    configuration) leaves the database exactly as it was.
+    """
 
     def __init__(self, url: str, engine: sa.Engine | None = None) -> None:
         self.url = url
+        self._given_engine = engine
+        self._ready_engine: sa.Engine | None = None
+
+    @property
+    def _engine(self) -> sa.Engine:
+        if self._ready_engine is None:
+            self._ready_engine = self._open()
+        return self._ready_engine
+
+    def _open(self) -> sa.Engine:
+        url = self.url
         try:
+            engine = self._given_engine
             if engine is None:
                 kwargs: dict[str, Any] = {}
                 if url.startswith("sqlite"):
                     kwargs["connect_args"] = {"timeout": 60}
                 engine = sa.create_engine(url, **kwargs)
-            self._engine = engine
             try:
                 _metadata.create_all(engine, tables=[_table], checkfirst=True)
             except SQLAlchemyError:
@@ -57,6 +73,7 @@ class AccuracyCache:
                     raise
         except SQLAlchemyError as exc:
             raise StorageError(f"cannot open the accuracy cache at {url}: {_short(exc)}") from None
+        return engine
 
     def get(self, key: str) -> float | None:
         """The cached accuracy of `key`, or None."""
@@ -107,4 +124,5 @@ class AccuracyCache:
             raise StorageError(f"cannot read the accuracy cache: {_short(exc)}") from None
 
     def close(self) -> None:
-        self._engine.dispose()
+        if self._ready_engine is not None:
+            self._ready_engine.dispose()

@@ -102,3 +102,17 @@ def test_report_and_export_errors_leave_db_untouched(dse, stored, tmp_path: Path
     _one_line(dse("report", "--storage", f"sqlite:///{missing}"), 2, "no study storage")
     _one_line(dse("studies", "--storage", f"sqlite:///{missing}"), 2, "no study storage")
     assert not missing.exists()
+
+
+def test_refused_accuracy_search_creates_no_database(
+    dse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A search with an accuracy objective that is refused before its first trial
+    (impossible constraints) must not create the study database, not even the accuracy
+    cache's table in it."""
+    monkeypatch.setenv("DSE_CACHE_DIR", str(tmp_path / "cache"))
+    db = tmp_path / "new.db"
+    run = dse("search", "--workload", "digits-mlp", "--device", "XC7Z020", "--storage",
+              f"sqlite:///{db}", "--cap", "0.01", "--trials", "1")  # fmt: skip
+    _one_line(run, 2, "impossible constraints")
+    assert not db.exists()
