@@ -98,6 +98,22 @@ def _running(url: str, study: str) -> int:
     return state_counts(url, study).get("RUNNING", 0)
 
 
+def _running_heartbeats(url: str, study: str) -> dict[int, object]:
+    """RUNNING trials of `study` and their last heartbeat (None before the first beat)."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "select t.trial_id, h.heartbeat from trials t join studies s using (study_id) "
+                "left join trial_heartbeats h on h.trial_id = t.trial_id "
+                "where s.study_name = :n and t.state = 'RUNNING'"
+            ),
+            {"n": study},
+        ).all()
+    engine.dispose()
+    return {int(r[0]): r[1] for r in rows}
+
+
 @pytest.mark.slow
 def test_sigkilled_worker_is_detected_and_retried(pg_study: tuple[str, str]) -> None:
     url, study = pg_study
@@ -113,16 +129,27 @@ def test_sigkilled_worker_is_detected_and_retried(pg_study: tuple[str, str]) -> 
         for _ in range(3)
     ]
     victim = procs[0]
-    # kill worker 0 while it is inside a trial: wait until the study has trials and every
-    # worker runs one (a worker runs one trial at a time, so RUNNING == 3 includes the
-    # victim's; with one RUNNING trial the victim was idle about a third of the time)
-    deadline = time.monotonic() + 60
+    # Kill worker 0 while it is inside a trial. Polling the trial states leaves a window
+    # (the victim may finish its trial between the look and the kill), so freeze it first
+    # and look at the frozen process: it is inside a trial when one RUNNING trial keeps
+    # the same heartbeat over two heartbeat intervals while it is stopped (the other
+    # workers' trials finish in milliseconds or beat every second).
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline and victim.poll() is None:
-        c = state_counts(url, study)
-        if c.get("COMPLETE", 0) >= 4 and c.get("RUNNING", 0) >= len(procs):
+        if state_counts(url, study).get("COMPLETE", 0) >= 4:
             break
         time.sleep(0.02)
-    assert victim.poll() is None, "the victim finished before all three workers ran at once"
+    frozen_in_trial = False
+    while not frozen_in_trial and time.monotonic() < deadline and victim.poll() is None:
+        victim.send_signal(signal.SIGSTOP)
+        before = _running_heartbeats(url, study)
+        time.sleep(2.2)
+        after = _running_heartbeats(url, study)
+        frozen_in_trial = any(t in before and before[t] == hb for t, hb in after.items())
+        if not frozen_in_trial:
+            victim.send_signal(signal.SIGCONT)
+            time.sleep(0.05)
+    assert frozen_in_trial, "never caught worker 0 inside a trial"
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     for p in procs[1:]:
