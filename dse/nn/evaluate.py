@@ -288,15 +288,7 @@ class AccuracyEvaluator:
         input channels removed, BN folded, weights and activations fake-quantized in its
         forward pass (the module the fine-tuning trains; not fine-tuned here)."""
         _, layers = self.config(network)
-        quants = {q.name: q for q in layers}
-        kept = {
-            lay.name: self._kept_idx(quants[lay.name], lay.out_shape[0]) for lay in self._compute
-        }
-        plan = channel_plan(self._traced, kept)
-        acts = {
-            lay.name: self._act(lay.name, lay.relu, quants[lay.name].a_bits)
-            for lay in self._compute
-        }
+        quants, plan, acts = self._assemble(layers)
         return self._qat_net(plan, quants, acts)
 
     def kl_report(self) -> list[KLRow]:
@@ -428,6 +420,27 @@ class AccuracyEvaluator:
             self._clips[k] = calibrate_clip(self._calibration()[name], bits, signed)
         return ActQuant(bits, signed, self._clips[k])
 
+    def _assemble(
+        self, layers: tuple[LayerQuant, ...]
+    ) -> tuple[
+        dict[str, LayerQuant],
+        dict[str, tuple[tuple[int, ...] | None, tuple[int, ...] | None]],
+        dict[str, ActQuant | None],
+    ]:
+        """Per-layer quantizers by name, the channel plan of the pruned network (which
+        filters each layer keeps and which inputs the next one loses), and the activation
+        quantizers: what both the model builder and the evaluation need."""
+        quants = {q.name: q for q in layers}
+        kept = {
+            lay.name: self._kept_idx(quants[lay.name], lay.out_shape[0]) for lay in self._compute
+        }
+        plan = channel_plan(self._traced, kept)
+        acts = {
+            lay.name: self._act(lay.name, lay.relu, quants[lay.name].a_bits)
+            for lay in self._compute
+        }
+        return quants, plan, acts
+
     def _kept_idx(self, q: LayerQuant, full: int) -> tuple[int, ...] | None:
         if q.kept >= full:
             return None
@@ -440,15 +453,7 @@ class AccuracyEvaluator:
 
     def _logits(self, cfg: tuple[int, tuple[LayerQuant, ...]], key: str, split: str) -> Tensor:
         input_bits, layers = cfg
-        quants = {q.name: q for q in layers}
-        kept = {
-            lay.name: self._kept_idx(quants[lay.name], lay.out_shape[0]) for lay in self._compute
-        }
-        plan = channel_plan(self._traced, kept)
-        acts = {
-            lay.name: self._act(lay.name, lay.relu, quants[lay.name].a_bits)
-            for lay in self._compute
-        }
+        quants, plan, acts = self._assemble(layers)
         tuned = None
         if self.finetune_steps > 0:
 
