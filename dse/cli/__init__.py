@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import sys
 
-import click
 import typer
 import typer.exceptions
 
 # Command modules register themselves on `app` when imported (one line each).
-# (none yet)
 import dse.cli.devices
 import dse.cli.estimate
 import dse.cli.evaluate
@@ -28,17 +26,31 @@ from dse.cli.common import err_console
 
 __all__ = ["app", "main"]
 
+# typer >= 0.29 vendors click (its exceptions derive from typer.exceptions.TyperException) and
+# no longer installs the `click` package; older typer raises click's own exceptions.
+_EXIT: tuple[type[BaseException], ...] = (typer.Exit,)
+_ABORT: tuple[type[BaseException], ...] = (typer.Abort,)
+_USAGE: tuple[type[BaseException], ...] = (typer.exceptions.TyperException,)
+try:
+    import click
+
+    _EXIT += (click.exceptions.Exit,)
+    _ABORT += (click.exceptions.Abort,)
+    _USAGE += (click.ClickException,)
+except ImportError:  # pragma: no cover - depends on the installed typer
+    pass
+
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `dse` console script."""
     try:
         result = app(args=argv, standalone_mode=False)
-    except (click.exceptions.Exit, typer.Exit) as exc:  # typer >= 0.2x vendors click
+    except _EXIT as exc:
         return int(getattr(exc, "exit_code", 0) or 0)
-    except (click.exceptions.Abort, typer.Abort):
+    except _ABORT:
         err_console.print("error: aborted", markup=False, highlight=False)
         return 130
-    except (click.ClickException, typer.exceptions.TyperException) as exc:
+    except _USAGE as exc:
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
         return int(getattr(exc, "exit_code", 2))
