@@ -21,13 +21,16 @@ import difflib
 import json
 import math
 from collections.abc import Mapping
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from costmodels.errors import SpecError
 from costmodels.types import Arith, LayerChoice, LayerSpec, Network, Op, WType
+
+E = TypeVar("E", bound=Enum)
 
 TOP_KEYS = ("name", "input", "clock_mhz", "layers")
 INPUT_KEYS = ("shape", "bits")
@@ -45,6 +48,19 @@ ALL_LAYER_KEYS = tuple(dict.fromkeys(["name", "op", *(k for ks in OP_KEYS.values
 def _suggest(key: str, valid: tuple[str, ...]) -> str:
     close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _enum(kind: type[E], raw: object, key: str, layer: str) -> E:
+    """`raw` as a member of the string enum `kind`, case-insensitively, or a one-line
+    SpecError listing the valid values (and the closest one)."""
+    try:
+        return kind(str(raw).lower())
+    except ValueError:
+        valid = tuple(str(m.value) for m in kind)
+        raise SpecError(
+            f"layer {layer!r}: {key} {raw!r} is not one of {', '.join(valid)}"
+            + _suggest(str(raw), valid)
+        ) from None
 
 
 def _where(layer: str | None) -> str:
@@ -86,25 +102,8 @@ def _choice(d: Mapping[str, Any], name: str) -> LayerChoice:
     a_raw = d["a_bits"]
     if a_raw is not None and (isinstance(a_raw, bool) or not isinstance(a_raw, int)):
         raise SpecError(f"layer {name!r}: a_bits must be an integer or null, got {a_raw!r}")
-    w_type: WType | None = None
-    if d.get("w_type") is not None:
-        try:
-            w_type = WType(str(d["w_type"]).lower())
-        except ValueError:
-            valid = tuple(w.value for w in WType)
-            raise SpecError(
-                f"layer {name!r}: w_type {d['w_type']!r} is not one of {', '.join(valid)}"
-                + _suggest(str(d["w_type"]), valid)
-            ) from None
-    arith_raw = d.get("arith", "auto")
-    try:
-        arith = Arith(str(arith_raw).lower())
-    except ValueError:
-        valid = tuple(a.value for a in Arith)
-        raise SpecError(
-            f"layer {name!r}: arith {arith_raw!r} is not one of {', '.join(valid)}"
-            + _suggest(str(arith_raw), valid)
-        ) from None
+    w_type = None if d.get("w_type") is None else _enum(WType, d["w_type"], "w_type", name)
+    arith = _enum(Arith, d.get("arith", "auto"), "arith", name)
     prune = d.get("prune", 0.0)
     if isinstance(prune, bool) or not isinstance(prune, (int, float)) or not math.isfinite(prune):
         raise SpecError(f"layer {name!r}: prune must be a number in [0, 1), got {prune!r}")
@@ -130,14 +129,7 @@ def _layer(d: Any, index: int) -> LayerSpec:
         raise SpecError(f"layer #{index}: missing key 'name' (a non-empty string)")
     if "op" not in d:
         raise SpecError(f"layer {name!r}: missing key 'op'")
-    try:
-        op = Op(str(d["op"]).lower())
-    except ValueError:
-        valid = tuple(o.value for o in Op)
-        raise SpecError(
-            f"layer {name!r}: op {d['op']!r} is not one of {', '.join(valid)}"
-            + _suggest(str(d["op"]), valid)
-        ) from None
+    op = _enum(Op, d["op"], "op", name)
     _check_keys(d, ("name", "op", *OP_KEYS[op]), f"layer {name!r} ({op.value}): ")
 
     if op is Op.CONV:
