@@ -35,7 +35,7 @@ from dse.storage import (
     ATTR_TIMING,
     RESOURCE_KEYS,
 )
-from search_spaces import Candidate, SearchSpace
+from search_spaces import Candidate, SearchSpace, Space
 from search_spaces import baselines as bl
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ class Problem:
         self,
         network: Network,
         device: Device,
-        space: SearchSpace,
+        space: Space,
         objectives: Sequence[str],
         *,
         cap_pct: float,
@@ -301,6 +301,7 @@ def baseline_candidates(problem: Problem) -> list[tuple[str, Candidate]]:
     if isinstance(problem, TwinProblem):
         return problem.baselines()
     space = problem.space
+    assert isinstance(space, SearchSpace)
     out: list[tuple[str, Candidate]] = []
     seen: set[str] = set()
 
@@ -336,6 +337,7 @@ def hv_bounds(problem: Problem) -> dict[str, list[Any]]:
     if isinstance(problem, TwinProblem):
         return problem.hv_bounds()
     space = problem.space
+    assert isinstance(space, SearchSpace)
     slow = problem.estimate(bl.fully_folded(space, bl.default_bits(space)))
     clock_hz = slow.clock_mhz * 1e6
     cap = problem.cap_pct / 100.0

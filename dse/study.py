@@ -219,9 +219,8 @@ def run_search(
         raise
 
     seed = cfg.seed + 7919 * len(stored)  # a resumed run must not replay the same draws
-    static = getattr(problem.space, "distributions", None)  # twin spaces infer theirs
     sampler = make_sampler(
-        sampler_name, seed, trials=n_trials, search_space=static() if callable(static) else None
+        sampler_name, seed, trials=n_trials, search_space=problem.space.distributions()
     )
     writer: BatchWriter | None = None
     if mode is StorageMode.BATCH:

@@ -11,22 +11,15 @@ valid divisor of the actual dimension (`nearest_divisor`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
 from costmodels.errors import SpecError
 from costmodels.network import divisors, mmv_dim, pe_dim, resolve, simd_dim
 from costmodels.types import Arith, LayerChoice, Network, ResolvedLayer
+from search_spaces.base import Suggester
 from search_spaces.limits import SpaceLimits
-
-
-class Suggester(Protocol):
-    """What the space needs from an Optuna trial (`optuna.trial.Trial` satisfies it)."""
-
-    def suggest_int(self, name: str, low: int, high: int) -> int: ...
-
-    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any: ...
 
 
 def arith_valid(arith: Arith, w_bits: int, in_bits: int) -> bool:
@@ -107,7 +100,7 @@ def choice_from_dict(d: Mapping[str, Any]) -> LayerChoice:
 
 
 class SearchSpace:
-    """A network's per-layer design space under some `SpaceLimits`.
+    """A network's per-layer design space under some `SpaceLimits` (a `Space`).
 
     Parameter names are `<layer>.<what>` with `what` in w_bits, a_bits, prune, pe, simd,
     mmv, arith; only dimensions with more than one choice are sampled. All but `arith` are
@@ -279,14 +272,25 @@ class SearchSpace:
         """Optuna parameter values that reproduce `choices` as closely as the space allows
         (used to enqueue baselines). Values outside a choice set go to the nearest one."""
         params: dict[str, Any] = {}
+        try:  # the actual (pruned) dimensions `build` maps SIMD and depthwise PE onto
+            full = {ls.name: choices.get(ls.name, ls.default) for ls in self.layers}
+            actual = {r.name: r for r in resolve(self.network.with_choices(full))}
+        except SpecError:
+            actual = {}
         for ls in self.layers:
             c = choices.get(ls.name, ls.default)
+            r = actual.get(ls.name)
+            simd, pe = _nearest(ls.simd, c.simd), _nearest(ls.pe, c.pe)
+            if r is not None:
+                simd = self._option_onto(ls.simd, c.simd, simd_dim(r), self.limits.max_simd)
+                if ls.depthwise:
+                    pe = self._option_onto(ls.pe, c.pe, r.in_channels, self.limits.max_pe)
             values: dict[str, Any] = {
                 "w_bits": ls.w_bits.index(_nearest(ls.w_bits, c.w_bits)),
                 "a_bits": ls.a_bits.index(_nearest(ls.a_bits, c.a_bits)),
                 "prune": ls.prune.index(_nearest(ls.prune, c.prune)),
-                "pe": ls.pe.index(_nearest(ls.pe, c.pe)),
-                "simd": ls.simd.index(_nearest(ls.simd, c.simd)),
+                "pe": ls.pe.index(pe),
+                "simd": ls.simd.index(simd),
                 "mmv": ls.mmv.index(_nearest(ls.mmv, c.mmv)),
                 "arith": (c.arith if c.arith in ls.arith else ls.arith[0]).value,
             }
@@ -294,6 +298,15 @@ class SearchSpace:
                 if len(options) > 1:
                     params[f"{ls.name}.{what}"] = values[what]
         return params
+
+    @staticmethod
+    def _option_onto(options: tuple[int, ...], value: int, dim: int, cap: int) -> int:
+        """The option `build` maps onto `value` for a dimension `dim` (`nearest_divisor`),
+        the nearest such on a log scale; else the option nearest to `value`."""
+        hits = [o for o in options if nearest_divisor(o, dim, cap) == value]
+        if not hits:
+            return int(_nearest(options, value))
+        return min(hits, key=lambda o: (abs(math.log(o) - math.log(value)), o))
 
     def arith_options(self) -> tuple[Arith, ...]:
         """Every arithmetic some layer may use."""

@@ -6,21 +6,25 @@ arithmetic, its own folding) and the threshold T (continuous, `threshold` in [0,
 Each half reuses the single-network `SearchSpace` with its parameter names prefixed:
 `cmp.conv1.pe`, `acc.conv1.w_bits`, ... (`Prefixed` renames what a half suggests).
 
-`TwinSpace` is a `SearchSpace` (over the accurate half, so anything that only needs one
-network's dimensions keeps working) whose `suggest`, `params_for`, `param_names`,
-`smallest` and `arith_options` cover the whole pair.
+`TwinSpace` implements the `Space` protocol for the whole pair: its `distributions` are the
+halves' own under their prefixes plus `threshold` (never the single network's names, which
+an NSGA-II crossover would look up in vain).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from costmodels.errors import ConfigError
 from costmodels.types import Arith, LayerChoice, Network
+from search_spaces.base import Suggester
 from search_spaces.limits import FixedChoice, SpaceLimits
-from search_spaces.space import Candidate, SearchSpace, Suggester
+from search_spaces.space import Candidate, SearchSpace
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
 
 CMP = "cmp."
 ACC = "acc."
@@ -43,6 +47,9 @@ class Prefixed:
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
         return self.trial.suggest_categorical(self.prefix + name, choices)
+
+    def suggest_float(self, name: str, low: float, high: float) -> float:
+        return self.trial.suggest_float(self.prefix + name, low, high)
 
 
 def _fixed_without(
@@ -105,7 +112,7 @@ def joined(cmp: Mapping[str, Any], acc: Mapping[str, Any]) -> dict[str, Any]:
     return {**{CMP + k: v for k, v in cmp.items()}, **{ACC + k: v for k, v in acc.items()}}
 
 
-class TwinSpace(SearchSpace):
+class TwinSpace:
     """The pair's space (see the module docstring). `t_max` bounds the threshold."""
 
     def __init__(
@@ -113,11 +120,14 @@ class TwinSpace(SearchSpace):
     ) -> None:
         if not t_max > 0:
             raise ConfigError(f"twin t_max {t_max} must be > 0")
-        acc = accurate_limits(limits)
-        super().__init__(network, acc, search_bits=True, search_prune=search_prune)
-        self.study_limits = limits
+        self.network = network
+        self.limits = limits
+        self.search_bits = True
+        self.search_prune = search_prune
         self.t_max = float(t_max)
-        self.accurate = SearchSpace(network, acc, search_bits=True, search_prune=search_prune)
+        self.accurate = SearchSpace(
+            network, accurate_limits(limits), search_bits=True, search_prune=search_prune
+        )
         self.compressed = SearchSpace(
             network, compressed_limits(limits), search_bits=True, search_prune=search_prune
         )
@@ -129,6 +139,17 @@ class TwinSpace(SearchSpace):
             *(ACC + n for n in self.accurate.param_names),
             THRESHOLD,
         )
+
+    def distributions(self) -> dict[str, BaseDistribution]:
+        """Both halves' distributions under their prefixes, and the threshold's (sorted)."""
+        from optuna.distributions import FloatDistribution
+
+        out: dict[str, BaseDistribution] = {
+            **{CMP + k: v for k, v in self.compressed.distributions().items()},
+            **{ACC + k: v for k, v in self.accurate.distributions().items()},
+            THRESHOLD: FloatDistribution(0.0, self.t_max),
+        }
+        return dict(sorted(out.items()))
 
     def pair(self, cmp: Candidate, acc: Candidate, threshold: float) -> TwinCandidate:
         return TwinCandidate(
@@ -142,11 +163,16 @@ class TwinSpace(SearchSpace):
     def suggest(self, trial: Suggester) -> TwinCandidate:
         cmp = self.compressed.suggest(Prefixed(trial, CMP))
         acc = self.accurate.suggest(Prefixed(trial, ACC))
-        suggest_float = getattr(trial, "suggest_float", None)
-        if suggest_float is None:
-            raise ConfigError("the twin space needs a trial that can suggest floats")
-        threshold = float(suggest_float(THRESHOLD, 0.0, self.t_max))
+        threshold = float(trial.suggest_float(THRESHOLD, 0.0, self.t_max))
         return self.pair(cmp, acc, threshold)
+
+    def build(self, raw: Mapping[str, Any]) -> TwinCandidate:
+        """A pair from prefixed per-layer values (`cmp.<layer>`, `acc.<layer>`) and an
+        optional `threshold` (default: `default_threshold`)."""
+        values = dict(raw)
+        threshold = float(values.pop(THRESHOLD, self.default_threshold))
+        cmp, acc = split_choices(values)
+        return self.pair(self.compressed.build(cmp), self.accurate.build(acc), threshold)
 
     def build_pair(
         self, cmp: Mapping[str, LayerChoice], acc: Mapping[str, LayerChoice], threshold: float
@@ -178,7 +204,9 @@ class TwinSpace(SearchSpace):
         return {**self.params_for(cand.choices), THRESHOLD: min(cand.threshold, self.t_max)}
 
     def arith_options(self) -> tuple[Arith, ...]:
-        return tuple(dict.fromkeys((*self.compressed.arith_options(), *super().arith_options())))
+        return tuple(
+            dict.fromkeys((*self.compressed.arith_options(), *self.accurate.arith_options()))
+        )
 
     def smallest(self, arith: Arith = Arith.LUT) -> TwinCandidate:
         """The cheapest pair: each half at its own cheapest arithmetic (LUT for the

@@ -173,3 +173,20 @@ def test_impossible_twin_constraints(tiny: Path, capsys: pytest.CaptureFixture[s
     # refused before any study is created (the accuracy cache may have made the file)
     code, _, err = run(capsys, "report", "--storage", f"sqlite:///{tiny / 's.db'}")
     assert code != 0 and "no stud" in err
+
+
+@pytest.mark.parametrize("sampler", ["nsga2", "tpe", "random", "auto"])
+def test_twin_search_completes_with_every_sampler(
+    tiny: Path, capsys: pytest.CaptureFixture[str], sampler: str
+):
+    """`dse search --mode twin --sampler nsga2` crashed at NSGA-II's first generation
+    (crossover looked up `conv1.arith` among the twin's `cmp.`/`acc.` parameters). 12
+    trials: population 8, so the second generation is bred."""
+    code, out, err = run(
+        capsys, "search", "--mode", "twin", "--workload", "tinywl:make", "--trials", "12",
+        "--sampler", sampler, "--finetune-steps", "2", "--json",
+        "--storage", f"sqlite:///{tiny / 's.db'}", "--study", f"t-{sampler}",
+    )  # fmt: skip
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["trials_new"] == 12 and summary["sampler"] != "auto"

@@ -1,0 +1,60 @@
+"""The `Space` protocol: what every search space of a study implements (the single-network
+`SearchSpace`, the twin `TwinSpace`, and any later variant).
+
+A space turns a network description into Optuna suggestions and back into a candidate:
+
+    distributions()  every parameter `suggest` asks for, with its Optuna distribution
+    suggest(trial)   sample a `Candidate` from a trial (or `optuna.trial.FixedTrial`)
+    build(raw)       a candidate from explicit per-name values (a baseline, a stored design)
+    params_for(c)    parameter values that reproduce a candidate's choices (enqueueing)
+    smallest(arith)  the cheapest candidate the space holds (the "cannot fit" check)
+
+The contract every implementation meets is checked by `tests/search/test_space_contract.py`
+(distributions equal what `suggest` asks for, 40-trial studies with every sampler, baselines
+round-trip through `params_for`): the check that would have caught twin + NSGA-II asking the
+sampler for the single network's parameter names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from costmodels.types import Arith, LayerChoice, Network
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+
+    from search_spaces.space import Candidate
+
+
+class Suggester(Protocol):
+    """What a space needs from an Optuna trial (`optuna.trial.Trial` satisfies it)."""
+
+    def suggest_int(self, name: str, low: int, high: int) -> int: ...
+
+    def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any: ...
+
+    def suggest_float(self, name: str, low: float, high: float) -> float: ...
+
+
+@runtime_checkable
+class Space(Protocol):
+    """A study's search space (see the module docstring)."""
+
+    network: Network
+
+    @property
+    def param_names(self) -> tuple[str, ...]: ...
+
+    def distributions(self) -> dict[str, BaseDistribution]: ...
+
+    def suggest(self, trial: Suggester) -> Candidate: ...
+
+    def build(self, raw: Mapping[str, Any]) -> Candidate: ...
+
+    def params_for(self, choices: Mapping[str, LayerChoice]) -> dict[str, Any]: ...
+
+    def arith_options(self) -> tuple[Arith, ...]: ...
+
+    def smallest(self, arith: Arith = Arith.LUT) -> Candidate: ...
