@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from enum import Enum
-from typing import Any
+from pathlib import Path
 
-from costmodels.types import Arith
-from dse.storage import ATTR_CANDIDATE, ATTR_LAYERS, StudyRecord
+from costmodels.errors import StudyError
+from dse.finn_folding import FinnFlow, FoldingConfig, folding_config
+from dse.storage import StudyRecord
 
 
 class ExportFormat(str, Enum):
@@ -33,29 +34,39 @@ def export_spec(record: StudyRecord, number: int) -> str:
     return header + dump_network(net)
 
 
-def finn_folding(record: StudyRecord, number: int) -> dict[str, Any]:
-    """FINN's folding configuration (the JSON `ApplyConfig` reads, as written by FINN's
-    `step_generate_estimate_reports`/`folding_config_file`): `{"Defaults": {}, "<node>":
-    {"PE", "SIMD", "ram_style", "resType"}}`, keyed here by the layer names of the spec.
+def finn_folding(
+    record: StudyRecord,
+    number: int,
+    *,
+    flow: FinnFlow = FinnFlow.FINN_PLUS,
+    standalone_thresholds: bool = False,
+    label_select: bool = True,
+    finn_model: str | Path | None = None,
+) -> FoldingConfig:
+    """Trial `number`'s design as FINN's folding configuration (`dse.finn_folding`): keys in
+    FINN's node naming for `flow`, or the node names of the user's own FINN model."""
+    from costmodels.devices import get_device
 
-    `resType` is `dsp` for DSP arithmetic and `lut` otherwise (XNOR and RCCMs are LUT
-    logic); `ram_style` is `ultra` / `block` / `distributed` after where the cost model
-    put the layer's weights (URAM, BRAM, or neither).
-    """
-    t = record.trial(number)
-    cand = t.attrs.get(ATTR_CANDIDATE) or {}
-    mem = {r[0]: (r[5], r[6]) for r in (t.attrs.get(ATTR_LAYERS) or [])}
-    out: dict[str, Any] = {"Defaults": {}}
-    for name, c in cand.items():
-        bram18, uram = mem.get(name, (0.0, 0.0))
-        ram_style = "ultra" if uram > 0 else ("block" if bram18 > 0 else "distributed")
-        out[name] = {
-            "PE": int(c["pe"]),
-            "SIMD": int(c["simd"]),
-            "ram_style": ram_style,
-            "resType": "dsp" if c["arith"] == Arith.DSP.value else "lut",
-        }
-    return out
+    if record.meta.get("mode") == "twin":
+        raise StudyError(
+            "a twin design is two networks: export each half with --format spec and build "
+            "each with FINN"
+        )
+    design = record.design(number)
+    device = get_device(str(record.meta.get("device", "")).split(" ")[0])
+    nodes = None
+    if finn_model is not None:
+        from dse.onnx_import import finn_nodes
+
+        nodes = finn_nodes(finn_model)
+    return folding_config(
+        design,
+        device,
+        flow=flow,
+        standalone_thresholds=standalone_thresholds,
+        label_select=label_select,
+        finn_model_nodes=nodes,
+    )
 
 
 def export_design(record: StudyRecord, number: int, fmt: ExportFormat) -> str:
@@ -63,7 +74,7 @@ def export_design(record: StudyRecord, number: int, fmt: ExportFormat) -> str:
         return "---\n".join(export_twin_specs(record, number).values())
     if fmt is ExportFormat.SPEC:
         return export_spec(record, number)
-    return json.dumps(finn_folding(record, number), indent=2) + "\n"
+    return json.dumps(finn_folding(record, number).config, indent=2) + "\n"
 
 
 def export_twin_specs(record: StudyRecord, number: int) -> dict[str, str]:

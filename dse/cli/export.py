@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +12,8 @@ import typer
 from dse.cli.app import app
 from dse.cli.common import err_console
 from dse.config import DEFAULT_STORAGE
-from dse.export import ExportFormat, export_design
+from dse.export import ExportFormat, export_design, finn_folding
+from dse.finn_folding import FinnFlow
 from dse.report import check_writable
 from dse.storage import StudyRecord, load_study_record
 
@@ -27,25 +29,72 @@ def export(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File (default: stdout).", dir_okay=False)
     ] = None,
+    finn_flow: Annotated[
+        FinnFlow, typer.Option(help="finn-folding: the FINN whose node names to use.")
+    ] = FinnFlow.FINN_PLUS,
+    finn_model: Annotated[
+        Path | None,
+        typer.Option(
+            help="finn-folding: take node names from your FINN model (e.g. "
+            "step_convert_to_hw.onnx or step_specialize_layers.onnx; needs onnx).",
+            dir_okay=False,
+        ),
+    ] = None,
+    standalone_thresholds: Annotated[
+        bool, typer.Option(help="finn-folding: the FINN build sets standalone_thresholds.")
+    ] = False,
+    label_select: Annotated[
+        bool, typer.Option(help="finn-folding: the FINN model ends in a LabelSelect (TopK).")
+    ] = True,
 ) -> None:
-    """Write one design of a study as a network spec or a FINN folding config."""
+    """Write one design of a study as a network spec or a FINN folding config (with
+    -o, the design's bit-widths and pruning go beside it as <stem>.spec.yaml)."""
     if output is not None:
         check_writable(output)
     record = load_study_record(storage, study)
     if output is not None and fmt is ExportFormat.SPEC and record.meta.get("mode") == "twin":
         _write_twin(record, trial, output)  # two files: <stem>.compressed / .accurate
         return
-    text = export_design(record, trial, fmt)
+    if fmt is ExportFormat.FINN_FOLDING:
+        folding = finn_folding(
+            record,
+            trial,
+            flow=finn_flow,
+            standalone_thresholds=standalone_thresholds,
+            label_select=label_select,
+            finn_model=finn_model,
+        )
+        for note in folding.notes:
+            err_console.print(f"note: {note}", markup=False, highlight=False)
+        text = json.dumps(folding.config, indent=2) + "\n"
+        if output is not None:
+            beside = output.with_name(f"{output.stem}.spec.yaml")
+            check_writable(beside)
+            _write(output, text)
+            _write(beside, export_design(record, trial, ExportFormat.SPEC))
+            err_console.print(
+                f"wrote {output} ({len(folding.config) - 1} FINN nodes) and {beside} "
+                "(bit-widths and pruning)",
+                markup=False,
+                highlight=False,
+            )
+            return
+    else:
+        text = export_design(record, trial, fmt)
     if output is None:
         sys.stdout.write(text)
         return
+    _write(output, text)
+    err_console.print(f"wrote {output}", markup=False, highlight=False)
+
+
+def _write(path: Path, text: str) -> None:
     try:
-        output.write_text(text)
+        path.write_text(text)
     except OSError as exc:
         from costmodels.errors import ConfigError
 
-        raise ConfigError(f"cannot write {str(output)!r}: {exc.strerror or exc}") from None
-    err_console.print(f"wrote {output}", markup=False, highlight=False)
+        raise ConfigError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
 
 
 def _write_twin(record: StudyRecord, trial: int, output: Path) -> None:

@@ -148,18 +148,30 @@ def test_export_spec_round_trips_through_estimate(dse, cnv_study, tmp_path: Path
         assert est["totals"]["dsp"] == pytest.approx(stored["dsp"], abs=1e-3)
 
 
-def test_export_finn_folding(dse, cnv_study) -> None:  # type: ignore[no-untyped-def]
+def test_export_finn_folding(dse, cnv_study, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Keys in FINN's node naming (finn-plus: MVAU_hls_<i>, ConvolutionInputGenerator_rtl_<i>,
+    Pool_hls_<i>, LabelSelect_hls_0), PE/SIMD of the stored design, the spec beside it."""
     url, summary = cnv_study
     n = summary["pareto"][0]["trial"]
     r = dse("export", "--storage", url, "--trial", n, "--format", "finn-folding")
     assert r.code == 0, r.err
     cfg = json.loads(r.out)
     assert cfg["Defaults"] == {}
-    layers = [k for k in cfg if k != "Defaults"]
-    assert layers == ["conv0", "conv1", "conv2", "conv3", "conv4", "conv5", "fc0", "fc1", "fc2"]
-    for v in (cfg[k] for k in layers):
-        assert set(v) == {"PE", "SIMD", "ram_style", "resType"}
+    mvaus = [k for k in cfg if k.startswith("MVAU_")]
+    assert mvaus == [f"MVAU_hls_{i}" for i in range(9)]
+    for v in (cfg[k] for k in mvaus):
         assert v["resType"] in ("lut", "dsp")
         assert v["ram_style"] in ("block", "distributed", "ultra")
+        assert v["mem_mode"] == "internal_decoupled"
     cand = optuna.load_study(study_name="cnv", storage=url).trials[n].user_attrs["candidate"]
-    assert all(cfg[k]["PE"] == cand[k]["pe"] and cfg[k]["SIMD"] == cand[k]["simd"] for k in layers)
+    layers = ["conv0", "conv1", "conv2", "conv3", "conv4", "conv5", "fc0", "fc1", "fc2"]
+    assert [(cfg[m]["PE"], cfg[m]["SIMD"]) for m in mvaus] == [
+        (cand[k]["pe"], cand[k]["simd"]) for k in layers
+    ]
+    out = tmp_path / "folding.json"
+    r = dse("export", "--storage", url, "--trial", n, "--format", "finn-folding", "-o", out)
+    assert r.code == 0, r.err
+    assert json.loads(out.read_text()) == cfg
+    spec = tmp_path / "folding.spec.yaml"
+    est = dse("estimate", spec, "--device", "XC7Z020", "--json").json()
+    assert est["fps"] == pytest.approx(summary["pareto"][0]["fps"], rel=1e-9)
