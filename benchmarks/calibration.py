@@ -284,7 +284,24 @@ def refit(rows: dict[int, dict[str, str]]) -> list[tuple[str, float, float]]:
     return out
 
 
+def finn_synth_main() -> None:
+    """Per FINN op and resource on shared/reference/finn_synth (see benchmarks/_finn_synth.py)."""
+    import _finn_synth as fs
+
+    folder = fs.finn_synth_dir()
+    if folder is None:
+        print("finn_synth: shared/reference/finn_synth not found (set DSE_SHARED); skipped")
+        return
+    configs = fs.load_configs(folder)
+    counts = ", ".join(f"{op} {len(v)}" for op, v in sorted(configs.items()))
+    print(f"finn_synth ({folder}): distinct configurations: {counts}")
+    print("MAPE over configurations with a synthesized value > 0; bias = sum(est - syn) / sum(syn)")
+    fs.print_table(configs, fs.estimators())
+    print()
+
+
 def main() -> None:
+    finn_synth_main()
     rows = load_rows()
     comps = compare_rows(rows)
     print(

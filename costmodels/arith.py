@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from costmodels.errors import SpecError
-from costmodels.types import Arith, LayerChoice, WType
+from costmodels.types import Arith, Impl, LayerChoice, NumType, WType
 
 #: LUTs per input (activation) bit of a generic LUT multiplier with 8-bit coefficients:
 #: Faraone thesis Sec. 6.7.1 / Fig. 6.8 ("grows at about 7.4 LUTs/bit"); seed_results row 60.
@@ -37,27 +37,40 @@ LUT_MULT_OVERHEAD_W8A8 = 31.7
 DSP_PORTS = {"DSP48E1": (25, 18), "DSP48E2": (27, 18), "DSP58": (27, 24)}
 
 
-def resolve_arith(choice: LayerChoice, in_bits: int, layer: str = "") -> Arith:
+def resolve_arith(
+    choice: LayerChoice, in_bits: int, layer: str = "", in_type: NumType | None = None
+) -> Arith:
     """The concrete arithmetic of a layer (never `AUTO`).
 
     `AUTO` picks what a FINN-like flow would: XNOR-popcount for bipolar weights x 1-bit
     inputs (FINN `binaryXnorMode`), add/sub multiplexers for binary/ternary weights (ELB-NN
     Fig. 4, TwinDNN 3.2: no multiplier needed), LUT multipliers for small integer products
     (W + A <= 8 bits, FINN HLS `resType=lut`), DSPs for anything wider (FINN's RTL MVU is
-    DSP-only and is chosen for wider operands).
+    DSP-only and is chosen for wider operands). XNOR needs bipolar inputs: a 1-bit input
+    is bipolar unless `in_type` says otherwise (`NumType.default`). `impl: rtl` (FINN's
+    `MVAU_rtl`, DSP multipliers only) makes `AUTO` a DSP and refuses any other arithmetic.
     """
     wtype = choice.weight_type
     arith = choice.arith
+    bipolar_in = NumType.of(in_type, in_bits) is NumType.BIPOLAR
+    if choice.impl is Impl.RTL:
+        if arith not in (Arith.AUTO, Arith.DSP):
+            raise SpecError(
+                f"layer {layer!r}: impl rtl (FINN MVAU_rtl) uses DSP multipliers; "
+                f"arith {arith.value} needs impl hls or auto"
+            )
+        return Arith.DSP
     if arith is Arith.AUTO:
-        if wtype is WType.BIPOLAR and in_bits == 1:
+        if wtype is WType.BIPOLAR and bipolar_in:
             return Arith.XNOR
         if wtype in (WType.BIPOLAR, WType.TERNARY):
             return Arith.LUT
         return Arith.LUT if choice.w_bits + in_bits <= 8 else Arith.DSP
-    if arith is Arith.XNOR and not (wtype is WType.BIPOLAR and in_bits == 1):
+    if arith is Arith.XNOR and not (wtype is WType.BIPOLAR and bipolar_in):
         raise SpecError(
             f"layer {layer!r}: arith xnor needs bipolar 1-bit weights and 1-bit inputs "
-            f"(got w_bits={choice.w_bits}, input bits={in_bits})"
+            f"(got w_bits={choice.w_bits}, input bits={in_bits}"
+            + (f", input type {in_type.value})" if in_type is not None else ")")
         )
     return arith
 

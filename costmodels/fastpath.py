@@ -54,6 +54,10 @@ def resolve_cached(network: Network) -> tuple[ResolvedLayer, ...]:
     """`resolve(network)` with per-layer memoisation (identical results and errors)."""
     shape = tuple(network.input_shape)
     bits = network.input_bits
+    if network.input_type is not None or any(
+        la.choice is not None and not la.choice.is_default_impl for la in network.layers
+    ):
+        return resolve(network)  # data types flow between layers: the canonical way
     if (
         not network.layers
         or len(shape) not in (1, 3)
@@ -127,8 +131,8 @@ def compute_unit_numbers(
     tests/costmodels/test_cm_speed_golden.py holds both paths equal.
     """
     ch = layer.choice
-    if ch is None:
-        return None
+    if ch is None or not ch.is_default_impl:
+        return None  # FINN attributes (ram_style, types, ...): the canonical path
     w_bits, a_bits, pe, simd, mmv = ch.w_bits, ch.a_bits, ch.pe, ch.simd, ch.mmv
     op, out, k, stride, pad = (
         layer.op,
@@ -340,6 +344,8 @@ def estimate_dataflow_fast(
     shape = tuple(network.input_shape)
     bits = network.input_bits
     layers = network.layers
+    if network.input_type is not None:
+        return None
     if not layers or len(shape) not in (1, 3) or min(shape) < 1 or not 1 <= bits <= MAX_BITS:
         return None
     first = next((la for la in layers if la.op is _CONV or la.op is _DENSE), None)

@@ -18,7 +18,17 @@ from dataclasses import dataclass
 
 from costmodels.arith import resolve_arith
 from costmodels.network import resolve
-from costmodels.types import Arith, Device, LayerCost, Network, NetworkCost, Resources
+from costmodels.types import (
+    Arith,
+    Device,
+    Impl,
+    LayerCost,
+    MemMode,
+    Network,
+    NetworkCost,
+    NumType,
+    Resources,
+)
 
 
 @dataclass(frozen=True)
@@ -149,8 +159,10 @@ def finn_estimate(n: FinnMvau) -> FinnEstimate:
 
 def estimate_finn(network: Network, device: Device, clock_mhz: float | None = None) -> NetworkCost:
     """The FINN-formula baseline for a whole network: every conv/dense layer as a FINN
-    MVAU_hls (internal_decoupled weights, ram_style auto, resType dsp when our arithmetic
-    resolves to DSP, else lut; MMV ignored as FINN does). Pooling, windows, FIFOs and the
+    MVAU (the layer's `impl`, `mem_mode` (default internal_decoupled) and `ram_style`;
+    resType dsp when our arithmetic resolves to DSP, else lut; signed or bipolar inputs,
+    a 1-bit input by default, are signed for the accumulator bound; MMV ignored as FINN
+    does). Pooling, windows, FIFOs and the
     shell cost nothing, as in FINN's estimator; their cycles are not counted either."""
     layers = resolve(network)
     clock = clock_mhz or network.clock_mhz or device.clock_mhz
@@ -160,7 +172,8 @@ def estimate_finn(network: Network, device: Device, clock_mhz: float | None = No
         if not rl.op.is_compute:
             continue
         c = rl.choice
-        arith = resolve_arith(c, rl.in_bits, rl.name)
+        arith = resolve_arith(c, rl.in_bits, rl.name, rl.in_type)
+        in_type = rl.input_type
         node = FinnMvau(
             mw=rl.mw,
             mh=rl.mh,
@@ -171,9 +184,13 @@ def estimate_finn(network: Network, device: Device, clock_mhz: float | None = No
             out_bits=rl.out_bits,
             num_vectors=rl.num_vectors,
             res_type="dsp" if arith is Arith.DSP else "lut",
+            mem_mode=(c.mem_mode or MemMode.INTERNAL_DECOUPLED).value,
+            ram_style=c.ram_style.value,
             no_activation=c.a_bits is None,
+            backend="rtl" if c.impl is Impl.RTL else "hls",
             dsp_block=device.dsp_block,
-            input_signed=False,
+            # FINN's BNN inputs are bipolar: signed for the accumulator bound
+            input_signed=in_type is not NumType.UNSIGNED,
         )
         est = finn_estimate(node)
         res = Resources(

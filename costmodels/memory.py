@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import math
 
-from costmodels.types import Device, Resources
+from costmodels.types import Device, RamStyle, Resources
 
 #: (width, depth) shapes of one RAMB18 (UG473 Table 1-7 / UG573 Table 1-10).
 BRAM18_SHAPES: tuple[tuple[int, int], ...] = (
@@ -113,3 +113,20 @@ def fifo_cost(width: int, depth: int, device: Device) -> Resources:
     of read/write pointers and flags (counters, one LUT per bit; assumption)."""
     lut, ff, bram18, uram = fifo_numbers(width, depth, device.uram, device.bram18)
     return Resources(lut=lut, ff=ff, bram18=bram18, uram=uram)
+
+
+@functools.lru_cache(maxsize=16384)
+def place_memory_as(width: int, depth: int, device: Device, style: RamStyle) -> Resources:
+    """A read-only `width x depth` memory where FINN's `ram_style` puts it: `block` in
+    RAMB18s (`bram18_blocks`), `distributed` in LUTRAM (`lutram_luts`), `ultra` in
+    UltraRAM (`uram_blocks`; a device without URAM then does not fit), `auto` by
+    `place_memory`'s rule."""
+    match style:
+        case RamStyle.BLOCK:
+            return Resources(bram18=float(bram18_blocks(width, depth)))
+        case RamStyle.DISTRIBUTED:
+            return Resources(lut=float(lutram_luts(width, depth)))
+        case RamStyle.ULTRA:
+            return Resources(uram=float(uram_blocks(width, depth)))
+        case _:
+            return place_memory(width, depth, device)

@@ -19,8 +19,8 @@ from costmodels.arith import (
     resolve_arith,
     stored_weight_bits,
 )
-from costmodels.memory import place_memory
-from costmodels.types import Arith, Device, LayerCost, ResolvedLayer, Resources
+from costmodels.memory import place_memory, place_memory_as
+from costmodels.types import Arith, Device, LayerCost, MemMode, ResolvedLayer, Resources
 
 #: Fixed LUTs of one MVAU (control, stream interfaces): FINN-R's c0 = 300 (Blott et al.
 #: 2018; FINN `MVAU_hls.lut_estimation`).
@@ -93,7 +93,7 @@ def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
     c = layer.choice
     pe, simd, mmv = c.pe, c.simd, c.mmv
     a_in = layer.in_bits
-    arith = resolve_arith(c, a_in, layer.name)
+    arith = resolve_arith(c, a_in, layer.name, layer.in_type)
     lanes = pe * simd * mmv
     pbits = product_bits(c, arith, a_in)
     acc = layer.acc_bits
@@ -143,10 +143,14 @@ def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
         luts = float(trees * (acc + 2 * c.a_bits))
         act = ("activation", luts, float(trees * c.a_bits), 0.0, 0.0, 0.0)
 
-    # weight memory: one memory per PE, SIMD weights wide (shared by the MMV lanes)
+    # weight memory: one memory per PE, SIMD weights wide (shared by the MMV lanes), where
+    # ram_style puts it; none on chip for mem_mode external (FINN streams them in)
     wbits = stored_weight_bits(c, arith)
     depth = (layer.mw * layer.mh) // (pe * simd)
-    w = place_memory(simd * wbits, depth, device)
+    if c.mem_mode is MemMode.EXTERNAL:
+        w = Resources()
+    else:
+        w = place_memory_as(simd * wbits, depth, device, c.ram_style)
     wmem: Part = ("weights", w.lut * pe, w.ff * pe, 0.0, w.bram18 * pe, w.uram * pe)
     return (_BASE_PART, mult, tree, accum, act, wmem)
 

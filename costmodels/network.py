@@ -11,7 +11,15 @@ from __future__ import annotations
 import math
 
 from costmodels.errors import FoldingError, SpecError
-from costmodels.types import LayerChoice, LayerSpec, Network, Op, ResolvedLayer, WType
+from costmodels.types import (
+    LayerChoice,
+    LayerSpec,
+    Network,
+    NumType,
+    Op,
+    ResolvedLayer,
+    WType,
+)
 from costmodels.util import new_resolved_layer
 
 MAX_BITS = 16
@@ -68,6 +76,10 @@ def _check_bits(layer: LayerSpec) -> None:
         raise SpecError(f"layer {layer.name!r}: ternary weights need w_bits 2, got {c.w_bits}")
     if c.w_type is WType.INT and c.w_bits < 2:
         raise SpecError(f"layer {layer.name!r}: int weights need w_bits >= 2, got {c.w_bits}")
+    if c.a_type is not None and c.a_bits is None:
+        raise SpecError(f"layer {layer.name!r}: a_type {c.a_type.value!r} needs a_bits (not null)")
+    if c.a_type is NumType.BIPOLAR and c.a_bits != 1:
+        raise SpecError(f"layer {layer.name!r}: bipolar activations need a_bits 1, got {c.a_bits}")
     if c.pe < 1 or c.simd < 1 or c.mmv < 1:
         raise FoldingError(f"layer {layer.name!r}: pe, simd and mmv must be >= 1")
 
@@ -135,19 +147,27 @@ def resolve(network: Network, *, check_folding: bool = True) -> tuple[ResolvedLa
         raise SpecError(f"input shape {list(network.input_shape)} must be [C, H, W] or [F]")
     if not 1 <= network.input_bits <= MAX_BITS:
         raise SpecError(f"input bits {network.input_bits} out of range 1..{MAX_BITS}")
+    check_input_type(network)
 
     shape: tuple[int, ...] = tuple(network.input_shape)
     bits = network.input_bits
+    dtype = network.input_type
     seen: dict[str, ResolvedLayer] = {}
     out: list[ResolvedLayer] = []
     for layer in network.layers:
         if layer.name in seen:
             raise SpecError(f"duplicate layer name {layer.name!r}")
-        resolved = _resolve_one(layer, shape, bits, seen, check_folding)
+        resolved = _resolve_one(layer, shape, bits, seen, check_folding, dtype)
         seen[layer.name] = resolved
         out.append(resolved)
-        shape, bits = resolved.out_shape, resolved.out_bits
+        shape, bits, dtype = resolved.out_shape, resolved.out_bits, resolved.out_type
     return tuple(out)
+
+
+def check_input_type(network: Network) -> None:
+    """A bipolar input must be 1 bit wide (FINN `BIPOLAR`)."""
+    if network.input_type is NumType.BIPOLAR and network.input_bits != 1:
+        raise SpecError(f"input: type bipolar needs bits 1, got {network.input_bits}")
 
 
 def _resolve_one(
@@ -156,7 +176,10 @@ def _resolve_one(
     bits: int,
     seen: dict[str, ResolvedLayer],
     check_folding: bool,
+    dtype: NumType | None = None,
 ) -> ResolvedLayer:
+    """One layer of `resolve`: `shape`, `bits` and `dtype` describe its input (`dtype`
+    None: the default for `bits`)."""
     name = layer.name
     op = layer.op
     if op is Op.CONV or op is Op.DENSE:  # op.is_compute
@@ -210,6 +233,7 @@ def _resolve_one(
             simd_n,
             ow,
             check_folding,
+            dtype,
         )
 
     if layer.op is Op.DENSE:
@@ -230,6 +254,7 @@ def _resolve_one(
             features,
             1,
             check_folding,
+            dtype,
         )
 
     if layer.op in (Op.MAXPOOL, Op.AVGPOOL):
@@ -240,7 +265,13 @@ def _resolve_one(
         oh = _out_hw(h, layer.kernel, s, layer.padding, name)
         ow = _out_hw(w, layer.kernel, s, layer.padding, name)
         return ResolvedLayer(
-            spec=layer, in_shape=shape, out_shape=(c, oh, ow), in_bits=bits, out_bits=bits
+            spec=layer,
+            in_shape=shape,
+            out_shape=(c, oh, ow),
+            in_bits=bits,
+            out_bits=bits,
+            in_type=dtype,
+            out_type=dtype,
         )
 
     if layer.op is Op.ADD:
@@ -257,8 +288,18 @@ def _resolve_one(
                 f"to {list(shape)}"
             )
         out_bits = max(bits, other.out_bits) + 1
+        signed = NumType.SIGNED in (dtype, other.out_type) or NumType.BIPOLAR in (
+            dtype,
+            other.out_type,
+        )
         return ResolvedLayer(
-            spec=layer, in_shape=shape, out_shape=shape, in_bits=bits, out_bits=min(out_bits, 32)
+            spec=layer,
+            in_shape=shape,
+            out_shape=shape,
+            in_bits=bits,
+            out_bits=min(out_bits, 32),
+            in_type=dtype,
+            out_type=NumType.SIGNED if signed else None,
         )
 
     raise SpecError(f"layer {name!r}: unknown op {layer.op!r}")  # pragma: no cover
@@ -281,6 +322,7 @@ def _compute_layer(
     simd_n: int,
     mmv_n: int,
     check_folding: bool,
+    dtype: NumType | None = None,
 ) -> ResolvedLayer:
     """A conv/dense layer's `ResolvedLayer` after the folding checks (`simd_n`, `mmv_n`:
     `simd_dim` and `mmv_dim` of the layer), with its accumulator width and output bits.
@@ -309,4 +351,6 @@ def _compute_layer(
         out_shape[0],
         num_vectors,
         acc,
+        dtype,
+        choice.a_type,
     )

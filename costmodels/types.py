@@ -38,6 +38,55 @@ class WType(str, Enum):
     INT = "int"
 
 
+class NumType(str, Enum):
+    """How activations (a layer's outputs, the network's input) are represented: FINN's
+    `UINTk`, `INTk` (two's complement) and `BIPOLAR` ({-1, +1}, 1 bit only). `None` in a
+    spec field means the default for the bit-width (`NumType.default`)."""
+
+    UNSIGNED = "unsigned"
+    SIGNED = "signed"
+    BIPOLAR = "bipolar"
+
+    @staticmethod
+    def default(bits: int) -> NumType:
+        """Bipolar at 1 bit (FINN's BNNs), unsigned above."""
+        return NumType.BIPOLAR if bits == 1 else NumType.UNSIGNED
+
+    @staticmethod
+    def of(t: NumType | None, bits: int) -> NumType:
+        """`t`, or the default for `bits` when it is None."""
+        return t if t is not None else NumType.default(bits)
+
+
+class RamStyle(str, Enum):
+    """Where a layer's weight memory goes (FINN `ram_style`): `auto` is the cost model's
+    own rule (`costmodels.memory.place_memory`), the others force BRAM, LUTRAM or URAM."""
+
+    AUTO = "auto"
+    BLOCK = "block"
+    DISTRIBUTED = "distributed"
+    ULTRA = "ultra"
+
+
+class MemMode(str, Enum):
+    """FINN `mem_mode`: weights inside the MVAU (`internal_embedded`), in a separate
+    weight streamer with its own memory (`internal_decoupled`, FINN's default), or streamed
+    in from off-chip (`external`: no weight memory on chip)."""
+
+    INTERNAL_EMBEDDED = "internal_embedded"
+    INTERNAL_DECOUPLED = "internal_decoupled"
+    EXTERNAL = "external"
+
+
+class Impl(str, Enum):
+    """FINN backend of a compute layer: `hls` (`MVAU_hls`), `rtl` (`MVAU_rtl`, DSP
+    multipliers only) or `auto` (what the arithmetic implies)."""
+
+    AUTO = "auto"
+    HLS = "hls"
+    RTL = "rtl"
+
+
 class Arith(str, Enum):
     """The multiplier arithmetic of a compute layer's lanes.
 
@@ -67,7 +116,9 @@ class LayerChoice:
     `a_bits` is the bit-width of the layer's *output* activations (`None`: no activation
     unit, raw accumulators out). `prune` is the fraction of output filters removed; the kept
     count is rounded to a multiple of `pe` (see `kept_channels`). `w_type` `None` means the
-    default for `w_bits` (see `WType`).
+    default for `w_bits` (see `WType`), `a_type` `None` the default for `a_bits` (see
+    `NumType`). `ram_style`, `mem_mode` and `impl` are FINN's implementation attributes;
+    `auto`/`None` keep the cost model's own choice.
     """
 
     w_bits: int = 8
@@ -78,6 +129,20 @@ class LayerChoice:
     mmv: int = 1
     arith: Arith = Arith.AUTO
     prune: float = 0.0
+    ram_style: RamStyle = RamStyle.AUTO
+    mem_mode: MemMode | None = None
+    impl: Impl = Impl.AUTO
+    a_type: NumType | None = None
+
+    @property
+    def is_default_impl(self) -> bool:
+        """Whether every FINN implementation attribute is left to the model (auto)."""
+        return (
+            self.ram_style is RamStyle.AUTO
+            and self.mem_mode is None
+            and self.impl is Impl.AUTO
+            and self.a_type is None
+        )
 
     @property
     def weight_type(self) -> WType:
@@ -113,9 +178,10 @@ class LayerSpec:
 
 @dataclass(frozen=True)
 class Network:
-    """A network in its hardware view: layers in order, input shape and bits.
+    """A network in its hardware view: layers in order, input shape, bits and type.
 
-    `input_shape` is `(C, H, W)` for images or `(F,)` for feature vectors.
+    `input_shape` is `(C, H, W)` for images or `(F,)` for feature vectors; `input_type`
+    `None` is the default for `input_bits` (`NumType.default`).
     """
 
     name: str
@@ -123,6 +189,7 @@ class Network:
     input_bits: int
     layers: tuple[LayerSpec, ...]
     clock_mhz: float | None = None
+    input_type: NumType | None = None
 
     @property
     def compute_layers(self) -> tuple[LayerSpec, ...]:
@@ -161,6 +228,13 @@ class ResolvedLayer:
     mh: int = 0
     num_vectors: int = 1
     acc_bits: int = 0
+    in_type: NumType | None = None
+    out_type: NumType | None = None
+
+    @property
+    def input_type(self) -> NumType:
+        """The input's representation (the default for `in_bits` when not given)."""
+        return NumType.of(self.in_type, self.in_bits)
 
     @property
     def name(self) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from costmodels.types import LayerCost, LayerSpec, Op, ResolvedLayer, Resources
+from costmodels.types import LayerCost, LayerSpec, NumType, Op, ResolvedLayer, Resources
 
 _new = object.__new__
 
@@ -63,6 +63,8 @@ def new_resolved_layer(
     mh: int,
     num_vectors: int,
     acc_bits: int,
+    in_type: NumType | None = None,
+    out_type: NumType | None = None,
 ) -> ResolvedLayer:
     """`ResolvedLayer(...)` with every field given, built faster (see above)."""
     r = _new(ResolvedLayer)
@@ -76,5 +78,7 @@ def new_resolved_layer(
         mh=mh,
         num_vectors=num_vectors,
         acc_bits=acc_bits,
+        in_type=in_type,
+        out_type=out_type,
     )
     return r

@@ -10,6 +10,12 @@ A spec describes a fixed accelerator design in its hardware view (see README and
       - {name: pool0, op: maxpool, kernel: 2}
       - {name: fc0, op: dense, out_features: 512, w_bits: 1, a_bits: 1, pe: 1, simd: 4}
 
+`input.type` and a compute layer's `a_type` are `unsigned|signed|bipolar` (default:
+bipolar at 1 bit, unsigned above); `w_type` is `bipolar|ternary|int`; FINN's
+implementation attributes per compute layer: `ram_style` (`auto|block|distributed|ultra`),
+`mem_mode` (`internal_embedded|internal_decoupled|external`), `impl` (`auto|hls|rtl`);
+`auto` (or leaving a key out) keeps the cost model's own choice.
+
 Every problem is a one-line `SpecError` naming the layer and the key; unknown keys get a
 "did you mean" suggestion. `dump_network` writes a spec that loads back to an equal
 `Network` (so estimates are identical).
@@ -28,13 +34,37 @@ from typing import Any, TypeVar
 import yaml
 
 from costmodels.errors import SpecError
-from costmodels.types import Arith, LayerChoice, LayerSpec, Network, Op, WType
+from costmodels.types import (
+    Arith,
+    Impl,
+    LayerChoice,
+    LayerSpec,
+    MemMode,
+    Network,
+    NumType,
+    Op,
+    RamStyle,
+    WType,
+)
 
 E = TypeVar("E", bound=Enum)
 
 TOP_KEYS = ("name", "input", "clock_mhz", "layers")
-INPUT_KEYS = ("shape", "bits")
-CHOICE_KEYS = ("w_bits", "a_bits", "w_type", "pe", "simd", "mmv", "arith", "prune")
+INPUT_KEYS = ("shape", "bits", "type")
+CHOICE_KEYS = (
+    "w_bits",
+    "a_bits",
+    "w_type",
+    "a_type",
+    "pe",
+    "simd",
+    "mmv",
+    "arith",
+    "prune",
+    "ram_style",
+    "mem_mode",
+    "impl",
+)
 OP_KEYS: Mapping[Op, tuple[str, ...]] = {
     Op.CONV: ("out_channels", "kernel", "stride", "padding", "groups", *CHOICE_KEYS),
     Op.DENSE: ("out_features", *CHOICE_KEYS),
@@ -50,16 +80,17 @@ def _suggest(key: str, valid: tuple[str, ...]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _enum(kind: type[E], raw: object, key: str, layer: str) -> E:
+def _enum(kind: type[E], raw: object, key: str, layer: str | None) -> E:
     """`raw` as a member of the string enum `kind`, case-insensitively, or a one-line
-    SpecError listing the valid values (and the closest one)."""
+    SpecError listing the valid values (and the closest one). `layer` None: the input."""
     try:
         return kind(str(raw).lower())
     except ValueError:
         valid = tuple(str(m.value) for m in kind)
+        where = f"layer {layer!r}: " if layer is not None else "input: "
         raise SpecError(
-            f"layer {layer!r}: {key} {raw!r} is not one of {', '.join(valid)}"
-            + _suggest(str(raw), valid)
+            f"{where}{key} {raw!r} is not one of {', '.join(valid)}"
+            + _suggest(str(raw).lower(), valid)
         ) from None
 
 
@@ -103,7 +134,13 @@ def _choice(d: Mapping[str, Any], name: str) -> LayerChoice:
     if a_raw is not None and (isinstance(a_raw, bool) or not isinstance(a_raw, int)):
         raise SpecError(f"layer {name!r}: a_bits must be an integer or null, got {a_raw!r}")
     w_type = None if d.get("w_type") is None else _enum(WType, d["w_type"], "w_type", name)
+    a_type = None if d.get("a_type") is None else _enum(NumType, d["a_type"], "a_type", name)
     arith = _enum(Arith, d.get("arith", "auto"), "arith", name)
+    ram_style = _enum(RamStyle, d.get("ram_style", "auto"), "ram_style", name)
+    mem_mode = (
+        None if d.get("mem_mode") is None else _enum(MemMode, d["mem_mode"], "mem_mode", name)
+    )
+    impl = _enum(Impl, d.get("impl", "auto"), "impl", name)
     prune = d.get("prune", 0.0)
     if isinstance(prune, bool) or not isinstance(prune, (int, float)) or not math.isfinite(prune):
         raise SpecError(f"layer {name!r}: prune must be a number in [0, 1), got {prune!r}")
@@ -118,6 +155,10 @@ def _choice(d: Mapping[str, Any], name: str) -> LayerChoice:
         mmv=_int(d, "mmv", name, 1),
         arith=arith,
         prune=float(prune),
+        ram_style=ram_style,
+        mem_mode=mem_mode,
+        impl=impl,
+        a_type=a_type,
     )
 
 
@@ -184,7 +225,7 @@ def network_from_dict(d: Any) -> Network:
         raise SpecError("top level: name must be a non-empty string")
     inp = d["input"]
     if not isinstance(inp, Mapping):
-        raise SpecError("input: must be a mapping {shape: [...], bits: N}")
+        raise SpecError("input: must be a mapping {shape: [...], bits: N, type: ...}")
     _check_keys(inp, INPUT_KEYS, "input: ")
     if "shape" not in inp or "bits" not in inp:
         raise SpecError(f"input: missing key {'shape' if 'shape' not in inp else 'bits'!r}")
@@ -198,6 +239,9 @@ def network_from_dict(d: Any) -> Network:
     bits = inp["bits"]
     if isinstance(bits, bool) or not isinstance(bits, int):
         raise SpecError(f"input: bits must be an integer, got {bits!r}")
+    in_type = None if inp.get("type") is None else _enum(NumType, inp["type"], "type", None)
+    if in_type is NumType.BIPOLAR and bits != 1:
+        raise SpecError(f"input: type bipolar needs bits 1, got {bits}")
     clock = d.get("clock_mhz")
     if clock is not None and (
         isinstance(clock, bool) or not isinstance(clock, (int, float)) or not clock > 0
@@ -214,6 +258,7 @@ def network_from_dict(d: Any) -> Network:
         input_bits=bits,
         layers=tuple(_layer(layer, i) for i, layer in enumerate(layers)),
         clock_mhz=float(clock) if clock is not None else None,
+        input_type=in_type,
     )
 
 
@@ -240,6 +285,8 @@ def _choice_dict(c: LayerChoice) -> dict[str, Any]:
     out: dict[str, Any] = {"w_bits": c.w_bits, "a_bits": c.a_bits}
     if c.w_type is not None:
         out["w_type"] = c.w_type.value
+    if c.a_type is not None:
+        out["a_type"] = c.a_type.value
     out.update(pe=c.pe, simd=c.simd)
     if c.mmv != 1:
         out["mmv"] = c.mmv
@@ -247,6 +294,12 @@ def _choice_dict(c: LayerChoice) -> dict[str, Any]:
         out["arith"] = c.arith.value
     if c.prune:
         out["prune"] = c.prune
+    if c.ram_style is not RamStyle.AUTO:
+        out["ram_style"] = c.ram_style.value
+    if c.mem_mode is not None:
+        out["mem_mode"] = c.mem_mode.value
+    if c.impl is not Impl.AUTO:
+        out["impl"] = c.impl.value
     return out
 
 
@@ -276,6 +329,8 @@ def network_to_dict(net: Network) -> dict[str, Any]:
         "name": net.name,
         "input": {"shape": list(net.input_shape), "bits": net.input_bits},
     }
+    if net.input_type is not None:
+        out["input"]["type"] = net.input_type.value
     if net.clock_mhz is not None:
         out["clock_mhz"] = net.clock_mhz
     out["layers"] = layers
