@@ -9,7 +9,19 @@ from __future__ import annotations
 import math
 
 from costmodels.errors import SpecError
+from costmodels.lqarith import (
+    bitplane_lane_luts,
+    bitplane_product_bits,
+    table_entry_bits,
+)
 from costmodels.types import Arith, Impl, LayerChoice, NumType, WType
+
+#: Arithmetics that can multiply LQ-Nets codes (a code times a learned basis is no
+#: integer: only a table of basis products or bit planes scaled by them work).
+LQ_ARITHS = (Arith.TABLE, Arith.BITPLANE)
+#: AUTO picks a table for LQ weights while 2^(Kw+Ka) fits one LUT6 ROM (64 entries,
+#: thesis Listing 4.1 uses 2 x 2 bits), bit planes beyond.
+LQ_TABLE_AUTO_BITS = 6
 
 #: LUTs per input (activation) bit of a generic LUT multiplier with 8-bit coefficients:
 #: Faraone thesis Sec. 6.7.1 / Fig. 6.8 ("grows at about 7.4 LUTs/bit"); seed_results row 60.
@@ -52,6 +64,16 @@ def resolve_arith(
     """
     wtype = choice.weight_type
     arith = choice.arith
+    if wtype is WType.LQ or in_type is NumType.LQ:
+        if arith is Arith.AUTO:
+            tbl = choice.w_bits + in_bits <= LQ_TABLE_AUTO_BITS
+            return Arith.TABLE if tbl else Arith.BITPLANE
+        if arith not in LQ_ARITHS:
+            raise SpecError(
+                f"layer {layer!r}: lq weights or inputs need arith table or bitplane "
+                f"(got {arith.value})"
+            )
+        return arith
     bipolar_in = NumType.of(in_type, in_bits) is NumType.BIPOLAR
     if choice.impl is Impl.RTL:
         if arith not in (Arith.AUTO, Arith.DSP):
@@ -83,13 +105,18 @@ def stored_weight_bits(choice: LayerChoice, arith: Arith) -> int:
     return choice.w_bits
 
 
-def product_bits(choice: LayerChoice, arith: Arith, in_bits: int) -> int:
-    """Width of one lane's product, the input width of the adder tree."""
+def product_bits(choice: LayerChoice, arith: Arith, in_bits: int, in_lq: bool = False) -> int:
+    """Width of one lane's product, the input width of the adder tree (`in_lq`: the inputs
+    are LQ-Nets codes)."""
     match arith:
         case Arith.XNOR:
             return 1
         case Arith.RCCM2 | Arith.RCCM3 | Arith.RCCM4:
             return in_bits + RCCM_COEFF_BITS
+        case Arith.TABLE:
+            return table_entry_bits(choice, in_bits, in_lq)
+        case Arith.BITPLANE:
+            return bitplane_product_bits(choice, in_bits, choice.simd, in_lq)
         case _:
             if choice.weight_type in (WType.BIPOLAR, WType.TERNARY):
                 return in_bits + 1
@@ -120,6 +147,10 @@ def lane_luts(choice: LayerChoice, arith: Arith, in_bits: int) -> float:
             return 1.0
         case Arith.DSP:
             return 0.0
+        case Arith.TABLE:
+            return 0.0  # the table memory is priced per lane by mvau (lqarith.table_memory)
+        case Arith.BITPLANE:
+            return bitplane_lane_luts(choice, in_bits)
         case Arith.RCCM2 | Arith.RCCM3 | Arith.RCCM4:
             return RCCM_LUT_PER_INPUT_BIT[arith] * in_bits + RCCM_LANE_OVERHEAD[arith]
         case _:

@@ -93,6 +93,7 @@ UnitResult = tuple[
 _CONV, _DENSE, _ADD = Op.CONV, Op.DENSE, Op.ADD
 _AUTO, _LUT, _DSP, _XNOR = Arith.AUTO, Arith.LUT, Arith.DSP, Arith.XNOR
 _BIPOLAR, _TERNARY, _INT = WType.BIPOLAR, WType.TERNARY, WType.INT
+_CANONICAL_ARITH = frozenset({Arith.TABLE, Arith.BITPLANE})
 _WINDOW_1X1 = SWU_BASE_LUT / 3, SWU_BASE_FF / 3  # swu_resources' 1x1 pass-through
 
 
@@ -147,6 +148,8 @@ def compute_unit_numbers(
     if a_bits is not None and not 1 <= a_bits <= MAX_BITS:
         return None
     wtype = ch.w_type
+    if ch.a_type is not None or wtype is WType.LQ or ch.arith in _CANONICAL_ARITH:
+        return None  # LQ codes and the table/bit-plane arithmetics: canonical path only
     if wtype is None:
         wtype = _BIPOLAR if w_bits == 1 else _TERNARY if w_bits == 2 else _INT
     elif (

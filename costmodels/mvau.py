@@ -19,8 +19,17 @@ from costmodels.arith import (
     resolve_arith,
     stored_weight_bits,
 )
+from costmodels.lqarith import bitplane_tree_luts, table_memory
 from costmodels.memory import place_memory, place_memory_as
-from costmodels.types import Arith, Device, LayerCost, MemMode, ResolvedLayer, Resources
+from costmodels.types import (
+    Arith,
+    Device,
+    LayerCost,
+    MemMode,
+    NumType,
+    ResolvedLayer,
+    Resources,
+)
 
 #: Fixed LUTs of one MVAU (control, stream interfaces): FINN-R's c0 = 300 (Blott et al.
 #: 2018; FINN `MVAU_hls.lut_estimation`).
@@ -95,19 +104,25 @@ def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
     a_in = layer.in_bits
     arith = resolve_arith(c, a_in, layer.name, layer.in_type)
     lanes = pe * simd * mmv
-    pbits = product_bits(c, arith, a_in)
+    in_lq = layer.in_type is NumType.LQ
+    pbits = product_bits(c, arith, a_in, in_lq)
     acc = layer.acc_bits
+    if arith is Arith.TABLE or arith is Arith.BITPLANE:  # products wider than w + a bits
+        acc = max(acc, pbits + math.ceil(math.log2(max(2, layer.mw))))
 
     # multipliers
     dsp = 0.0
+    table_lut = table_bram = 0.0
     if arith is Arith.DSP:
         dsp = float(math.ceil(lanes * dsp_per_lane(c.w_bits, a_in, device.dsp_block)))
+    elif arith is Arith.TABLE:
+        table_lut, table_bram = table_memory(c, a_in, lanes, in_lq)
     mult: Part = (
         "multipliers",
-        lanes * lane_luts(c, arith, a_in),
+        lanes * lane_luts(c, arith, a_in) + table_lut,
         float(lanes * pbits),
         dsp,
-        0.0,
+        table_bram,
         0.0,
     )
 
@@ -115,6 +130,8 @@ def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
     trees = pe * mmv
     if arith is Arith.XNOR:
         tree_luts = popcount_luts(simd)
+    elif arith is Arith.BITPLANE:
+        tree_luts = bitplane_tree_luts(c, a_in, simd, in_lq)
     elif arith is Arith.DSP:
         tree_luts = 0.0
     else:
@@ -127,7 +144,10 @@ def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
     # activation: thresholds for few output bits (comparators and threshold memory per PE),
     # a fixed-point requantizer (round, shift, saturate) for more
     act: Part = ("activation", 0.0, 0.0, 0.0, 0.0, 0.0)
-    if c.a_bits is not None and c.a_bits <= MAX_THRESHOLD_BITS:
+    # LQ-Nets codes are non-uniform: only thresholds (at the midpoints between levels)
+    # produce them, at any width
+    thresholds = c.a_bits is not None and (c.a_bits <= MAX_THRESHOLD_BITS or c.a_type is NumType.LQ)
+    if c.a_bits is not None and thresholds:
         n_thr = 2**c.a_bits - 1
         comps = threshold_comparators(c.a_bits)
         t = place_memory(n_thr * acc, layer.mh // pe, device)

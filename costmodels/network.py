@@ -23,6 +23,9 @@ from costmodels.types import (
 from costmodels.util import new_resolved_layer
 
 MAX_BITS = 16
+#: Widest LQ-Nets code: its quantizer enumerates all 2^K levels and a table multiplier
+#: holds 2^(Kw+Ka) entries (Pan thesis 4.1.1); LQ-Nets itself uses K <= 4.
+LQ_MAX_BITS = 8
 
 
 def divisors(n: int) -> tuple[int, ...]:
@@ -80,6 +83,14 @@ def _check_bits(layer: LayerSpec) -> None:
         raise SpecError(f"layer {layer.name!r}: a_type {c.a_type.value!r} needs a_bits (not null)")
     if c.a_type is NumType.BIPOLAR and c.a_bits != 1:
         raise SpecError(f"layer {layer.name!r}: bipolar activations need a_bits 1, got {c.a_bits}")
+    if c.w_type is WType.LQ and c.w_bits > LQ_MAX_BITS:
+        raise SpecError(
+            f"layer {layer.name!r}: lq weights need w_bits 1..{LQ_MAX_BITS}, got {c.w_bits}"
+        )
+    if c.a_type is NumType.LQ and (c.a_bits is None or c.a_bits > LQ_MAX_BITS):
+        raise SpecError(
+            f"layer {layer.name!r}: lq activations need a_bits 1..{LQ_MAX_BITS}, got {c.a_bits}"
+        )
     if c.pe < 1 or c.simd < 1 or c.mmv < 1:
         raise FoldingError(f"layer {layer.name!r}: pe, simd and mmv must be >= 1")
 

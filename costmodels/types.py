@@ -36,6 +36,9 @@ class WType(str, Enum):
     BIPOLAR = "bipolar"
     TERNARY = "ternary"
     INT = "int"
+    #: LQ-Nets: a K-bit code b in {-1, +1}^K times a learned basis v (Pan thesis sec.
+    #: 3.3.2, q = <b, v>); `w_bits` is K.
+    LQ = "lq"
 
 
 class NumType(str, Enum):
@@ -46,6 +49,9 @@ class NumType(str, Enum):
     UNSIGNED = "unsigned"
     SIGNED = "signed"
     BIPOLAR = "bipolar"
+    #: LQ-Nets codes b in {0, 1}^K times a learned basis (non-negative after ReLU, Pan
+    #: thesis Fig. 4.1; `dse.nn.lq`), for a layer's outputs (not the network input)
+    LQ = "lq"
 
     @staticmethod
     def default(bits: int) -> NumType:
@@ -93,7 +99,8 @@ class Arith(str, Enum):
     `AUTO` lets the cost model pick what a FINN-like flow would; the others force it:
     XNOR-popcount, LUT multiplier (or add/sub mux for binary/ternary weights), DSP,
     AddNet reconfigurable constant-coefficient multipliers with 2, 3 or 4 adders
-    (Faraone thesis ch. 6).
+    (Faraone thesis ch. 6), the LQ-Nets table multiplier and bit-plane form (Pan thesis
+    4.1.1).
     """
 
     AUTO = "auto"
@@ -103,6 +110,10 @@ class Arith(str, Enum):
     RCCM2 = "rccm2"
     RCCM3 = "rccm3"
     RCCM4 = "rccm4"
+    #: LQ-Nets table multiplier and bit-plane AND/XNOR-popcount (Pan thesis 4.1.1,
+    #: Fig. 4.1-4.4; costmodels/lqarith.py)
+    TABLE = "table"
+    BITPLANE = "bitplane"
 
     @property
     def is_rccm(self) -> bool:
@@ -117,8 +128,8 @@ class LayerChoice:
     unit, raw accumulators out). `prune` is the fraction of output filters removed; the kept
     count is rounded to a multiple of `pe` (see `kept_channels`). `w_type` `None` means the
     default for `w_bits` (see `WType`), `a_type` `None` the default for `a_bits` (see
-    `NumType`). `ram_style`, `mem_mode` and `impl` are FINN's implementation attributes;
-    `auto`/`None` keep the cost model's own choice.
+    `NumType`; `lq`: LQ-Nets codes). `ram_style`, `mem_mode` and `impl` are FINN's
+    implementation attributes; `auto`/`None` keep the cost model's own choice.
     """
 
     w_bits: int = 8
@@ -143,6 +154,11 @@ class LayerChoice:
             and self.impl is Impl.AUTO
             and self.a_type is None
         )
+
+    @property
+    def is_lq(self) -> bool:
+        """Whether weights or output activations are LQ-Nets codes."""
+        return self.w_type is WType.LQ or self.a_type is NumType.LQ
 
     @property
     def weight_type(self) -> WType:

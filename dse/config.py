@@ -24,6 +24,7 @@ import yaml
 from costmodels.errors import ConfigError
 from costmodels.types import Arith
 from search_spaces import SpaceLimits, parse_fixed
+from search_spaces.limits import parse_types
 
 DEFAULT_STORAGE = "sqlite:///runs/dse.db"
 DEFAULT_WORKLOAD = "digits-cnn"
@@ -277,6 +278,8 @@ SPACE_KEYS = frozenset(
         "max_simd",
         "max_mmv",
         "arith",
+        "w_types",
+        "a_types",
         "search_bits",
         "search_prune",
         "fixed",
@@ -310,6 +313,9 @@ def parse_space(raw: Mapping[str, Any] | None, base: SpaceLimits | None = None) 
                 kw[key] = int(raw[key])
         if "arith" in raw:
             kw["arith"] = parse_arith(raw["arith"])
+        for key in ("w_types", "a_types"):
+            if key in raw:
+                kw[key] = parse_types(raw[key], key)
         for key in ("search_bits", "search_prune"):
             if key in raw:
                 kw[key] = None if raw[key] in (None, "auto") else bool(raw[key])

@@ -136,11 +136,17 @@ def layer_summary(t: TrialRecord) -> str:
     cand = t.attrs.get(ATTR_CANDIDATE) or {}
     parts = []
     for name, c in cand.items():
-        a = "-" if c.get("a_bits") is None else c["a_bits"]
+        a = "-" if c.get("a_bits") is None else lq_bits(c["a_bits"], c.get("a_type"))
+        w = lq_bits(c["w_bits"], c.get("w_type"))
         fold = f"{c['pe']}x{c['simd']}" + (f"x{c['mmv']}" if c.get("mmv", 1) > 1 else "")
         prune = f" -{c['prune'] * 100:.0f}%" if c.get("prune") else ""
-        parts.append(f"{name} {c['w_bits']}/{a} {c['arith']} {fold}{prune}")
+        parts.append(f"{name} {w}/{a} {c['arith']} {fold}{prune}")
     return ", ".join(parts)
+
+
+def lq_bits(bits: Any, qtype: str | None) -> str:
+    """`2`, or `lq2` for LQ-Nets codes."""
+    return f"lq{bits}" if qtype == "lq" else str(bits)
 
 
 def trial_row(record: StudyRecord, t: TrialRecord) -> dict[str, Any]:
@@ -207,6 +213,8 @@ def trial_detail(record: StudyRecord, number: int) -> dict[str, Any]:
                 "op": r[1],
                 "w_bits": c.get("w_bits"),
                 "a_bits": c.get("a_bits"),
+                "w_type": c.get("w_type"),
+                "a_type": c.get("a_type"),
                 "arith": c.get("arith"),
                 "prune": c.get("prune"),
                 "pe": c.get("pe"),

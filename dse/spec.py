@@ -10,7 +10,7 @@ A spec describes a fixed accelerator design in its hardware view (see README and
       - {name: pool0, op: maxpool, kernel: 2}
       - {name: fc0, op: dense, out_features: 512, w_bits: 1, a_bits: 1, pe: 1, simd: 4}
 
-`input.type` and a compute layer's `a_type` are `unsigned|signed|bipolar` (default:
+`input.type` and a compute layer's `a_type` are `unsigned|signed|bipolar|lq` (default:
 bipolar at 1 bit, unsigned above); `w_type` is `bipolar|ternary|int`; FINN's
 implementation attributes per compute layer: `ram_style` (`auto|block|distributed|ultra`),
 `mem_mode` (`internal_embedded|internal_decoupled|external`), `impl` (`auto|hls|rtl`);
@@ -242,6 +242,8 @@ def network_from_dict(d: Any) -> Network:
     in_type = None if inp.get("type") is None else _enum(NumType, inp["type"], "type", None)
     if in_type is NumType.BIPOLAR and bits != 1:
         raise SpecError(f"input: type bipolar needs bits 1, got {bits}")
+    if in_type is NumType.LQ:
+        raise SpecError("input: type lq applies to a layer's outputs, not the network input")
     clock = d.get("clock_mhz")
     if clock is not None and (
         isinstance(clock, bool) or not isinstance(clock, (int, float)) or not clock > 0

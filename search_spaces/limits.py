@@ -9,7 +9,7 @@ from typing import Any
 
 from costmodels.errors import ConfigError
 from costmodels.network import MAX_BITS
-from costmodels.types import Arith
+from costmodels.types import Arith, NumType, WType
 
 ALL_BITS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16)
 DEFAULT_ARITH: tuple[Arith, ...] = (
@@ -62,6 +62,10 @@ class SpaceLimits:
     max_simd: int = 64
     max_mmv: int = 1
     arith: tuple[Arith, ...] = DEFAULT_ARITH
+    #: weight quantizers: `None` the default for the bits (bipolar/ternary/int), `lq`
+    w_types: tuple[WType | None, ...] = (None,)
+    #: activation quantizers: `None` uniform, `lq` LQ-Nets codes
+    a_types: tuple[NumType | None, ...] = (None,)
     search_bits: bool | None = None
     search_prune: bool | None = None
     fixed: tuple[tuple[str, FixedChoice], ...] = field(
@@ -86,6 +90,10 @@ class SpaceLimits:
                 raise ConfigError(f"space.{name} must be >= 1")
         if not self.arith:
             raise ConfigError("space.arith must list at least one arithmetic")
+        if not self.w_types or any(t not in (None, WType.LQ) for t in self.w_types):
+            raise ConfigError("space.w_types must list some of: default, lq")
+        if not self.a_types or any(t not in (None, NumType.LQ) for t in self.a_types):
+            raise ConfigError("space.a_types must list some of: int, lq")
 
     def fixed_for(self, layer: str, *, first: bool, last: bool) -> FixedChoice:
         """The fixed values of one layer: its own entry over `first`/`last`."""
@@ -109,7 +117,12 @@ class SpaceLimits:
             "search_bits": self.search_bits,
             "search_prune": self.search_prune,
             "fixed": {name: fc.as_dict() for name, fc in self.fixed},
-        }
+            # only when searched, so that older studies keep their fingerprint
+            **({"w_types": [t.value if t else "default" for t in self.w_types]}
+               if self.w_types != (None,) else {}),
+            **({"a_types": [t.value if t else "int" for t in self.a_types]}
+               if self.a_types != (None,) else {}),
+        }  # fmt: skip
 
 
 def parse_fixed(raw: Mapping[str, Any]) -> tuple[tuple[str, FixedChoice], ...]:
@@ -140,3 +153,20 @@ def parse_fixed(raw: Mapping[str, Any]) -> tuple[tuple[str, FixedChoice], ...]:
             raise ConfigError(f"space.fixed.{name}: {exc}") from None
         out.append((str(name), fc))
     return tuple(out)
+
+
+def parse_types(raw: Any, what: str) -> tuple[Any, ...]:
+    """`default,lq` (weights) or `int,lq` (activations) into `SpaceLimits.w_types` /
+    `a_types` values (`None` for the default/uniform quantizer)."""
+    items = [x.strip() for x in raw.split(",")] if isinstance(raw, str) else list(raw)
+    out: list[Any] = []
+    plain = "default" if what == "w_types" else "int"
+    for item in items:
+        name = str(item).strip().lower()
+        if name in (plain, "auto", "none", "uniform") or (what == "w_types" and name == "int"):
+            out.append(None)
+        elif name == "lq":
+            out.append(WType.LQ if what == "w_types" else NumType.LQ)
+        else:
+            raise ConfigError(f"space.{what}: unknown quantizer {name!r} (expected {plain}, lq)")
+    return tuple(dict.fromkeys(out))

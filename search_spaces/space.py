@@ -15,20 +15,34 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from costmodels.arith import LQ_ARITHS, LQ_TABLE_AUTO_BITS
 from costmodels.errors import SpecError
-from costmodels.network import divisors, mmv_dim, pe_dim, resolve, simd_dim
-from costmodels.types import Arith, LayerChoice, Network, ResolvedLayer
+from costmodels.lqarith import table_depth
+from costmodels.network import LQ_MAX_BITS, divisors, mmv_dim, pe_dim, resolve, simd_dim
+from costmodels.types import Arith, LayerChoice, Network, NumType, ResolvedLayer, WType
 from search_spaces.base import Suggester
 from search_spaces.limits import SpaceLimits
 
+#: Widest table the search offers: 2^12 entries (two RAMB18 at 16-bit entries per lane
+#: pair; beyond, the bit-plane form is always cheaper).
+MAX_TABLE_DEPTH = 4096
 
-def arith_valid(arith: Arith, w_bits: int, in_bits: int) -> bool:
+
+def arith_valid(arith: Arith, w_bits: int, in_bits: int, lq: bool = False) -> bool:
     """Whether a multiplier arithmetic can implement a layer's products.
 
     XNOR-popcount needs bipolar weights and inputs (FINN BNN-PYNQ, Umuroglu et al. 2017);
     RCCMs replace multipliers by multi-bit constant coefficients, so binary weights (a sign
-    flip, no multiplier) gain nothing (Faraone thesis ch. 6); LUT and DSP always work.
+    flip, no multiplier) gain nothing (Faraone thesis ch. 6); LUT and DSP always work, but
+    not for LQ-Nets codes (`lq`: LQ weights or LQ input activations), which only the table
+    and bit-plane forms multiply (Pan thesis 4.1.1); tables up to MAX_TABLE_DEPTH entries.
     """
+    if lq and arith not in LQ_ARITHS:
+        return False
+    if arith is Arith.TABLE:
+        return table_depth(LayerChoice(w_bits=w_bits), in_bits) <= MAX_TABLE_DEPTH
+    if arith is Arith.BITPLANE:
+        return True
     if arith is Arith.XNOR:
         return w_bits == 1 and in_bits == 1
     if arith.is_rccm:
@@ -57,6 +71,8 @@ class LayerSpace:
     arith: tuple[Arith, ...]
     depthwise: bool
     default: LayerChoice
+    w_type: tuple[WType | None, ...] = (None,)
+    a_type: tuple[NumType | None, ...] = (None,)
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,7 @@ def choice_to_dict(c: LayerChoice) -> dict[str, Any]:
         "w_bits": c.w_bits,
         "a_bits": c.a_bits,
         "w_type": c.w_type.value if c.w_type is not None else None,
+        "a_type": c.a_type.value if c.a_type is not None else None,
         "pe": c.pe,
         "simd": c.simd,
         "mmv": c.mmv,
@@ -85,12 +102,13 @@ def choice_to_dict(c: LayerChoice) -> dict[str, Any]:
 
 
 def choice_from_dict(d: Mapping[str, Any]) -> LayerChoice:
-    from costmodels.types import WType
+    from costmodels.types import NumType, WType
 
     return LayerChoice(
         w_bits=int(d["w_bits"]),
         a_bits=None if d.get("a_bits") is None else int(d["a_bits"]),
         w_type=None if d.get("w_type") is None else WType(d["w_type"]),
+        a_type=None if d.get("a_type") is None else NumType(d["a_type"]),
         pe=int(d["pe"]),
         simd=int(d["simd"]),
         mmv=int(d["mmv"]),
@@ -162,6 +180,8 @@ class SearchSpace:
             for a in arith_set
             if any(arith_valid(a, wb, ib) for wb in w_bits for ib in in_bits_options)
         ) or (Arith.AUTO,)
+        w_type = lim.w_types if any(b <= LQ_MAX_BITS for b in w_bits) else (None,)
+        a_type = lim.a_types if a_bits != (None,) else (None,)
         return LayerSpace(
             name=r.name,
             w_bits=w_bits,
@@ -173,6 +193,8 @@ class SearchSpace:
             arith=arith,
             depthwise=r.is_depthwise,
             default=default,
+            w_type=w_type,
+            a_type=a_type,
         )
 
     @property
@@ -195,8 +217,8 @@ class SearchSpace:
                 if len(options) <= 1:
                     continue
                 name = f"{ls.name}.{what}"
-                if what == "arith":
-                    out[name] = CategoricalDistribution(tuple(a.value for a in options))
+                if what in _CATEGORICAL:
+                    out[name] = CategoricalDistribution(tuple(_value(a) for a in options))
                 else:
                     out[name] = IntDistribution(0, len(options) - 1)
         return dict(sorted(out.items()))
@@ -211,6 +233,8 @@ class SearchSpace:
             ("simd", ls.simd),
             ("mmv", ls.mmv),
             ("arith", ls.arith),
+            ("w_type", ls.w_type),
+            ("a_type", ls.a_type),
         )
 
     def suggest(self, trial: Suggester) -> Candidate:
@@ -227,6 +251,8 @@ class SearchSpace:
                 "arith": Arith(
                     _pick(trial, f"{ls.name}.arith", tuple(a.value for a in ls.arith), True)
                 ),
+                "w_type": _pick(trial, f"{ls.name}.w_type", _values(ls.w_type), True),
+                "a_type": _pick(trial, f"{ls.name}.a_type", _values(ls.a_type), True),
             }
         return self.build(raw)
 
@@ -236,11 +262,23 @@ class SearchSpace:
         first: dict[str, LayerChoice] = {}
         for ls in self.layers:
             v = raw[ls.name]
+            w_bits = int(v["w_bits"])
+            w_type = _typed(WType, v.get("w_type", _value(ls.w_type[0])))
+            a_type = _typed(NumType, v.get("a_type", _value(ls.a_type[0])))
+            if w_type is not WType.LQ or w_bits > LQ_MAX_BITS:
+                w_type = ls.default.w_type if not self.search_bits else None
+                if w_type is WType.LQ and w_bits > LQ_MAX_BITS:
+                    w_type = None
+            if ls.a_type == (None,):
+                a_type = ls.default.a_type
+            if v["a_bits"] is None or (a_type is NumType.LQ and int(v["a_bits"]) > LQ_MAX_BITS):
+                a_type = None
             first[ls.name] = replace(
                 ls.default,
-                w_bits=int(v["w_bits"]),
+                w_bits=w_bits,
                 a_bits=v["a_bits"],
-                w_type=ls.default.w_type if not self.search_bits else None,
+                w_type=w_type,
+                a_type=a_type,
                 prune=float(v["prune"]),
                 pe=int(v["pe"]) if not ls.depthwise else 1,
                 simd=1,
@@ -253,9 +291,13 @@ class SearchSpace:
         resolved = {r.name: r for r in resolve(trial_net)}
         lim = self.limits
         final: dict[str, LayerChoice] = {}
+        in_lq = False  # the previous compute layer's outputs are LQ codes
         for ls in self.layers:
             v = raw[ls.name]
             r = resolved[ls.name]
+            ch = first[ls.name]
+            lq = ch.w_type is WType.LQ or in_lq
+            in_lq = ch.a_type is NumType.LQ
             simd = nearest_divisor(int(v["simd"]), simd_dim(r), lim.max_simd)
             pe = (
                 nearest_divisor(int(v["pe"]), r.in_channels, lim.max_pe)
@@ -263,8 +305,11 @@ class SearchSpace:
                 else first[ls.name].pe
             )
             arith = v["arith"] if isinstance(v["arith"], Arith) else Arith(v["arith"])
-            if not arith_valid(arith, first[ls.name].w_bits, r.in_bits):
+            if not arith_valid(arith, ch.w_bits, r.in_bits, lq):
                 arith = Arith.AUTO
+            if lq and arith is Arith.AUTO:  # LQ codes: the table while it is one LUT6 ROM
+                small = ch.w_bits + r.in_bits <= LQ_TABLE_AUTO_BITS
+                arith = Arith.TABLE if small else Arith.BITPLANE
             final[ls.name] = replace(first[ls.name], simd=simd, pe=pe, arith=arith)
         return Candidate(self.network.with_choices(final), final)
 
@@ -293,6 +338,8 @@ class SearchSpace:
                 "simd": ls.simd.index(simd),
                 "mmv": ls.mmv.index(_nearest(ls.mmv, c.mmv)),
                 "arith": (c.arith if c.arith in ls.arith else ls.arith[0]).value,
+                "w_type": _value(c.w_type if c.w_type in ls.w_type else ls.w_type[0]),
+                "a_type": _value(c.a_type if c.a_type in ls.a_type else ls.a_type[0]),
             }
             for what, options in self._dims(ls):
                 if len(options) > 1:
@@ -328,6 +375,24 @@ class SearchSpace:
             for ls in self.layers
         }
         return self.build(raw)
+
+
+_CATEGORICAL = ("arith", "w_type", "a_type")
+
+
+def _value(member: Any) -> str:
+    """The stored parameter value of an arithmetic or quantizer type (`none`: default)."""
+    return "none" if member is None else str(member.value)
+
+
+def _values(options: tuple[Any, ...]) -> tuple[str, ...]:
+    return tuple(_value(o) for o in options)
+
+
+def _typed(kind: Any, value: Any) -> Any:
+    if value is None or isinstance(value, kind):
+        return value
+    return None if value == "none" else kind(value)
 
 
 def _nearest(options: tuple[Any, ...], value: Any) -> Any:

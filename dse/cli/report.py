@@ -20,6 +20,7 @@ from dse.report import (
     counts,
     front_rows,
     hypervolume,
+    lq_bits,
     plot,
     summary,
     trial_detail,
@@ -172,7 +173,10 @@ def _render_trial(record: StudyRecord, d: dict[str, Any]) -> None:
         table.add_column(col, justify="left" if left else "right", no_wrap=True)
     for la in d["per_layer"]:
         compute = la.get("pe") is not None
-        wa = f"{la['w_bits']}/{_fmt(la['a_bits'])}" if compute else "-"
+        wa = "-"
+        if compute:
+            a_bits = "-" if la["a_bits"] is None else lq_bits(la["a_bits"], la.get("a_type"))
+            wa = f"{lq_bits(la['w_bits'], la.get('w_type'))}/{a_bits}"
         fold = f"{la['pe']}/{la['simd']}/{la['mmv']}" if compute else "-"
         prune = f"{la['prune'] * 100:.0f}%" if compute else "-"
         table.add_row(

@@ -121,7 +121,13 @@ def search(
     a_bits: Annotated[str | None, typer.Option(help="Allowed activation bits, e.g. 2-8.")] = None,
     prune: Annotated[str | None, typer.Option(help="Pruning ratios, e.g. 0,0.25,0.5.")] = None,
     arith: Annotated[
-        str | None, typer.Option(help="Arithmetics, e.g. lut,dsp,rccm2,rccm3,rccm4,xnor.")
+        str | None, typer.Option(help="Arithmetics: lut,dsp,rccm2,rccm3,rccm4,xnor,table,bitplane.")
+    ] = None,
+    w_types: Annotated[
+        str | None, typer.Option(help="Weight quantizers: default,lq (LQ-Nets learned basis).")
+    ] = None,
+    a_types: Annotated[
+        str | None, typer.Option(help="Activation quantizers: int,lq (LQ-Nets learned basis).")
     ] = None,
     max_pe: Annotated[int | None, typer.Option(help="Largest PE.")] = None,
     max_simd: Annotated[int | None, typer.Option(help="Largest SIMD.")] = None,
@@ -162,6 +168,8 @@ def search(
         "a_bits": a_bits,
         "prune": prune,
         "arith": arith,
+        "w_types": w_types,
+        "a_types": a_types,
         "max_pe": max_pe,
         "max_simd": max_simd,
         "max_mmv": max_mmv,

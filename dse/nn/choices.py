@@ -23,9 +23,9 @@ from typing import Any
 import yaml
 
 from costmodels.errors import SpecError
-from costmodels.types import Arith, LayerChoice, Network, WType
+from costmodels.types import Arith, LayerChoice, Network, NumType, WType
 
-CHOICE_KEYS = ("w_bits", "a_bits", "w_type", "pe", "simd", "mmv", "arith", "prune")
+CHOICE_KEYS = ("w_bits", "a_bits", "w_type", "a_type", "pe", "simd", "mmv", "arith", "prune")
 STRUCTURE_KEYS = ("name", "op", "out_channels", "out_features", "kernel", "stride", "padding",
                   "groups", "from")  # fmt: skip
 
@@ -109,13 +109,15 @@ def apply_choices(network: Network, raw: Mapping[str, Mapping[str, Any]]) -> Net
                 fields[key] = float(v)
             elif key == "w_type":
                 fields[key] = None if v is None else _enum(WType, v, key, name)
+            elif key == "a_type":
+                fields[key] = None if v is None else _enum(NumType, v, key, name)
             elif key == "arith":
                 fields[key] = _enum(Arith, v, key, name)
         new[name] = replace(c, **fields)
     return network.with_choices(new)
 
 
-def _enum(cls: type[WType] | type[Arith], v: Any, key: str, name: str) -> Any:
+def _enum(cls: type[WType] | type[NumType] | type[Arith], v: Any, key: str, name: str) -> Any:
     try:
         return cls(str(v).lower())
     except ValueError:

@@ -31,8 +31,9 @@ from torch import Tensor, nn
 
 from costmodels.errors import SpecError
 from costmodels.network import resolve
-from costmodels.types import Arith, LayerChoice, Network, Op, WType
+from costmodels.types import Arith, LayerChoice, Network, NumType, Op, WType
 from dse.nn.cache import AccuracyCache
+from dse.nn.lq import fit_weight_basis, qem, quantize_weight_lq
 from dse.nn.prune import PruneRank, kept_filters
 from dse.nn.qnet import (
     ActQuant,
@@ -74,6 +75,8 @@ DEFAULT_FINETUNE_STEPS = 100
 CALIB_VALUES = 32_768
 
 K = TypeVar("K", bound=Hashable)
+#: Fine-tuned weights (per layer: quantized weight, bias) and activation quantizers.
+_Tuned = tuple[dict[str, tuple[Tensor, Tensor]], dict[str, ActQuant | None]]
 V = TypeVar("V")
 
 
@@ -187,12 +190,15 @@ class AccuracyEvaluator:
         self._calib: dict[str, Tensor] | None = None
         self._means: dict[str, Tensor] = {}
         self._clips: dict[tuple[str, int, bool], float] = {}
+        self._lq_w: dict[tuple[str, int], Tensor] = {}
+        self._lq_a: dict[tuple[str, int, bool], tuple[float, ...]] = {}
         self._kept: dict[tuple[str, str, int], tuple[int, ...]] = {}
         self._qweights: _LRU[tuple[object, ...], tuple[Tensor, Tensor]] = _LRU(2048)
         self._steps: _LRU[tuple[object, ...], Step] = _LRU(4096)
         self._codes: dict[tuple[str, int], tuple[Tensor, float]] = {}
-        # fine-tuned weights per key (None: the post-training model was the better one)
-        self._tuned: _LRU[str, dict[str, tuple[Tensor, Tensor]] | None] = _LRU(8)
+        # fine-tuned weights and activation quantizers per key (None: the post-training
+        # model was the better one)
+        self._tuned: _LRU[str, _Tuned | None] = _LRU(8)
 
     # ------------------------------------------------------------------ configuration
 
@@ -210,7 +216,13 @@ class AccuracyEvaluator:
             network = pin_first_last(network, self.policy.first_last_bits)
         resolved = resolve(network)
         layers = tuple(
-            LayerQuant(r.name, WeightFormat.from_choice(r.choice), r.choice.a_bits, r.out_channels)
+            LayerQuant(
+                r.name,
+                WeightFormat.from_choice(r.choice),
+                r.choice.a_bits,
+                r.out_channels,
+                r.choice.a_type is NumType.LQ and r.choice.a_bits is not None,
+            )
             for r in resolved
             if r.op.is_compute
         )
@@ -239,7 +251,9 @@ class AccuracyEvaluator:
                 p.calib_samples,
             ],
             "input_bits": input_bits,
-            "layers": [[q.name, q.fmt.label, q.a_bits, q.kept] for q in layers],
+            "layers": [
+                [q.name, q.fmt.label, q.a_bits, q.kept, *(["lq"] if q.a_lq else [])] for q in layers
+            ],
         }
         return hashlib.sha256(json.dumps(doc, separators=(",", ":")).encode()).hexdigest()
 
@@ -312,9 +326,19 @@ class AccuracyEvaluator:
             self._lambdas[k] = rccm_scale(self._folded[name][0], arith)
         return self._lambdas[k]
 
+    def _lq_weight_basis(self, name: str, bits: int) -> Tensor:
+        """The layer's LQ weight basis fitted once on its full folded weights (QEM,
+        `dse.nn.lq`), reused for pruned slices and as the fine-tuning's start."""
+        k = (name, bits)
+        if k not in self._lq_w:
+            self._lq_w[k] = fit_weight_basis(self._folded[name][0], bits)
+        return self._lq_w[k]
+
     def _quantize(
         self, name: str, w: Tensor, fmt: WeightFormat, out_idx: tuple[int, ...] | None
     ) -> Tensor:
+        if fmt.kind is WeightKind.LQ:
+            return quantize_weight_lq(w, self._lq_weight_basis(name, fmt.bits))
         if fmt.kind is WeightKind.RCCM:
             assert fmt.arith is not None
             lam = self._rccm_lambda(name, fmt.arith)
@@ -338,7 +362,12 @@ class AccuracyEvaluator:
                 lambdas[name] = lam if out_idx is None else lam[list(out_idx)]
         weights = sliced_weights(self._folded, plan, self._input_means())
         fmts = {n: q.fmt for n, q in quants.items()}
-        return QatNet(self._traced, weights, fmts, acts, lambdas)
+        bases = {
+            n: self._lq_weight_basis(n, q.fmt.bits)
+            for n, q in quants.items()
+            if q.fmt.kind is WeightKind.LQ
+        }
+        return QatNet(self._traced, weights, fmts, acts, lambdas, bases)
 
     def _input_codes(self, split: str, bits: int) -> tuple[Tensor, float]:
         def make() -> tuple[Tensor, float]:
@@ -411,14 +440,22 @@ class AccuracyEvaluator:
         self._calibration()
         return self._means
 
-    def _act(self, name: str, relu: bool, bits: int | None) -> ActQuant | None:
+    def _act(self, name: str, relu: bool, bits: int | None, lq: bool = False) -> ActQuant | None:
         if bits is None:
             return None
         signed = not relu
         k = (name, bits, signed)
         if k not in self._clips:
             self._clips[k] = calibrate_clip(self._calibration()[name], bits, signed)
-        return ActQuant(bits, signed, self._clips[k])
+        if not lq:
+            return ActQuant(bits, signed, self._clips[k])
+        if k not in self._lq_a:
+            # LQ-Nets activation basis by QEM on the calibration pre-activations (ReLU'd
+            # for {0, 1} codes), from the uniform grid with the best scale
+            x = self._calibration()[name]
+            fit = qem(x if signed else torch.relu(x), bits, signed)
+            self._lq_a[k] = tuple(float(v) for v in fit.basis)
+        return ActQuant(bits, signed, self._clips[k], self._lq_a[k])
 
     def _assemble(
         self, layers: tuple[LayerQuant, ...]
@@ -436,7 +473,7 @@ class AccuracyEvaluator:
         }
         plan = channel_plan(self._traced, kept)
         acts = {
-            lay.name: self._act(lay.name, lay.relu, quants[lay.name].a_bits)
+            lay.name: self._act(lay.name, lay.relu, quants[lay.name].a_bits, quants[lay.name].a_lq)
             for lay in self._compute
         }
         return quants, plan, acts
@@ -457,16 +494,18 @@ class AccuracyEvaluator:
         tuned = None
         if self.finetune_steps > 0:
 
-            def select() -> dict[str, tuple[Tensor, Tensor]] | None:
-                weights = self._finetune(plan, quants, acts, input_bits)
+            def select() -> _Tuned | None:
+                weights, tuned_acts = self._finetune(plan, quants, acts, input_bits)
                 y = self.workload.data["val"][1]
                 ptq = self._run(input_bits, quants, plan, acts, None, "val")
-                ft = self._run(input_bits, quants, plan, acts, weights, "val")
+                ft = self._run(input_bits, quants, plan, tuned_acts, weights, "val")
                 better = (ft.argmax(1) == y).sum() > (ptq.argmax(1) == y).sum()
-                return weights if bool(better) else None
+                return (weights, tuned_acts) if bool(better) else None
 
             tuned = self._tuned.get_or(key, select)
-        return self._run(input_bits, quants, plan, acts, tuned, split)
+        if tuned is not None:
+            return self._run(input_bits, quants, plan, tuned[1], tuned[0], split)
+        return self._run(input_bits, quants, plan, acts, None, split)
 
     def _run(
         self,
@@ -526,9 +565,10 @@ class AccuracyEvaluator:
         quants: dict[str, LayerQuant],
         acts: dict[str, ActQuant | None],
         input_bits: int,
-    ) -> dict[str, tuple[Tensor, Tensor]]:
+    ) -> _Tuned:
         """Quantization-aware fine-tuning (STE) of the pruned network for
-        `finetune_steps` Adam steps on seeded random training batches."""
+        `finetune_steps` Adam steps on seeded random training batches; LQ bases move by
+        QEM steps in the forward passes. Returns the weights and activation quantizers."""
         net = self._qat_net(plan, quants, acts)
         codes, s = self._input_codes("train", input_bits)
         x = codes * s
@@ -555,4 +595,5 @@ class AccuracyEvaluator:
                 opt.step()
                 if sched is not None:
                     sched.step()
-        return net.quantized_weights()
+        net.eval()
+        return net.quantized_weights(), dict(net.acts)

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from costmodels.errors import SpecError
 from costmodels.types import Op
+from dse.nn.lq import ACT_MOMENTUM, channel_scale, qem_step, quantize_weight_lq
 from dse.nn.quant import (
     WeightFormat,
     WeightKind,
@@ -39,19 +40,33 @@ class LayerQuant:
     fmt: WeightFormat
     a_bits: int | None
     kept: int
+    a_lq: bool = False  # LQ-Nets activation codes (dse.nn.lq) instead of uniform steps
 
 
 @dataclass(frozen=True)
 class ActQuant:
-    """A calibrated activation quantizer: k bits, signed or not, clipping range."""
+    """A calibrated activation quantizer: k bits, signed or not, clipping range; or, with
+    `basis`, LQ-Nets codes (b in {0, 1}^K unsigned, thesis Fig. 4.1; {-1, 1}^K signed)
+    times that basis, whose values the inference path carries as they are (scale 1)."""
 
     bits: int
     signed: bool
     clip: float
+    basis: tuple[float, ...] | None = None
 
     @property
     def step(self) -> float:
+        if self.basis is not None:
+            return 1.0
         return act_step(self.clip, self.bits, self.signed)
+
+    def lq_levels(self) -> Tensor:
+        """The sorted LQ levels (float32) of an LQ activation quantizer."""
+        assert self.basis is not None
+        from dse.nn.lq import levels
+
+        basis = torch.tensor(self.basis, dtype=torch.float64)
+        return torch.sort(levels(basis, self.signed)).values.to(torch.float32)
 
     @property
     def code_range(self) -> tuple[float, float]:
@@ -178,7 +193,10 @@ def run_codes(steps: list[Step], x: Tensor, scale: float) -> Tensor:
             if st.relu:
                 x = torch.relu(x)
         if st.op.is_compute:
-            if st.act is not None:
+            if st.act is not None and st.act.basis is not None:
+                x = nearest_level(x, st.act.lq_levels())
+                scale = 1.0
+            elif st.act is not None:
                 if st.act.signed and st.act.bits == 1:
                     x = torch.where(x >= 0, 1.0, -1.0)
                 else:
@@ -204,7 +222,7 @@ def build_inference_step(
     """One compute layer in the code domain: weights Q(W) * s_in / s_out, bias b / s_out
     + 1/2 (the rounding offset of eq. 4.4), or plain Q(W) * s_in and b without an
     activation quantizer (1-bit signed: no offset, the sign is taken at 0)."""
-    if act is None:
+    if act is None or act.basis is not None:  # raw or LQ: real-valued outputs
         w, b = q_weight * in_scale, bias
     else:
         s_out = act.step
@@ -238,9 +256,20 @@ class _RoundSTE(torch.autograd.Function):
         return grad
 
 
+def nearest_level(x: Tensor, lv: Tensor) -> Tensor:
+    """Each element of `x` replaced by the nearest of the sorted levels `lv`."""
+    mids = (lv[1:] + lv[:-1]) / 2
+    return lv[torch.bucketize(x, mids)]
+
+
 def fake_quant_act(x: Tensor, act: ActQuant) -> Tensor:
     """Activation fake-quantization with a clipped straight-through estimator (gradient 1
-    inside the clipping range, 0 outside; thesis eq. 6.4)."""
+    inside the clipping range, 0 outside; thesis eq. 6.4); for LQ codes the range is the
+    lowest to the highest level (LQ-Nets sec. 3.2)."""
+    if act.basis is not None:
+        lv = act.lq_levels()
+        xc = torch.clamp(x, float(lv[0]), float(lv[-1]))
+        return xc + (nearest_level(xc.detach(), lv) - xc).detach()
     s = act.step
     lo, hi = act.code_range
     if act.signed and act.bits == 1:
@@ -261,11 +290,14 @@ class QatNet(nn.Module):
         fmts: dict[str, WeightFormat],
         acts: dict[str, ActQuant | None],
         rccm_lambda: dict[str, Tensor] | None = None,
+        lq_basis: dict[str, Tensor] | None = None,
     ) -> None:
         super().__init__()
         self.layers = list(traced.layers)
         self.fmts = fmts
-        self.acts = acts
+        self.acts = dict(acts)
+        # LQ-Nets bases, refitted during fine-tuning (not by gradients: LQ-Nets Alg. 1)
+        self.lq_basis: dict[str, Tensor] = dict(lq_basis or {})
         self.weight = nn.ParameterDict()
         self.bias = nn.ParameterDict()
         self.rccm_lambda: dict[str, Tensor] = {}
@@ -291,6 +323,13 @@ class QatNet(nn.Module):
             if fmt.kind is WeightKind.RCCM:
                 assert fmt.arith is not None
                 q = quantize_rccm(w, fmt.arith, self.rccm_lambda[name])
+            elif fmt.kind is WeightKind.LQ:
+                basis = self.lq_basis[name]
+                if self.training:  # one QEM step per iteration (LQ-Nets Algorithm 1)
+                    norm = w / channel_scale(w).reshape((-1,) + (1,) * (w.dim() - 1))
+                    basis = qem_step(_sample(norm), basis, signed=True)
+                    self.lq_basis[name] = basis
+                q = quantize_weight_lq(w, basis)
             else:
                 q = quantize_weight(w, fmt)
         return w + (q - w).detach()
@@ -306,6 +345,8 @@ class QatNet(nn.Module):
                 else:
                     x = F.linear(x.flatten(1) if x.dim() > 2 else x, w, b)
                 act = self.acts[layer.name]
+                if act is not None and act.basis is not None and self.training:
+                    act = self._update_act_basis(layer.name, act, x.detach())
                 if act is not None:
                     x = fake_quant_act(x, act)
                 elif layer.relu:
@@ -322,6 +363,18 @@ class QatNet(nn.Module):
                 saved[layer.name] = x
         return x
 
+    def _update_act_basis(self, name: str, act: ActQuant, x: Tensor) -> ActQuant:
+        """LQ-Nets sec. 3.2: one QEM step on this batch's (ReLU'd) pre-activations, blended
+        into the basis with a moving average (momentum ACT_MOMENTUM)."""
+        target = x if act.signed else torch.relu(x)
+        assert act.basis is not None
+        old = torch.tensor(act.basis, dtype=torch.float64)
+        new = qem_step(_sample(target), old, act.signed)
+        blended = ACT_MOMENTUM * old + (1 - ACT_MOMENTUM) * new
+        act = ActQuant(act.bits, act.signed, act.clip, tuple(float(v) for v in blended))
+        self.acts[name] = act
+        return act
+
     def quantized_weights(self) -> dict[str, tuple[Tensor, Tensor]]:
         """The quantized weights (exactly what the forward pass uses) and biases, per layer."""
         with torch.no_grad():
@@ -333,3 +386,15 @@ class QatNet(nn.Module):
                 for layer in self.layers
                 if layer.op.is_compute
             }
+
+
+#: Values of one tensor a fine-tuning QEM step sees (a seeded subsample beyond this).
+QEM_SAMPLE = 8192
+
+
+def _sample(x: Tensor) -> Tensor:
+    flat = x.detach().reshape(-1)
+    if flat.numel() <= QEM_SAMPLE:
+        return flat
+    gen = torch.Generator().manual_seed(flat.numel())
+    return flat[torch.randint(flat.numel(), (QEM_SAMPLE,), generator=gen)]

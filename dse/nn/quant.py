@@ -59,6 +59,7 @@ class WeightKind(str, Enum):
     TERNARY = "ternary"
     INT = "int"
     RCCM = "rccm"
+    LQ = "lq"
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,8 @@ class WeightFormat:
     """How one layer's weights are quantized, derived from its `LayerChoice`.
 
     An RCCM arithmetic (`rccm2/3/4`) selects the coefficient-set quantizer whatever the
-    bit-width; otherwise `w_type` (or its default for `w_bits`) selects binary, ternary or
-    uniform symmetric k-bit.
+    bit-width; otherwise `w_type` (or its default for `w_bits`) selects binary, ternary,
+    uniform symmetric k-bit or LQ-Nets codes with a learned basis (`dse.nn.lq`).
     """
 
     kind: WeightKind
@@ -79,6 +80,8 @@ class WeightFormat:
         if choice.arith.is_rccm:
             return cls(WeightKind.RCCM, choice.w_bits, choice.arith)
         wtype = choice.weight_type
+        if wtype is WType.LQ:
+            return cls(WeightKind.LQ, choice.w_bits)
         if wtype is WType.BIPOLAR:
             return cls(WeightKind.BIPOLAR, 1)
         if wtype is WType.TERNARY:
@@ -89,9 +92,11 @@ class WeightFormat:
 
     @property
     def label(self) -> str:
-        """Short stable name: `bipolar`, `ternary`, `int4`, `rccm2`."""
+        """Short stable name: `bipolar`, `ternary`, `int4`, `rccm2`, `lq2`."""
         if self.kind is WeightKind.INT:
             return f"int{self.bits}"
+        if self.kind is WeightKind.LQ:
+            return f"lq{self.bits}"
         if self.kind is WeightKind.RCCM:
             assert self.arith is not None
             return self.arith.value
@@ -219,6 +224,10 @@ def quantize_weight(w: Tensor, fmt: WeightFormat) -> Tensor:
         return ternarize(w)
     if fmt.kind is WeightKind.INT:
         return quantize_int(w, fmt.bits)
+    if fmt.kind is WeightKind.LQ:
+        from dse.nn.lq import fit_weight_basis, quantize_weight_lq
+
+        return quantize_weight_lq(w, fit_weight_basis(w, fmt.bits))
     assert fmt.arith is not None
     return quantize_rccm(w, fmt.arith)
 

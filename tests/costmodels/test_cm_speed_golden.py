@@ -248,7 +248,8 @@ def test_fixture_covers_every_path() -> None:
     assert sum("error" in k for k in kinds) >= 5
     assert sum("error" not in k for k in kinds) >= 150
     ariths = {row[6] for c in cases for row in c["design"]}
-    assert ariths == {a.value for a in Arith}
+    # the LQ-Nets arithmetics take the canonical path only (fastpath declines them)
+    assert ariths == {a.value for a in Arith} - {Arith.TABLE.value, Arith.BITPLANE.value}
 
 
 @pytest.mark.parametrize("rounds", [2])
