@@ -202,9 +202,12 @@ class LoadedWorkload:
 
 
 def load_workload(name: str, *, seed: int, cache_dir: Path | None = None) -> LoadedWorkload:
-    """A hardware-only spec file (cost-only search), or anything `dse.nn.load_workload`
-    takes: a built-in name, `FILE.npz` or `pkg.module:factory`."""
-    if name.lower().endswith((".yaml", ".yml", ".json")) or Path(name).is_file():
+    """A hardware-only spec file or QONNX/ONNX model (cost-only search), or anything
+    `dse.nn.load_workload` takes: a built-in name, `FILE.npz` or `pkg.module:factory`."""
+    lower = name.lower()
+    if lower.endswith((".yaml", ".yml", ".json", ".onnx")) or (
+        Path(name).is_file() and not lower.endswith(".npz")
+    ):
         from dse.spec import load_network
 
         return LoadedWorkload(load_network(name), cost_only=True)

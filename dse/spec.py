@@ -265,8 +265,13 @@ def network_from_dict(d: Any) -> Network:
 
 
 def load_network(path: str | Path) -> Network:
-    """Read a YAML or JSON spec file into a `Network`."""
+    """Read a YAML or JSON spec file, or a QONNX/ONNX model (`dse.onnx_import`), into a
+    `Network`."""
     p = Path(path)
+    if p.suffix.lower() == ".onnx":
+        from dse.onnx_import import network_from_onnx
+
+        return network_from_onnx(p)
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
