@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
-from costmodels.memory import fifo_cost
+from costmodels.errors import DseError, SpecError
+from costmodels.memory import fifo_cost, fifo_numbers
 from costmodels.mvau import (
     Part,
     mvau_cycles,
@@ -21,10 +23,21 @@ from costmodels.mvau import (
     parts_breakdown,
     parts_total,
 )
+from costmodels.network import _resolve_one, check_input, resolve
 from costmodels.pool import add_cost, pool_cost
-from costmodels.swu import swu_cycles, swu_resources
-from costmodels.types import Device, LayerCost, NetworkCost, Op, ResolvedLayer, Resources
-from costmodels.util import sum_resources
+from costmodels.swu import swu_cost
+from costmodels.types import (
+    Device,
+    LayerCost,
+    LayerSpec,
+    Network,
+    NetworkCost,
+    NumType,
+    Op,
+    ResolvedLayer,
+    Resources,
+)
+from costmodels.util import new_layer_cost, sum_resources
 
 #: Depth of the FIFO between two units: FINN's default shallow FIFOs (InsertFIFO; depth
 #: 32 before FIFO sizing), one SRLC32E deep.
@@ -50,94 +63,195 @@ def shell_resources(device: Device) -> Resources:
     return Resources(lut=15000.0, ff=20000.0, dsp=48.0, bram18=200.0)
 
 
-def _unit_parts(layer: ResolvedLayer, device: Device, in_lanes: int) -> tuple[Part, ...]:
-    fifo = fifo_cost(in_lanes * layer.in_bits, STREAM_FIFO_DEPTH, device)
-    parts = (
-        *mvau_parts(layer, device),
-        ("fifo_in", fifo.lut, fifo.ff, 0.0, fifo.bram18, fifo.uram),
+def _unit_parts(
+    layer: ResolvedLayer, device: Device, in_lanes: int
+) -> tuple[int, tuple[Part, ...]]:
+    """(the window's cycles, 0 for a dense layer; the unit's parts)."""
+    f_lut, f_ff, f_bram18, f_uram = fifo_numbers(
+        in_lanes * layer.in_bits, STREAM_FIFO_DEPTH, device.uram, device.bram18
     )
-    if layer.op is Op.CONV:
-        w = swu_resources(layer, device)
-        parts = (("window", w.lut, w.ff, w.dsp, w.bram18, w.uram), *parts)
-    return parts
+    parts = (*mvau_parts(layer, device), ("fifo_in", f_lut, f_ff, 0.0, f_bram18, f_uram))
+    if layer.spec.op is Op.CONV:
+        cycles, w = swu_cost(layer, device)
+        assert w is not None
+        return cycles, (("window", w.lut, w.ff, w.dsp, w.bram18, w.uram), *parts)
+    return 0, parts
 
 
-@functools.lru_cache(maxsize=16384)
 def compute_unit_cost(layer: ResolvedLayer, device: Device, in_lanes: int) -> LayerCost:
     """A conv layer's sliding window + MVAU, or a dense layer's MVAU, with its input FIFO
     (`in_lanes` values of the input width per word). No breakdown (see
-    `compute_unit_breakdown`): this is the search's hot path."""
+    `compute_unit_breakdown`)."""
     mv_cycles = mvau_cycles(layer)
-    cycles = max(mv_cycles, swu_cycles(layer)) if layer.op is Op.CONV else mv_cycles
-    res = parts_total(_unit_parts(layer, device, in_lanes))
+    window_cycles, parts = _unit_parts(layer, device, in_lanes)
+    cycles = max(mv_cycles, window_cycles)
     fill = min(mvau_fill_cycles(layer, mv_cycles), cycles + 16)
-    return LayerCost(layer.name, layer.op, res, cycles, fill)
+    return new_layer_cost(layer.name, layer.spec.op, parts_total(parts), cycles, fill)
 
 
 def compute_unit_breakdown(
     layer: ResolvedLayer, device: Device, in_lanes: int
 ) -> tuple[tuple[str, Resources], ...]:
     """Per-component cost of a compute unit (window, MVAU parts, input FIFO)."""
-    return parts_breakdown(_unit_parts(layer, device, in_lanes))
+    return parts_breakdown(_unit_parts(layer, device, in_lanes)[1])
 
 
-def _out_lanes(layer: ResolvedLayer, in_lanes: int) -> int:
-    """Values per word of a unit's output stream."""
-    if layer.op.is_compute:
-        c = layer.choice
-        return c.pe * (c.mmv if layer.op is Op.CONV else 1)
-    return max(1, math.gcd(layer.out_channels, in_lanes))
+@dataclass
+class Stream:
+    """What the composer knows when it reaches a unit: the values per word of the stream
+    entering it (`lanes`), the pipeline fill so far, and per earlier unit its fill and
+    output lanes (a residual `add` sizes its skip FIFO from them)."""
+
+    lanes: int
+    fill: int = 0
+    fill_at: dict[str, int] = field(default_factory=dict)
+    lanes_at: dict[str, int] = field(default_factory=dict)
 
 
-@functools.lru_cache(maxsize=256)
-def estimate_dataflow(
-    network_name: str,
-    layers: tuple[ResolvedLayer, ...],
+@dataclass(frozen=True)
+class UnitKind:
+    """The dataflow unit of one layer kind: `cost(rl, device, lanes)` -> (cost, output
+    lanes) for a unit that depends only on its layer and input stream (memoised per unit),
+    or `streamed(rl, device, lanes, stream)` for one that depends on the stream before it
+    (a residual `add`'s skip FIFO); `breakdown` lists a unit's components for reports."""
+
+    cost: Callable[[ResolvedLayer, Device, int], tuple[LayerCost, int]] | None = None
+    breakdown: Callable[[ResolvedLayer, Device, int], tuple[tuple[str, Resources], ...]] | None = (
+        None
+    )
+    streamed: Callable[[ResolvedLayer, Device, int, Stream], tuple[LayerCost, int]] | None = None
+
+
+UNIT_KINDS: dict[Op, UnitKind] = {}
+
+
+def register_unit(op: Op, kind: UnitKind) -> None:
+    """Register the dataflow unit of a layer kind (a new kind: one unit module and one
+    call here). Refuses a second registration for the same kind."""
+    if op in UNIT_KINDS:
+        raise ValueError(f"a dataflow unit for {op.value!r} is already registered")
+    if (kind.cost is None) == (kind.streamed is None):
+        raise ValueError(f"the {op.value!r} unit needs exactly one of cost and streamed")
+    UNIT_KINDS[op] = kind
+
+
+def unit_kind(rl: ResolvedLayer) -> UnitKind:
+    """The registered unit of `rl`'s kind; `SpecError` naming the layer and kind when there
+    is none (never a silent fallback to another kind's formulas)."""
+    kind = UNIT_KINDS.get(rl.op)
+    if kind is None:
+        raise SpecError(
+            f"layer {rl.name!r}: no dataflow estimator for op {rl.op.value!r} "
+            f"(estimators exist for {', '.join(o.value for o in UNIT_KINDS)})"
+        )
+    return kind
+
+
+def _compute_unit(rl: ResolvedLayer, device: Device, lanes: int) -> tuple[LayerCost, int]:
+    c = rl.choice
+    return compute_unit_cost(rl, device, lanes), c.pe * (c.mmv if rl.op is Op.CONV else 1)
+
+
+def _pool_unit(rl: ResolvedLayer, device: Device, lanes: int) -> tuple[LayerCost, int]:
+    return pool_cost(rl, device, lanes), max(1, math.gcd(rl.out_channels, lanes))
+
+
+def _add_unit(
+    rl: ResolvedLayer, device: Device, lanes: int, stream: Stream
+) -> tuple[LayerCost, int]:
+    """The skip FIFO holds the source's stream for the fill of the branch in between."""
+    src = rl.spec.source or ""
+    branch_fill = stream.fill - stream.fill_at.get(src, 0)
+    src_lanes = stream.lanes_at.get(src, lanes)
+    width = max(1, math.gcd(rl.out_channels, src_lanes)) * rl.in_bits
+    depth = max(STREAM_FIFO_DEPTH, branch_fill)
+    cost = add_cost(rl, device, lanes, fifo_cost(width, depth, device))
+    return cost, max(1, math.gcd(rl.out_channels, lanes))
+
+
+register_unit(Op.CONV, UnitKind(_compute_unit, compute_unit_breakdown))
+register_unit(Op.DENSE, UnitKind(_compute_unit, compute_unit_breakdown))
+register_unit(Op.MAXPOOL, UnitKind(_pool_unit))
+register_unit(Op.AVGPOOL, UnitKind(_pool_unit))
+register_unit(Op.ADD, UnitKind(streamed=_add_unit))
+
+
+@functools.lru_cache(maxsize=32768)
+def unit(
+    layer: LayerSpec,
+    shape: tuple[int, ...],
+    bits: int,
+    dtype: NumType | None,
+    lanes: int,
     device: Device,
-    clock_mhz: float,
-    detail: bool = False,
+) -> tuple[ResolvedLayer, LayerCost, int]:
+    """One unit resolved and costed on an input stream of `shape`, `bits`, number type and
+    `lanes` values per word: (resolved layer, cost, output lanes). Memoised on exactly these, so a
+    search's next design pays only for the units that changed (its other layers are equal
+    values: one lookup each)."""
+    rl = _resolve_one(layer, shape, bits, {}, True, dtype)
+    est = unit_kind(rl).cost
+    assert est is not None  # unit_kind: only `add` is streamed, and it is never memoised
+    cost, out_lanes = est(rl, device, lanes)
+    return rl, cost, out_lanes
+
+
+def estimate_dataflow(
+    network: Network, device: Device, clock_mhz: float, detail: bool = False
 ) -> NetworkCost:
-    """The dataflow accelerator of `layers` on `device` at `clock_mhz` (memoised: the
-    search re-scores identical designs often). `detail` fills each compute unit's
-    per-component breakdown (slower; for reports)."""
+    """The dataflow accelerator of `network` on `device` at `clock_mhz`: the one composer
+    of the unit estimators (`UNIT_KINDS`), each unit memoised (`unit`). `detail` fills
+    each compute unit's per-component breakdown (for reports).
+
+    Throughput = clock / the slowest unit's cycles per frame; latency = the units'
+    pipeline fill plus what remains of the bottleneck's frame time. Errors are those of
+    `resolve` (checked first when anything fails, so a network with several problems
+    reports the one `resolve` finds)."""
+    try:
+        return _compose(network, device, clock_mhz, detail)
+    except DseError:
+        resolve(network)  # raises resolution's own error first, when there is one
+        raise
+
+
+def _compose(network: Network, device: Device, clock_mhz: float, detail: bool) -> NetworkCost:
+    check_input(network)
+    first = next((la for la in network.layers if la.op.is_compute), None)
+    lanes = first.choice.simd if first is not None and first.choice is not None else 1
+    stream = Stream(lanes=lanes)
+    shape: tuple[int, ...] = tuple(network.input_shape)
+    bits = network.input_bits
+    dtype = network.input_type
+    seen: dict[str, ResolvedLayer] = {}
     costs: list[LayerCost] = []
-    resources: list[Resources] = []
-    first = next((rl for rl in layers if rl.op.is_compute), None)
-    lanes = first.choice.simd if first is not None else 1
-    fill_at: dict[str, int] = {}
-    lanes_at: dict[str, int] = {}
-    fill = 0
-    for rl in layers:
-        if rl.op.is_compute:
-            cost = compute_unit_cost(rl, device, lanes)
-            if detail:
-                cost = replace(cost, breakdown=compute_unit_breakdown(rl, device, lanes))
-        elif rl.op in (Op.MAXPOOL, Op.AVGPOOL):
-            cost = pool_cost(rl, device, lanes)
+    for layer in network.layers:
+        if layer.name in seen:
+            raise SpecError(f"duplicate layer name {layer.name!r}")
+        kind = UNIT_KINDS.get(layer.op)
+        if kind is not None and kind.streamed is not None:
+            rl = _resolve_one(layer, shape, bits, seen, True, dtype)
+            cost, out_lanes = kind.streamed(rl, device, stream.lanes, stream)
         else:
-            src = rl.spec.source or ""
-            branch_fill = fill - fill_at.get(src, 0)
-            src_lanes = lanes_at.get(src, lanes)
-            width = max(1, math.gcd(rl.out_channels, src_lanes)) * rl.in_bits
-            depth = max(STREAM_FIFO_DEPTH, branch_fill)
-            cost = add_cost(rl, device, lanes, fifo_cost(width, depth, device))
+            rl, cost, out_lanes = unit(layer, shape, bits, dtype, stream.lanes, device)
+        if detail and kind is not None and kind.breakdown is not None:
+            cost = replace(cost, breakdown=kind.breakdown(rl, device, stream.lanes))
+        seen[layer.name] = rl
         costs.append(cost)
-        resources.append(cost.resources)
-        fill += cost.latency_cycles
-        lanes = _out_lanes(rl, lanes)
-        fill_at[rl.name] = fill
-        lanes_at[rl.name] = lanes
+        shape, bits, dtype = rl.out_shape, rl.out_bits, rl.out_type
+        stream.fill += cost.latency_cycles
+        stream.lanes = out_lanes
+        stream.fill_at[layer.name] = stream.fill
+        stream.lanes_at[layer.name] = out_lanes
     shell = shell_resources(device)
-    resources.append(shell)
     ii = max(c.cycles for c in costs)
-    latency = fill + max(0, *(c.cycles - c.latency_cycles for c in costs))
+    latency = stream.fill + max(0, *(c.cycles - c.latency_cycles for c in costs))
     return NetworkCost(
-        network=network_name,
+        network=network.name,
         device=device,
         clock_mhz=clock_mhz,
         layers=tuple(costs),
         shell=shell,
-        total=sum_resources(resources),
+        total=sum_resources([*(c.resources for c in costs), shell]),
         cycles_per_frame=ii,
         latency_cycles=max(latency, ii),
     )

@@ -8,7 +8,7 @@ from enum import Enum
 from costmodels.dataflow import estimate_dataflow
 from costmodels.engines import EngineConfig, estimate_engines
 from costmodels.errors import ConfigError
-from costmodels.fastpath import estimate_dataflow_fast, resolve_cached
+from costmodels.network import resolve
 from costmodels.types import Device, Network, NetworkCost
 
 
@@ -36,10 +36,8 @@ def estimate(
     it off: it is the hot path). Raises `SpecError`/`FoldingError` for inconsistent
     networks.
 
-    Without `detail`, the dataflow template runs `fastpath.estimate_dataflow_fast` (the
-    same numbers unit by unit from plain integers, remembering the last unit per layer);
-    a network it declines (any error) goes the canonical way, `resolve` then
-    `estimate_dataflow`, which raises the canonical message.
+    One path for every caller (the search, `dse estimate`, reports): the template's
+    composer over its unit estimators, memoised per unit.
     """
     clock = next(c for c in (clock_mhz, network.clock_mhz, device.clock_mhz) if c is not None)
     if not clock > 0:
@@ -47,11 +45,7 @@ def estimate(
     if template is Template.DATAFLOW:
         if engines is not None:
             raise ConfigError("an EngineConfig only applies to the engines template")
-        if not detail:
-            fast = estimate_dataflow_fast(network, device, clock)
-            if fast is not None:
-                return fast
-    layers = resolve_cached(network)
-    if template is Template.DATAFLOW:
-        return estimate_dataflow(network.name, layers, device, clock, detail)
-    return estimate_engines(network.name, layers, device, clock, engines or EngineConfig())
+        return estimate_dataflow(network, device, clock, detail)
+    return estimate_engines(
+        network.name, resolve(network), device, clock, engines or EngineConfig()
+    )

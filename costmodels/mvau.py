@@ -9,7 +9,6 @@ parallel; per PE an adder tree over its SIMD products, an accumulator and an act
 
 from __future__ import annotations
 
-import functools
 import math
 
 from costmodels.arith import (
@@ -95,7 +94,6 @@ def mvau_cycles(layer: ResolvedLayer) -> int:
 Part = tuple[str, float, float, float, float, float]  # name, lut, ff, dsp, bram18, uram
 
 
-@functools.lru_cache(maxsize=16384)
 def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
     """The MVAU's components as plain tuples (name, LUT, FF, DSP, BRAM18, URAM): base,
     multipliers, adder trees, accumulators, activation (thresholds) and weight memory."""
@@ -192,7 +190,6 @@ def parts_breakdown(parts: tuple[Part, ...]) -> tuple[tuple[str, Resources], ...
     return tuple((p[0], Resources(*p[1:])) for p in parts)
 
 
-@functools.lru_cache(maxsize=16384)
 def mvau_cost(layer: ResolvedLayer, device: Device) -> LayerCost:
     """The dataflow MVAU of one conv/dense layer: LUT, FF, DSP, BRAM18/URAM, cycles
     (without a breakdown, for speed; see `mvau_breakdown`)."""

@@ -8,6 +8,7 @@ accuracy evaluation always see the same layer sizes.
 
 from __future__ import annotations
 
+import functools
 import math
 
 from costmodels.errors import FoldingError, SpecError
@@ -143,13 +144,9 @@ def valid_mmv(layer: ResolvedLayer) -> tuple[int, ...]:
     return divisors(mmv_dim(layer))
 
 
-def resolve(network: Network, *, check_folding: bool = True) -> tuple[ResolvedLayer, ...]:
-    """Infer every layer's input/output shape and bits, applying pruning, and (unless
-    `check_folding` is off) check that PE/SIMD/MMV divide what they fold.
-
-    Raises `SpecError` (or its subclass `FoldingError`) naming the layer on any
-    inconsistency. A dense layer after a feature map flattens it.
-    """
+def check_input(network: Network) -> None:
+    """The checks of a whole network before its layers: some layers, a positive [C, H, W]
+    or [F] input shape, input bits in range."""
     if not network.layers:
         raise SpecError(f"network {network.name!r} has no layers")
     if not network.input_shape or any(d < 1 for d in network.input_shape):
@@ -160,6 +157,15 @@ def resolve(network: Network, *, check_folding: bool = True) -> tuple[ResolvedLa
         raise SpecError(f"input bits {network.input_bits} out of range 1..{MAX_BITS}")
     check_input_type(network)
 
+
+def resolve(network: Network, *, check_folding: bool = True) -> tuple[ResolvedLayer, ...]:
+    """Infer every layer's input/output shape and bits, applying pruning, and (unless
+    `check_folding` is off) check that PE/SIMD/MMV divide what they fold.
+
+    Raises `SpecError` (or its subclass `FoldingError`) naming the layer on any
+    inconsistency. A dense layer after a feature map flattens it.
+    """
+    check_input(network)
     shape: tuple[int, ...] = tuple(network.input_shape)
     bits = network.input_bits
     dtype = network.input_type
@@ -168,7 +174,10 @@ def resolve(network: Network, *, check_folding: bool = True) -> tuple[ResolvedLa
     for layer in network.layers:
         if layer.name in seen:
             raise SpecError(f"duplicate layer name {layer.name!r}")
-        resolved = _resolve_one(layer, shape, bits, seen, check_folding, dtype)
+        if layer.op is Op.ADD or not check_folding:
+            resolved = _resolve_one(layer, shape, bits, seen, check_folding, dtype)
+        else:
+            resolved = resolve_layer(layer, shape, bits, dtype)
         seen[layer.name] = resolved
         out.append(resolved)
         shape, bits, dtype = resolved.out_shape, resolved.out_bits, resolved.out_type
@@ -179,6 +188,16 @@ def check_input_type(network: Network) -> None:
     """A bipolar input must be 1 bit wide (FINN `BIPOLAR`)."""
     if network.input_type is NumType.BIPOLAR and network.input_bits != 1:
         raise SpecError(f"input: type bipolar needs bits 1, got {network.input_bits}")
+
+
+@functools.lru_cache(maxsize=16384)
+def resolve_layer(
+    layer: LayerSpec, shape: tuple[int, ...], bits: int, dtype: NumType | None = None
+) -> ResolvedLayer:
+    """One layer (not an `add`, whose result depends on its source) resolved on an input of
+    `shape`, `bits` and number type, with the folding checked; memoised, since it depends
+    on exactly these and a search re-resolves unchanged layers of every design."""
+    return _resolve_one(layer, shape, bits, {}, True, dtype)
 
 
 def _resolve_one(
@@ -293,6 +312,11 @@ def _resolve_one(
                 f"layer {name!r}: `from` names {layer.source!r}, which is not an earlier layer"
             )
         other = seen[layer.source]
+        if len(shape) != 3:
+            raise SpecError(
+                f"layer {name!r}: add needs [C, H, W] feature maps, got {list(shape)} "
+                "(after a dense layer)"
+            )
         if other.out_shape != shape:
             raise SpecError(
                 f"layer {name!r}: cannot add {list(other.out_shape)} from {layer.source!r} "

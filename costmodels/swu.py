@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-from costmodels.memory import place_memory
+from costmodels.memory import memory_blocks
 from costmodels.types import Device, ResolvedLayer, Resources
 
 #: Fixed LUTs of a sliding-window unit (address counters, stream control); FINN's
@@ -30,29 +30,39 @@ def _words_simd(layer: ResolvedLayer) -> int:
 def swu_cycles(layer: ResolvedLayer) -> int:
     """Cycles per frame: the larger of reading the input (H*W*C/SIMD words) and writing
     the windows (OH*OW*K*K*C_group/(SIMD*MMV) words)."""
-    c = layer.choice
-    cin, h, w = layer.in_shape
-    k = layer.spec.kernel
-    per_group = cin if layer.is_depthwise else cin // layer.spec.groups
-    s = _words_simd(layer)
-    reads = math.ceil(h * w * cin / s)
-    writes = math.ceil(layer.num_vectors * k * k * per_group / s)
-    return max(reads, math.ceil(writes / c.mmv))
+    return swu_cost(layer, None)[0]
 
 
 def swu_resources(layer: ResolvedLayer, device: Device) -> Resources:
     """Line buffer of K rows (K * W_in * C_in values of the input width, read MMV windows
     at a time) plus control; padding is folded into the addressing."""
-    c = layer.choice
-    cin, _, w = layer.in_shape
-    k = layer.spec.kernel
-    if k == 1 and (layer.spec.stride or 1) == 1:
-        return Resources(lut=SWU_BASE_LUT / 3, ff=SWU_BASE_FF / 3)  # 1x1 conv: a pass-through
-    simd = _words_simd(layer)
-    width = simd * layer.in_bits * c.mmv
-    depth = math.ceil(k * (w + 2 * layer.spec.padding) * cin / (simd * c.mmv))
-    buf = place_memory(width, depth, device)
+    res = swu_cost(layer, device)[1]
+    assert res is not None
+    return res
+
+
+def swu_cost(layer: ResolvedLayer, device: Device | None) -> tuple[int, Resources | None]:
+    """(`swu_cycles`, `swu_resources`) of a conv's sliding window in one pass (the
+    resources only with a `device`)."""
+    spec = layer.spec
+    c = spec.choice
+    assert c is not None
+    cin, h, w = layer.in_shape
+    k = spec.kernel
+    depthwise = spec.groups > 1 and spec.groups == cin
+    per_group = cin if depthwise else cin // spec.groups
+    simd = math.gcd(cin, c.pe) * c.simd if depthwise else c.simd
+    mmv = c.mmv
+    reads = math.ceil(h * w * cin / simd)
+    writes = math.ceil(layer.num_vectors * k * k * per_group / simd)
+    cycles = max(reads, math.ceil(writes / mmv))
+    if device is None:
+        return cycles, None
+    if k == 1 and (spec.stride or 1) == 1:  # 1x1 conv: a pass-through
+        return cycles, Resources(lut=SWU_BASE_LUT / 3, ff=SWU_BASE_FF / 3)
+    width = simd * layer.in_bits * mmv
+    depth = math.ceil(k * (w + 2 * spec.padding) * cin / (simd * mmv))
+    lut, bram18, uram = memory_blocks(width, depth, device.uram, device.bram18)
     # one output register and read mux per lane (one LUT per bit, assumption)
-    return Resources(
-        buf.lut + width + SWU_BASE_LUT, buf.ff + width + SWU_BASE_FF, 0.0, buf.bram18, buf.uram
-    )
+    res = Resources(lut + width + SWU_BASE_LUT, 0.0 + width + SWU_BASE_FF, 0.0, bram18, uram)
+    return cycles, res

@@ -9,6 +9,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from enum import Enum
+from typing import Any
+
+
+def _cached_hash(self: Any) -> int:
+    """The hash of a frozen dataclass, computed once per instance: the cost model's memos
+    key on these values, and a nested dataclass otherwise rehashes every field on every
+    lookup. Stored outside the fields (equality, repr and `replace` do not see it)."""
+    d = self.__dict__
+    h: int | None = d.get("_hash")
+    if h is None:
+        h = hash(tuple([d[name] for name in self.__match_args__]))
+        d["_hash"] = h
+    return h
+
+
+def _state_without_hash(self: Any) -> dict[str, Any]:
+    """Pickled state without the cached hash (string hashes differ between processes)."""
+    return {k: v for k, v in self.__dict__.items() if k != "_hash"}
 
 
 class Op(str, Enum):
@@ -132,6 +150,9 @@ class LayerChoice:
     implementation attributes; `auto`/`None` keep the cost model's own choice.
     """
 
+    __hash__ = _cached_hash
+    __getstate__ = _state_without_hash
+
     w_bits: int = 8
     a_bits: int | None = 8
     w_type: WType | None = None
@@ -180,6 +201,9 @@ class LayerSpec:
     pruning). `stride` `None` means 1 for conv and `kernel` for pooling. `source` names the
     other input of an `add` (the residual branch).
     """
+
+    __hash__ = _cached_hash
+    __getstate__ = _state_without_hash
 
     name: str
     op: Op
@@ -234,6 +258,9 @@ class ResolvedLayer:
     `mw` = inputs per output (in_channels/groups * k * k, or in_features), `mh` = outputs
     (kept channels), `num_vectors` = output pixels per frame (1 for dense).
     """
+
+    __hash__ = _cached_hash
+    __getstate__ = _state_without_hash
 
     spec: LayerSpec
     in_shape: tuple[int, ...]
@@ -290,6 +317,9 @@ class ResolvedLayer:
 @dataclass(frozen=True)
 class Device:
     """An FPGA part with its resource totals (shared/reference/devices.csv) and defaults."""
+
+    __hash__ = _cached_hash
+    __getstate__ = _state_without_hash
 
     part: str
     boards: tuple[str, ...]

@@ -25,7 +25,7 @@ def sum_resources(items: Iterable[Resources]) -> Resources:
 # Frozen dataclasses set each field with `object.__setattr__` in `__init__`; on the hot
 # path the three builders below fill the instance dictionary in one call instead (about 3x
 # faster). The result is indistinguishable (fields, equality, hash, repr, pickling) as long
-# as the class has no `__post_init__` and no slots; tests/costmodels/test_cm_speed_golden.py
+# as the class has no `__post_init__` and no slots; tests/costmodels/test_cm_designs.py
 # checks both.
 
 
