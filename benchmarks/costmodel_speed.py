@@ -34,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The commit before `costmodels/fastpath.py` was removed in favour of one memoised path.
-BEFORE = "fa188e3"
+BEFORE = "3cf4004"
 ROUNDS = 5
 LABELS = (
     "warm (same design)",
