@@ -25,7 +25,8 @@ import optuna
 
 from costmodels.zoo import cnv_network
 from dse.config import SamplerName, StorageMode, StudyConfig
-from dse.problem import LoadedWorkload, build_problem
+from dse.modes import build_problem
+from dse.problem import LoadedWorkload
 from dse.samplers import make_sampler
 from dse.spec import dump_network
 from dse.study import run_search

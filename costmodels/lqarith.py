@@ -102,21 +102,3 @@ def bitplane_product_bits(choice: LayerChoice, in_bits: int, simd: int, in_lq: b
 def bitplane_lane_luts(choice: LayerChoice, in_bits: int) -> float:
     """AND/XNOR gates of one lane: one LUT per pair of bit planes."""
     return float(choice.w_bits * in_bits)
-
-
-def bitplane_tree_luts(choice: LayerChoice, in_bits: int, simd: int, in_lq: bool = False) -> float:
-    """Per PE: the popcounts of every plane pair over SIMD bits, the scaling of each count
-    by its basis product, and the adder tree over the scaled counts (module docstring)."""
-    from costmodels.arith import lut_multiplier_luts
-    from costmodels.mvau import adder_tree_luts, popcount_luts
-
-    planes = bitplane_planes(choice, in_bits)
-    pc = popcount_bits(simd)
-    counts = planes * popcount_luts(simd)
-    if is_lq(choice, in_lq):
-        scale = planes * lut_multiplier_luts(LQ_BASIS_BITS, pc)
-        width = pc + LQ_BASIS_BITS
-    else:
-        scale = 0.0  # powers of two: shifts
-        width = pc + choice.w_bits + in_bits
-    return counts + scale + adder_tree_luts(planes, width)

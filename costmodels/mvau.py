@@ -14,15 +14,23 @@ import math
 from costmodels.arith import (
     dsp_per_lane,
     lane_luts,
+    lut_multiplier_luts,
     product_bits,
     resolve_arith,
     stored_weight_bits,
 )
-from costmodels.lqarith import bitplane_tree_luts, table_memory
+from costmodels.lqarith import (
+    LQ_BASIS_BITS,
+    bitplane_planes,
+    is_lq,
+    popcount_bits,
+    table_memory,
+)
 from costmodels.memory import place_memory, place_memory_as
 from costmodels.types import (
     Arith,
     Device,
+    LayerChoice,
     LayerCost,
     MemMode,
     NumType,
@@ -75,6 +83,22 @@ def popcount_luts(inputs: int) -> float:
     tree plus the final adder tree on the partial counts (FINN-R Sec. 4: binary dot
     products cost ~1 LUT per bit); modelled as an adder tree of 1-bit operands."""
     return adder_tree_luts(inputs, 1)
+
+
+def bitplane_tree_luts(choice: LayerChoice, in_bits: int, simd: int, in_lq: bool = False) -> float:
+    """Per PE: the popcounts of every plane pair over SIMD bits, the scaling of each count
+    by its basis product, and the adder tree over the scaled counts (see the
+    `costmodels.lqarith` docstring)."""
+    planes = bitplane_planes(choice, in_bits)
+    pc = popcount_bits(simd)
+    counts = planes * popcount_luts(simd)
+    if is_lq(choice, in_lq):
+        scale = planes * lut_multiplier_luts(LQ_BASIS_BITS, pc)
+        width = pc + LQ_BASIS_BITS
+    else:
+        scale = 0.0  # powers of two: shifts
+        width = pc + choice.w_bits + in_bits
+    return counts + scale + adder_tree_luts(planes, width)
 
 
 def threshold_comparators(out_bits: int) -> int:

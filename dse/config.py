@@ -23,6 +23,7 @@ import yaml
 
 from costmodels.errors import ConfigError
 from costmodels.types import Arith
+from dse.twin.settings import TwinSettings
 from search_spaces import SpaceLimits, parse_fixed
 from search_spaces.limits import parse_types
 
@@ -35,7 +36,17 @@ DEFAULT_TRIALS = 120
 DEFAULT_COST_ONLY_TRIALS = 2000
 DEFAULT_CAP_PCT = 85.0
 DEFAULT_FINETUNE_STEPS = 60
-MODES = ("single", "twin")
+
+
+class Mode(str, Enum):
+    """What a study searches: one network, or TwinDNN pairs (`twin`). What each mode
+    builds and how its trials render is looked up in `dse.modes.MODES`."""
+
+    SINGLE = "single"
+    TWIN = "twin"
+
+
+MODES = tuple(m.value for m in Mode)
 
 
 class Direction(str, Enum):
@@ -100,6 +111,13 @@ def parse_objectives(raw: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(names)
 
 
+def parse_mode(raw: str | Mode) -> Mode:
+    try:
+        return Mode(str(raw.value if isinstance(raw, Mode) else raw).strip().lower())
+    except ValueError:
+        raise ConfigError(f"unknown mode {raw!r}{suggest(str(raw), list(MODES))}") from None
+
+
 def parse_sampler(raw: str) -> SamplerName:
     try:
         return SamplerName(raw.strip().lower())
@@ -135,9 +153,9 @@ class StudyConfig:
     finetune_steps: int = DEFAULT_FINETUNE_STEPS
     seed: int = 0
     clock_mhz: float | None = None
-    # `twin`: search TwinDNN pairs (dse.twin.search); `twin` holds its optional settings
-    mode: str = "single"
-    twin: Mapping[str, Any] | None = None
+    # `twin`: search TwinDNN pairs (dse.twin.search) with the `twin` settings
+    mode: Mode = Mode.SINGLE
+    twin: TwinSettings | None = None
     # run-time knobs, not part of the definition
     study: str | None = None
     storage: str = DEFAULT_STORAGE
@@ -164,14 +182,18 @@ class StudyConfig:
             raise ConfigError("timeout must be > 0 seconds")
         if self.clock_mhz is not None and self.clock_mhz <= 0:
             raise ConfigError("clock_mhz must be > 0")
-        if self.mode not in MODES:
-            raise ConfigError(f"unknown mode {self.mode!r}{suggest(self.mode, list(MODES))}")
-        if self.mode == "twin":
-            from dse.twin.search import TwinSettings
-
-            TwinSettings.from_raw(self.twin)  # validates the twin: mapping
-        elif self.twin:
+        mode = parse_mode(self.mode)
+        object.__setattr__(self, "mode", mode)
+        twin = self.twin
+        if isinstance(twin, Mapping):  # a `twin:` mapping (empty: none)
+            twin = TwinSettings.from_raw(twin) if twin else None
+        elif twin is not None and not isinstance(twin, TwinSettings):
+            raise ConfigError("twin: must be a mapping like {margin: raw, t_max: 16}")
+        if mode is Mode.TWIN:
+            twin = twin or TwinSettings()
+        elif twin is not None:
             raise ConfigError("twin: settings need mode: twin")
+        object.__setattr__(self, "twin", twin)
 
     def objectives_for(self, *, cost_only: bool) -> tuple[str, ...]:
         """The objectives in force: the configured ones, else the kind's default."""
@@ -212,13 +234,12 @@ class StudyConfig:
             "finetune_steps": None if cost_only else self.finetune_steps,
             "seed": self.seed,
             "clock_mhz": self.clock_mhz,
-            **(self._twin_definition() if self.mode == "twin" else {}),
+            **(
+                {"mode": self.mode.value, "twin": self.twin.as_dict()}
+                if self.twin is not None
+                else {}
+            ),
         }
-
-    def _twin_definition(self) -> dict[str, Any]:
-        from dse.twin.search import TwinSettings
-
-        return {"mode": "twin", "twin": TwinSettings.from_raw(self.twin).as_dict()}
 
 
 def fingerprint(definition: Mapping[str, Any]) -> str:
@@ -435,7 +456,7 @@ def build_config(
         if values.get("timeout") is not None:
             kw["timeout_s"] = float(values["timeout"])
         if values.get("mode") is not None:
-            kw["mode"] = str(values["mode"]).lower()
+            kw["mode"] = parse_mode(str(values["mode"]))
         if values.get("twin") is not None:
             kw["twin"] = values["twin"]
     except (TypeError, ValueError, OverflowError) as exc:

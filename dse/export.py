@@ -8,8 +8,8 @@ from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 
-from costmodels.errors import StudyError
 from dse.finn_folding import FinnFlow, FoldingConfig, folding_config
+from dse.modes import view_of
 from dse.storage import StudyRecord
 
 
@@ -47,11 +47,7 @@ def finn_folding(
     FINN's node naming for `flow`, or the node names of the user's own FINN model."""
     from costmodels.devices import get_device
 
-    if record.meta.get("mode") == "twin":
-        raise StudyError(
-            "a twin design is two networks: export each half with --format spec and build "
-            "each with FINN"
-        )
+    view_of(record.meta).check_finn_export()
     design = record.design(number)
     device = get_device(str(record.meta.get("device", "")).split(" ")[0])
     nodes = None
@@ -70,23 +66,15 @@ def finn_folding(
 
 
 def export_design(record: StudyRecord, number: int, fmt: ExportFormat) -> str:
-    if fmt is ExportFormat.SPEC and record.meta.get("mode") == "twin":
-        return "---\n".join(export_twin_specs(record, number).values())
     if fmt is ExportFormat.SPEC:
+        files = spec_files(record, number)
+        if files is not None:
+            return "---\n".join(files.values())
         return export_spec(record, number)
     return json.dumps(finn_folding(record, number).config, indent=2) + "\n"
 
 
-def export_twin_specs(record: StudyRecord, number: int) -> dict[str, str]:
-    """Both halves of a twin trial as spec YAMLs, `{"compressed": .., "accurate": ..}`."""
-    from dse.twin.report import pair_specs
-
-    clock = (record.meta.get("definition") or {}).get("clock_mhz")
-    return pair_specs(
-        record.network(),
-        record.trial(number).attrs,
-        study=record.name,
-        number=number,
-        device=str(record.meta.get("device", "<device>")),
-        clock_mhz=float(clock) if clock is not None else None,
-    )
+def spec_files(record: StudyRecord, number: int) -> dict[str, str] | None:
+    """A trial of more than one network (a twin pair) as spec texts by part name, e.g.
+    `{"compressed": .., "accurate": ..}`; None for a single network (`dse.modes`)."""
+    return view_of(record.meta).spec_files(record, number)

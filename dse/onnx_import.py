@@ -30,7 +30,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -519,9 +518,3 @@ def _specialized(node: Any) -> str:
         and ib[0] >= 4
     )
     return f"{op}_{'rtl' if rtl else 'hls'}"
-
-
-def describe(net: Network) -> Sequence[Mapping[str, Any]]:  # pragma: no cover - debugging aid
-    from dse.spec import network_to_dict
-
-    return list(network_to_dict(net)["layers"])

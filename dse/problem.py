@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,12 +57,11 @@ class Outcome:
     feasible: bool
 
 
-class Problem:
-    """What a study optimizes: a network's space on a device, objectives and constraints.
-
-    `evaluate` runs the cost model first and only pays for the accuracy evaluation when the
-    design fits the device.
-    """
+class Problem(ABC):
+    """What a study optimizes, the protocol every study mode implements (`dse.modes`): a
+    space on a device, objectives and their directions, constraints, how one candidate is
+    evaluated, the baselines that seed a study, the check that anything fits at all, and
+    the hypervolume bounds stored with the study. `dse.study` calls only these."""
 
     def __init__(
         self,
@@ -90,6 +90,23 @@ class Problem:
                 "hardware-only spec"
             )
 
+    @abstractmethod
+    def evaluate(self, candidate: Candidate) -> Outcome:
+        """Objectives, constraints and report attributes of one candidate; the cost model
+        first, the accuracy evaluation only for a design that fits."""
+
+    @abstractmethod
+    def baselines(self) -> list[tuple[str, Candidate]]:
+        """Labelled hand-style designs that seed a new study."""
+
+    @abstractmethod
+    def check_feasible(self) -> None:
+        """Raise `ConfigError` before any trial when even the smallest design cannot fit."""
+
+    @abstractmethod
+    def hv_bounds(self) -> dict[str, list[Any]]:
+        """Per objective (worst, best, scale) of a normalized hypervolume."""
+
     @property
     def directions(self) -> list[StudyDirection]:
         return [
@@ -99,6 +116,14 @@ class Problem:
             for o in self.objectives
         ]
 
+
+
+class SingleProblem(Problem):
+    """One network's search (`Mode.SINGLE`): `SearchSpace` choices, the dataflow cost model,
+    the quick accuracy evaluation when accuracy matters."""
+
+    space: SearchSpace
+
     def estimate(self, candidate: Candidate) -> NetworkCost:
         from costmodels import estimate
 
@@ -106,6 +131,15 @@ class Problem:
 
     def fits(self, cost: NetworkCost) -> bool:
         return cost.fits(self.cap_pct)
+
+    def baselines(self) -> list[tuple[str, Candidate]]:
+        return _single_baselines(self)
+
+    def check_feasible(self) -> None:
+        _single_check_feasible(self)
+
+    def hv_bounds(self) -> dict[str, list[Any]]:
+        return _single_hv_bounds(self)
 
     def evaluate(self, candidate: Candidate) -> Outcome:
         t0 = time.perf_counter()
@@ -201,13 +235,19 @@ class LoadedWorkload:
     workload: Any = None  # dse.nn Workload when trainable
 
 
+def is_cost_only(workload: str) -> bool:
+    """Whether `workload` names a hardware-only spec file (a cost-only study) rather than
+    something `dse.nn.load_workload` trains: the one test, used by `load_workload`."""
+    lower = workload.lower()
+    return lower.endswith((".yaml", ".yml", ".json", ".onnx")) or (
+        Path(workload).is_file() and not lower.endswith(".npz")
+    )
+
+
 def load_workload(name: str, *, seed: int, cache_dir: Path | None = None) -> LoadedWorkload:
     """A hardware-only spec file or QONNX/ONNX model (cost-only search), or anything
     `dse.nn.load_workload` takes: a built-in name, `FILE.npz` or `pkg.module:factory`."""
-    lower = name.lower()
-    if lower.endswith((".yaml", ".yml", ".json", ".onnx")) or (
-        Path(name).is_file() and not lower.endswith(".npz")
-    ):
+    if is_cost_only(name):
         from dse.spec import load_network
 
         return LoadedWorkload(load_network(name), cost_only=True)
@@ -238,11 +278,10 @@ def accuracy_evaluator(
     )
 
 
-def build_problem(cfg: StudyConfig, loaded: LoadedWorkload, *, storage: str) -> Problem:
-    if cfg.mode == "twin":  # TwinDNN pairs: dse.twin.search builds its own problem
-        from dse.twin.search import build_twin_problem
-
-        return build_twin_problem(cfg, loaded, storage=storage)
+def build_single_problem(
+    cfg: StudyConfig, loaded: LoadedWorkload, *, storage: str
+) -> SingleProblem:
+    """The `SingleProblem` of a `StudyConfig` in `Mode.SINGLE`."""
     from costmodels.devices import get_device
 
     device = get_device(cfg.device)
@@ -258,7 +297,7 @@ def build_problem(cfg: StudyConfig, loaded: LoadedWorkload, *, storage: str) -> 
     evaluator = None
     if not cost_only and ("accuracy" in objectives or cfg.min_accuracy is not None):
         evaluator = accuracy_evaluator(cfg, loaded, storage=storage)
-    return Problem(
+    return SingleProblem(
         loaded.network,
         device,
         space,
@@ -272,10 +311,10 @@ def build_problem(cfg: StudyConfig, loaded: LoadedWorkload, *, storage: str) -> 
 
 def check_feasible(problem: Problem) -> None:
     """Refuse, before any trial, a space whose smallest design does not fit."""
-    from dse.twin.search import TwinProblem  # lazy: it imports this module
+    problem.check_feasible()
 
-    if isinstance(problem, TwinProblem):
-        return problem.check_feasible()
+
+def _single_check_feasible(problem: SingleProblem) -> None:
     best: tuple[float, str] | None = None
     for arith in problem.space.arith_options() or (Arith.LUT,):
         cost = problem.estimate(problem.space.smallest(arith))
@@ -295,16 +334,16 @@ def check_feasible(problem: Problem) -> None:
 
 
 def baseline_candidates(problem: Problem) -> list[tuple[str, Candidate]]:
+    """The designs that seed a new study (`Problem.baselines`)."""
+    return problem.baselines()
+
+
+def _single_baselines(problem: SingleProblem) -> list[tuple[str, Candidate]]:
     """The network as given; the SetFolding sweep (every halved cycle target that fits,
     the fastest labelled plain `setfolding`) on its own bits and on uniform 8 bits; the
     fully folded designs (see `search_spaces.baselines`). Deduplicated. They seed the first
     generation, so the front is never worse than these hand-style designs."""
-    from dse.twin.search import TwinProblem  # lazy: it imports this module
-
-    if isinstance(problem, TwinProblem):
-        return problem.baselines()
     space = problem.space
-    assert isinstance(space, SearchSpace)
     out: list[tuple[str, Candidate]] = []
     seen: set[str] = set()
 
@@ -331,16 +370,15 @@ def baseline_candidates(problem: Problem) -> list[tuple[str, Candidate]]:
 
 
 def hv_bounds(problem: Problem) -> dict[str, list[Any]]:
-    """Per objective (worst, best, scale) for a normalized hypervolume that is comparable
-    across samplers and runs of one study: resources from 0 to the capped device total;
-    accuracy 0..1; FPS and latency on a log scale between the fully folded unpruned
-    design (the slowest the space holds) and one frame per clock cycle."""
-    from dse.twin.search import TwinProblem  # lazy: it imports this module
+    """Per objective (worst, best, scale) of the study's normalized hypervolume."""
+    return problem.hv_bounds()
 
-    if isinstance(problem, TwinProblem):
-        return problem.hv_bounds()
+
+def _single_hv_bounds(problem: SingleProblem) -> dict[str, list[Any]]:
+    """Resources from 0 to the capped device total; accuracy 0..1; FPS and latency on a
+    log scale between the fully folded unpruned design (the slowest the space holds) and
+    one frame per clock cycle: comparable across samplers and runs of one study."""
     space = problem.space
-    assert isinstance(space, SearchSpace)
     slow = problem.estimate(bl.fully_folded(space, bl.default_bits(space)))
     clock_hz = slow.clock_mhz * 1e6
     cap = problem.cap_pct / 100.0

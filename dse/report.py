@@ -13,6 +13,7 @@ import numpy as np
 
 from costmodels.errors import ConfigError
 from dse.config import OBJECTIVES, Direction
+from dse.modes import view_of
 from dse.problem import pareto_mask
 from dse.storage import (
     ATTR_ACCURACY,
@@ -23,7 +24,6 @@ from dse.storage import (
     StudyRecord,
     TrialRecord,
 )
-from dse.twin.report import twin_row
 
 Bounds = Mapping[str, Sequence[Any]]
 
@@ -175,7 +175,7 @@ def trial_row(record: StudyRecord, t: TrialRecord) -> dict[str, Any]:
             "layers": layer_summary(t),
         }
     )
-    row.update(twin_row(t.attrs))  # twin studies: T, R, speed-up, re-check (dse.twin.report)
+    row.update(view_of(record.meta).row(t.attrs))  # the mode's own keys (dse.modes)
     return row
 
 

@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from costmodels.codec import choice_to_dict
 from costmodels.errors import SpecError
 from costmodels.types import (
     Arith,
@@ -289,25 +290,7 @@ def load_network(path: str | Path) -> Network:
 
 
 def _choice_dict(c: LayerChoice) -> dict[str, Any]:
-    out: dict[str, Any] = {"w_bits": c.w_bits, "a_bits": c.a_bits}
-    if c.w_type is not None:
-        out["w_type"] = c.w_type.value
-    if c.a_type is not None:
-        out["a_type"] = c.a_type.value
-    out.update(pe=c.pe, simd=c.simd)
-    if c.mmv != 1:
-        out["mmv"] = c.mmv
-    if c.arith is not Arith.AUTO:
-        out["arith"] = c.arith.value
-    if c.prune:
-        out["prune"] = c.prune
-    if c.ram_style is not RamStyle.AUTO:
-        out["ram_style"] = c.ram_style.value
-    if c.mem_mode is not None:
-        out["mem_mode"] = c.mem_mode.value
-    if c.impl is not Impl.AUTO:
-        out["impl"] = c.impl.value
-    return out
+    return choice_to_dict(c, compact=True)
 
 
 def network_to_dict(net: Network) -> dict[str, Any]:

@@ -37,11 +37,11 @@ from dse.config import (
     describe_changes,
     fingerprint,
 )
+from dse.modes import build_problem
 from dse.problem import (
     Outcome,
     Problem,
     baseline_candidates,
-    build_problem,
     check_feasible,
     hv_bounds,
     load_workload,
@@ -202,7 +202,7 @@ def run_search(
                 "device": problem.device.part,
                 "workload": cfg.workload,
                 "cost_only": cost_only,
-                "mode": cfg.mode,
+                "mode": cfg.mode.value,
                 "network": network_to_dict(loaded.network),
                 "hv_bounds": hv_bounds(problem),
                 "cap_pct": cfg.cap_pct,

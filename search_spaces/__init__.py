@@ -8,6 +8,7 @@ baseline) back into parameter values for `enqueue_trial`. `setfolding` builds th
 SetFolding-style baseline.
 """
 
+from costmodels.codec import choice_from_dict, choice_to_dict
 from search_spaces.base import Space, Suggester
 from search_spaces.limits import ALL_BITS, DEFAULT_ARITH, FixedChoice, SpaceLimits, parse_fixed
 from search_spaces.space import (
@@ -15,8 +16,6 @@ from search_spaces.space import (
     LayerSpace,
     SearchSpace,
     arith_valid,
-    choice_from_dict,
-    choice_to_dict,
     nearest_divisor,
 )
 

@@ -18,14 +18,27 @@ sampler for the single network's parameter names.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from costmodels.codec import choice_to_dict
 from costmodels.types import Arith, LayerChoice, Network
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
 
-    from search_spaces.space import Candidate
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sampled design: the network with every compute layer's choice filled in."""
+
+    network: Network
+    choices: Mapping[str, LayerChoice]
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        """Per layer, the values a report and `dse export` need (JSON-ready; the one
+        `LayerChoice` codec, `costmodels.codec`)."""
+        return {name: choice_to_dict(c) for name, c in self.choices.items()}
 
 
 class Suggester(Protocol):

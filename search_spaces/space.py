@@ -20,7 +20,7 @@ from costmodels.errors import SpecError
 from costmodels.lqarith import table_depth
 from costmodels.network import LQ_MAX_BITS, divisors, mmv_dim, pe_dim, resolve, simd_dim
 from costmodels.types import Arith, LayerChoice, Network, NumType, ResolvedLayer, WType
-from search_spaces.base import Suggester
+from search_spaces.base import Candidate, Suggester
 from search_spaces.limits import SpaceLimits
 
 #: Widest table the search offers: 2^12 entries (two RAMB18 at 16-bit entries per lane
@@ -73,48 +73,6 @@ class LayerSpace:
     default: LayerChoice
     w_type: tuple[WType | None, ...] = (None,)
     a_type: tuple[NumType | None, ...] = (None,)
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A sampled design: the network with every compute layer's choice filled in."""
-
-    network: Network
-    choices: Mapping[str, LayerChoice]
-
-    def as_dict(self) -> dict[str, dict[str, Any]]:
-        """Per layer, the values a report and `dse export` need (JSON-ready)."""
-        return {name: choice_to_dict(c) for name, c in self.choices.items()}
-
-
-def choice_to_dict(c: LayerChoice) -> dict[str, Any]:
-    return {
-        "w_bits": c.w_bits,
-        "a_bits": c.a_bits,
-        "w_type": c.w_type.value if c.w_type is not None else None,
-        "a_type": c.a_type.value if c.a_type is not None else None,
-        "pe": c.pe,
-        "simd": c.simd,
-        "mmv": c.mmv,
-        "arith": c.arith.value,
-        "prune": c.prune,
-    }
-
-
-def choice_from_dict(d: Mapping[str, Any]) -> LayerChoice:
-    from costmodels.types import NumType, WType
-
-    return LayerChoice(
-        w_bits=int(d["w_bits"]),
-        a_bits=None if d.get("a_bits") is None else int(d["a_bits"]),
-        w_type=None if d.get("w_type") is None else WType(d["w_type"]),
-        a_type=None if d.get("a_type") is None else NumType(d["a_type"]),
-        pe=int(d["pe"]),
-        simd=int(d["simd"]),
-        mmv=int(d["mmv"]),
-        arith=Arith(d["arith"]),
-        prune=float(d["prune"]),
-    )
 
 
 class SearchSpace:

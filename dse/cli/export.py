@@ -12,10 +12,10 @@ import typer
 from dse.cli.app import app
 from dse.cli.common import err_console
 from dse.config import DEFAULT_STORAGE
-from dse.export import ExportFormat, export_design, finn_folding
+from dse.export import ExportFormat, export_design, finn_folding, spec_files
 from dse.finn_folding import FinnFlow
 from dse.report import check_writable
-from dse.storage import StudyRecord, load_study_record
+from dse.storage import load_study_record
 
 
 @app.command("export")
@@ -52,8 +52,9 @@ def export(
     if output is not None:
         check_writable(output)
     record = load_study_record(storage, study)
-    if output is not None and fmt is ExportFormat.SPEC and record.meta.get("mode") == "twin":
-        _write_twin(record, trial, output)  # two files: <stem>.compressed / .accurate
+    files = spec_files(record, trial) if fmt is ExportFormat.SPEC else None
+    if output is not None and files is not None:
+        _write_parts(files, output)  # a twin pair: <stem>.compressed / .accurate
         return
     if fmt is ExportFormat.FINN_FOLDING:
         folding = finn_folding(
@@ -97,11 +98,10 @@ def _write(path: Path, text: str) -> None:
         raise ConfigError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
 
 
-def _write_twin(record: StudyRecord, trial: int, output: Path) -> None:
+def _write_parts(files: dict[str, str], output: Path) -> None:
     from costmodels.errors import ConfigError
-    from dse.export import export_twin_specs
 
-    for half, text in export_twin_specs(record, trial).items():
+    for half, text in files.items():
         path = output.with_name(f"{output.stem}.{half}{output.suffix or '.yaml'}")
         check_writable(path)
         try:

@@ -15,6 +15,7 @@ from rich.table import Table
 from dse.cli.app import app
 from dse.cli.common import console, print_json
 from dse.config import DEFAULT_STORAGE
+from dse.modes import view_of
 from dse.report import (
     check_writable,
     counts,
@@ -26,7 +27,6 @@ from dse.report import (
     trial_detail,
 )
 from dse.storage import StudyRecord, display_url, load_study_record
-from dse.twin import report as twin_report
 
 
 class ReportFormat(str, Enum):
@@ -129,7 +129,7 @@ def _render_front(record: StudyRecord) -> None:
         r["util"] = "/".join(f"{r[k] or 0:.0f}" for k in ("lut_pct", "dsp_pct", "bram18_pct"))
     if record.meta.get("cost_only"):
         cols = [c for c in cols if c[0] != "accuracy"]
-    cols += twin_report.columns(record.meta)
+    cols += view_of(record.meta).columns()
     for _key, title in cols:
         table.add_column(title, justify="right")
     for r in rows:
@@ -163,8 +163,9 @@ def _render_trial(record: StudyRecord, d: dict[str, Any]) -> None:
         markup=False,
         highlight=False,
     )
-    if twin_report.is_twin(record.meta):
-        console.print(twin_report.describe(d), markup=False, highlight=False)
+    extra = view_of(record.meta).describe(d)
+    if extra is not None:
+        console.print(extra, markup=False, highlight=False)
     table = Table(title="per layer", pad_edge=False)
     heads = ["layer", "op", "w/a", "arith", "prune", "pe/simd/mmv"]
     heads += ["LUT", "DSP", "BRAM18", "cycles"]

@@ -12,26 +12,15 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from dse.cli.app import app
-from dse.cli.common import console, err_console, print_json
+from dse.cli.common import err_console, print_json
+from dse.cli.render import compact as _fmt
+from dse.cli.render import render_summary
 from dse.config import DEFAULT_STORAGE, build_config, load_config_file
 from dse.storage import display_url
 from dse.study import Progress as SearchProgress
 from dse.study import SearchSummary, resume_hint, run_search
-
-
-def _fmt(value: float) -> str:
-    """3 significant digits, k/M above ten thousand (progress and front tables)."""
-    a = abs(value)
-    if a >= 1e6:
-        return f"{value / 1e6:.3g}M"
-    if a >= 1e4:
-        return f"{value / 1e3:.3g}k"
-    if a >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.3g}"
 
 
 def _best_text(best: dict[str, float]) -> str:
@@ -229,7 +218,7 @@ def search(
     if as_json:
         print_json(summary.as_dict())
     else:
-        _render(summary)
+        render_summary(summary)
     if summary.interrupted:
         args = resume_hint(replace(cfg, study=summary.study), _given_args(ctx))
         err_console.print(
@@ -253,26 +242,3 @@ def _given_args(ctx: typer.Context) -> list[str]:
             continue
         words += [opts[0]] if value is True else [opts[0], str(value)]
     return words
-
-
-def _render(s: SearchSummary) -> None:
-    console.print(
-        f"study {s.study!r}: {s.trials_new} new trials ({s.trials_total} total), "
-        f"{s.feasible} feasible, {s.trials_per_s:.1f} trials/s in {s.elapsed_s:.1f} s",
-        markup=False,
-        highlight=False,
-    )
-    table = Table(title=f"Pareto front ({len(s.pareto)} designs)", show_lines=False)
-    table.add_column("trial", justify="right")
-    for o in s.objectives:
-        table.add_column(o, justify="right")
-    for row in s.pareto[:30]:
-        table.add_row(str(row["trial"]), *(_fmt(float(row[o])) for o in s.objectives))
-    console.print(table)
-    if len(s.pareto) > 30:
-        console.print(f"... {len(s.pareto) - 30} more (dse report)", markup=False)
-    console.print(
-        f"details: dse report --study {shlex.quote(s.study)} --storage {shlex.quote(s.storage)}",
-        markup=False,
-        highlight=False,
-    )

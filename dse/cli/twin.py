@@ -280,12 +280,13 @@ def twin_sweep_command(
 
 def stored_trial(storage: str, study: str | None, number: int) -> dict[str, Any]:
     """A twin study's trial: its halves and the settings to evaluate them as the study did."""
+    from dse.config import Mode
+    from dse.modes import require_mode
     from dse.storage import load_study_record
-    from dse.twin.report import halves, is_twin
+    from dse.twin.report import halves
 
     record = load_study_record(storage, study)
-    if not is_twin(record.meta):
-        raise ConfigError(f"study {record.name!r} is not a twin study (dse search --mode twin)")
+    require_mode(record.meta, Mode.TWIN, record.name)
     definition = record.meta.get("definition") or {}
     twin = definition.get("twin") or {}
     where = f"trial {number} of study {record.name!r}"

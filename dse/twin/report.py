@@ -1,5 +1,5 @@
 """What `dse report` and `dse export` add for twin studies (plain functions over a stored
-trial's attributes; `dse.report` / `dse.export` call them when `meta["mode"] == "twin"`)."""
+trial's attributes; the twin mode's `TrialView` in `dse.modes` calls them)."""
 
 from __future__ import annotations
 
@@ -24,10 +24,6 @@ COLUMNS = (
 )
 
 
-def is_twin(meta: Mapping[str, Any]) -> bool:
-    return meta.get("mode") == "twin"
-
-
 def twin_row(attrs: Mapping[str, Any]) -> dict[str, Any]:
     """The twin keys of one trial's report row (empty for a single-network trial)."""
     twin = attrs.get(ATTR_TWIN)
@@ -48,11 +44,6 @@ def twin_row(attrs: Mapping[str, Any]) -> dict[str, Any]:
         "margin",
     )
     return {k: twin.get(k) for k in keys}
-
-
-def columns(meta: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Extra report columns for a twin study."""
-    return list(COLUMNS) if is_twin(meta) else []
 
 
 def _pct(v: Any) -> str:
