@@ -223,6 +223,21 @@ def finn(row: NodeRow) -> dict[str, float] | None:
     return finn_mvau(row) if row.finn_op == "MVAU" else None
 
 
+def calibrated(row: NodeRow) -> dict[str, float] | None:
+    """The per-FINN-node unit model with the shipped profile
+    (costmodels/data/calibration/finn-xc7z020-vivado2023.2.yaml, fitted by `dse calibrate`
+    on these rows with the same held-out split)."""
+    from costmodels.calibration.nodes import node_from_row
+    from costmodels.calibration.profile import default_profile
+    from costmodels.finn_units import unit_resources
+
+    node = node_from_row(row)
+    if node is None:
+        return None
+    r = unit_resources(node, default_profile().coefficients)
+    return {"lut": r.lut, "ff": r.ff, "dsp": r.dsp, "bram18": r.bram18}
+
+
 def estimators() -> dict[str, Predictor]:
     """The estimators the table compares."""
-    return {"dse (before)": legacy, "FINN": finn}
+    return {"dse (before)": legacy, "dse units": calibrated, "FINN": finn}

@@ -17,7 +17,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -26,6 +26,9 @@ from costmodels.types import Arith
 from dse.twin.settings import TwinSettings
 from search_spaces import SpaceLimits, parse_fixed
 from search_spaces.limits import parse_types
+
+if TYPE_CHECKING:
+    from costmodels.calibration.profile import Profile
 
 DEFAULT_STORAGE = "sqlite:///runs/dse.db"
 DEFAULT_WORKLOAD = "digits-cnn"
@@ -156,6 +159,9 @@ class StudyConfig:
     # `twin`: search TwinDNN pairs (dse.twin.search) with the `twin` settings
     mode: Mode = Mode.SINGLE
     twin: TwinSettings | None = None
+    # calibration profile of the per-FINN-node cost model: None (the analytical model),
+    # "default" (shipped) or a profile file; the definition records its fingerprint
+    calibration: str | None = None
     # run-time knobs, not part of the definition
     study: str | None = None
     storage: str = DEFAULT_STORAGE
@@ -194,6 +200,19 @@ class StudyConfig:
         elif twin is not None:
             raise ConfigError("twin: settings need mode: twin")
         object.__setattr__(self, "twin", twin)
+        if self.calibration is not None and mode is Mode.TWIN:
+            raise ConfigError("calibration applies to single-network searches, not mode twin")
+        self.calibration_profile()  # a bad profile is refused before anything runs
+
+    def calibration_profile(self) -> Profile | None:
+        """The calibration profile in force (None: the analytical model)."""
+        if self.calibration is None or self.calibration == "none":
+            return None
+        from costmodels.calibration.profile import default_profile, load_profile
+
+        if self.calibration == "default":
+            return default_profile()
+        return load_profile(self.calibration)
 
     def objectives_for(self, *, cost_only: bool) -> tuple[str, ...]:
         """The objectives in force: the configured ones, else the kind's default."""
@@ -239,7 +258,14 @@ class StudyConfig:
                 if self.twin is not None
                 else {}
             ),
+            **self._calibration_definition(),
         }
+
+    def _calibration_definition(self) -> dict[str, Any]:
+        profile = self.calibration_profile()
+        if profile is None:
+            return {}  # studies without a profile keep their earlier definition
+        return {"calibration": {"name": profile.name, "fingerprint": profile.fingerprint}}
 
 
 def fingerprint(definition: Mapping[str, Any]) -> str:
@@ -287,6 +313,7 @@ TOP_KEYS = frozenset(
         "storage_mode",
         "mode",
         "twin",
+        "calibration",
     }
 )
 #: The keys of a config file's `space:` mapping.
@@ -459,6 +486,8 @@ def build_config(
             kw["mode"] = parse_mode(str(values["mode"]))
         if values.get("twin") is not None:
             kw["twin"] = values["twin"]
+        if values.get("calibration") is not None:
+            kw["calibration"] = str(values["calibration"])
     except (TypeError, ValueError, OverflowError) as exc:
         raise ConfigError(f"config: {exc}") from None
     kw["space"] = parse_space(space_raw)

@@ -40,6 +40,7 @@ from search_spaces import Candidate, SearchSpace, Space
 from search_spaces import baselines as bl
 
 if TYPE_CHECKING:
+    from costmodels.calibration.profile import Profile
     from dse.nn import AccuracyEvaluator
 
 # ----------------------------------------------------------------------------- problem
@@ -74,8 +75,10 @@ class Problem(ABC):
         min_accuracy: float | None = None,
         evaluator: Any = None,
         clock_mhz: float | None = None,
+        calibration: Profile | None = None,
     ) -> None:
         self.network = network
+        self.calibration = calibration
         self.device = device
         self.space = space
         self.objectives = tuple(objectives)
@@ -127,7 +130,9 @@ class SingleProblem(Problem):
     def estimate(self, candidate: Candidate) -> NetworkCost:
         from costmodels import estimate
 
-        return estimate(candidate.network, self.device, clock_mhz=self.clock_mhz)
+        return estimate(
+            candidate.network, self.device, clock_mhz=self.clock_mhz, calibration=self.calibration
+        )
 
     def fits(self, cost: NetworkCost) -> bool:
         return cost.fits(self.cap_pct)
@@ -306,6 +311,7 @@ def build_single_problem(
         min_accuracy=cfg.min_accuracy,
         evaluator=evaluator,
         clock_mhz=cfg.clock_mhz,
+        calibration=cfg.calibration_profile(),
     )
 
 

@@ -12,6 +12,7 @@ import typer
 import typer.exceptions
 
 # Command modules register themselves on `app` when imported (one line each).
+import dse.cli.calibrate
 import dse.cli.devices
 import dse.cli.estimate
 import dse.cli.evaluate

@@ -10,7 +10,20 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from costmodels import EngineConfig, NetworkCost, Template, estimate, estimate_finn, get_device
+from costmodels import (
+    EngineConfig,
+    LayerCost,
+    LayerSpec,
+    Network,
+    NetworkCost,
+    Op,
+    Resources,
+    Template,
+    estimate,
+    estimate_finn,
+    get_device,
+)
+from costmodels.calibration.profile import Profile, default_profile, load_profile
 from costmodels.errors import ConfigError
 from dse.cli.app import app
 from dse.cli.common import console, print_json
@@ -22,6 +35,16 @@ class Estimator(str, Enum):
     FINN = "finn"
 
 
+def load_calibration(value: str | None) -> Profile | None:
+    """`--calibration`: None (the analytical model), `default` (the profile shipped with
+    dse, fitted on shared/reference/finn_synth) or a profile file."""
+    if value is None or value == "none":
+        return None
+    if value == "default":
+        return default_profile()
+    return load_profile(value)
+
+
 def run_estimate(
     spec: Path,
     device_name: str,
@@ -29,6 +52,7 @@ def run_estimate(
     template: Template = Template.DATAFLOW,
     clock_mhz: float | None = None,
     engines: EngineConfig | None = None,
+    calibration: Profile | None = None,
 ) -> NetworkCost:
     """Load the spec and device and estimate (the plain function behind the command)."""
     if clock_mhz is not None and not clock_mhz > 0:
@@ -38,19 +62,82 @@ def run_estimate(
     if estimator is Estimator.FINN:
         if template is not Template.DATAFLOW:
             raise ConfigError("--estimator finn models FINN's dataflow units only")
+        if calibration is not None:
+            raise ConfigError("--calibration applies to --estimator dse only")
         return estimate_finn(network, device, clock_mhz)
+    if calibration is not None and template is not Template.DATAFLOW:
+        raise ConfigError("--calibration applies to --template dataflow only")
     if template is Template.DATAFLOW:
         if engines is not None:
             raise ConfigError("--engines/--lanes apply to --template engines only")
-        return estimate(network, device, clock_mhz=clock_mhz, detail=True)
+        return estimate(network, device, clock_mhz=clock_mhz, detail=True, calibration=calibration)
     return estimate(network, device, template=template, clock_mhz=clock_mhz, engines=engines)
 
 
+#: FINN op of each part of the analytical model's breakdown (`costmodels.dataflow`,
+#: `costmodels.pool`): the sliding window, the MVAU's components (thresholds fused:
+#: reported inside MVAU), the input FIFO, pooling, the residual adder and its skip FIFO.
+PART_OPS = {
+    "window": "ConvolutionInputGenerator",
+    "base": "MVAU",
+    "multipliers": "MVAU",
+    "adder_tree": "MVAU",
+    "accumulator": "MVAU",
+    "activation": "MVAU",
+    "weights": "MVAU",
+    "fifo_in": "StreamingFIFO",
+    "adders": "AddStreams",
+    "skip_fifo": "StreamingFIFO",
+}
+KEYS = ("lut", "ff", "dsp", "bram18", "uram")
+
+
+def layer_units(lc: LayerCost) -> list[dict[str, Any]]:
+    """A layer's cost per FINN node: `{finn_op, lut, ff, dsp, bram18, uram}` in stream
+    order. Calibrated estimates carry their units; the analytical model's breakdown parts
+    are summed per FINN op (`PART_OPS`; pooling is StreamingMaxPool/Pool). Fused
+    thresholds are inside MVAU. An MVAU is reported as VVAU for a depthwise conv."""
+    units: list[tuple[str, Resources]] = []
+    for part, r in lc.breakdown:
+        op = PART_OPS.get(part, part)
+        if part == "pool":
+            op = "StreamingMaxPool" if lc.op is Op.MAXPOOL else "Pool"
+        if units and units[-1][0] == op and op == "MVAU":
+            units[-1] = (op, units[-1][1] + r)
+        else:
+            units.append((op, r))
+    return [{"finn_op": op, **{k: getattr(r, k) for k in KEYS}} for op, r in units]
+
+
+def layer_design(spec: LayerSpec) -> dict[str, Any]:
+    """The design of a compute layer as the JSON shows it."""
+    c = spec.choice
+    if c is None:
+        return {}
+    size = "out_channels" if spec.op is Op.CONV else "out_features"
+    return {
+        size: spec.out_channels,
+        "w_bits": c.w_bits,
+        "a_bits": c.a_bits,
+        "pe": c.pe,
+        "simd": c.simd,
+        "mmv": c.mmv,
+        "arith": c.arith.value,
+        "ram_style": c.ram_style.value,
+    }
+
+
 def cost_to_dict(
-    cost: NetworkCost, cap_pct: float, estimator: str, template: str
+    cost: NetworkCost,
+    cap_pct: float,
+    estimator: str,
+    template: str,
+    network: Network | None = None,
+    calibration: Profile | None = None,
 ) -> dict[str, Any]:
     """The JSON object of `dse estimate --json`."""
-    keys = ("lut", "ff", "dsp", "bram18", "uram")
+    keys = KEYS
+    specs = {layer.name: layer for layer in network.layers} if network is not None else {}
     totals = {k: getattr(cost.total, k) for k in keys}
     util = cost.utilization
     return {
@@ -58,6 +145,12 @@ def cost_to_dict(
         "device": cost.device.part,
         "estimator": estimator,
         "template": template,
+        "calibration": (
+            None
+            if calibration is None
+            else {"name": calibration.name, "fingerprint": calibration.fingerprint}
+        ),
+        "thresholds": "inside MVAU",
         "clock_mhz": cost.clock_mhz,
         "totals": totals,
         "shell": {k: getattr(cost.shell, k) for k in keys},
@@ -73,6 +166,7 @@ def cost_to_dict(
             {
                 "name": lc.name,
                 "op": lc.op.value,
+                **(layer_design(specs[lc.name]) if lc.name in specs else {}),
                 "lut": lc.resources.lut,
                 "ff": lc.resources.ff,
                 "dsp": lc.resources.dsp,
@@ -80,6 +174,7 @@ def cost_to_dict(
                 "uram": lc.resources.uram,
                 "cycles": lc.cycles,
                 "breakdown": {part: {k: getattr(r, k) for k in keys} for part, r in lc.breakdown},
+                "units": layer_units(lc),
             }
             for lc in cost.layers
         ],
@@ -90,7 +185,9 @@ def _fmt(v: float) -> str:
     return f"{v:,.0f}" if v == int(v) else f"{v:,.1f}"
 
 
-def render(cost: NetworkCost, cap_pct: float, estimator: str, template: str) -> None:
+def render(
+    cost: NetworkCost, cap_pct: float, estimator: str, template: str, units: bool = False
+) -> None:
     bottleneck = max(cost.layers, key=lambda lc: lc.cycles).name
     table = Table(
         title=f"{cost.network} on {cost.device.part} @ {cost.clock_mhz:g} MHz "
@@ -112,6 +209,17 @@ def render(cost: NetworkCost, cap_pct: float, estimator: str, template: str) -> 
             _fmt(r.uram),
             f"{lc.cycles:,}",
         )
+        if units:
+            for unit in layer_units(lc):
+                table.add_row(
+                    "",
+                    f"  {unit['finn_op']}",
+                    _fmt(unit["lut"]),
+                    _fmt(unit["dsp"]),
+                    _fmt(unit["bram18"]),
+                    _fmt(unit["uram"]),
+                    "",
+                )
     s = cost.shell
     shell_name = "engines + shell" if template == "engines" else "shell"
     table.add_row(shell_name, "", _fmt(s.lut), _fmt(s.dsp), _fmt(s.bram18), _fmt(s.uram), "")
@@ -171,6 +279,17 @@ def estimate_command(
     lanes: Annotated[
         int | None, typer.Option("--lanes", help="Engines template: MAC lanes per engine L.")
     ] = None,
+    calibration: Annotated[
+        str | None,
+        typer.Option(
+            "--calibration",
+            help="Per-FINN-node model with a profile: 'default' (fitted on real Vivado "
+            "synthesis, xc7z020) or a profile YAML from 'dse calibrate'.",
+        ),
+    ] = None,
+    units: Annotated[
+        bool, typer.Option("--units", help="Show each layer's FINN nodes in the table.")
+    ] = False,
 ) -> None:
     """Estimate LUT/DSP/BRAM/URAM, throughput and latency of a fixed design."""
     if not 0 < cap <= 100:
@@ -182,8 +301,11 @@ def estimate_command(
             engines=default.engines if engines is None else engines,
             lanes=default.lanes if lanes is None else lanes,
         )
-    cost = run_estimate(spec, device, estimator, template, clock_mhz, cfg)
+    profile = load_calibration(calibration)
+    cost = run_estimate(spec, device, estimator, template, clock_mhz, cfg, profile)
+    name = estimator.value if profile is None else f"dse+{profile.name}"
     if json_out:
-        print_json(cost_to_dict(cost, cap, estimator.value, template.value))
+        network = load_network(spec)
+        print_json(cost_to_dict(cost, cap, name, template.value, network, profile))
     else:
-        render(cost, cap, estimator.value, template.value)
+        render(cost, cap, name, template.value, units)

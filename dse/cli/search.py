@@ -125,6 +125,13 @@ def search(
         str | None,
         typer.Option(help="single, or twin: TwinDNN compressed/accurate pairs + threshold."),
     ] = None,
+    calibration: Annotated[
+        str | None,
+        typer.Option(
+            help="Cost the designs per FINN node with a calibration profile: 'default' or a "
+            "YAML from 'dse calibrate' (the study records its fingerprint)."
+        ),
+    ] = None,
     fork: Annotated[
         bool, typer.Option("--fork", help="Changed config: continue in a new forked study.")
     ] = False,
@@ -163,6 +170,7 @@ def search(
         "max_simd": max_simd,
         "max_mmv": max_mmv,
         "mode": mode,
+        "calibration": calibration,
     }
     cfg = replace(build_config(file_values, overrides), fork=fork)
     if jobs > 1:  # dse.cli.jobs: N worker processes on one storage (docs/reliability.md)
