@@ -80,9 +80,9 @@ def test_fifo_hand_worked_srl16() -> None:
 
 def test_golden_rows_against_vivado() -> None:
     """The shipped profile on rows copied from finn_synth: BRAM and DSP exact for every
-    MVAU of the sample deeper than 32 words; LUT within 50 % on each MVAU row (the worst: 784 x 64 at SIMD 1, 1,428
-    synthesized vs 862) and 15 %
-    on their mean absolute error (the held-out MAPE is ~10 %)."""
+    MVAU of the sample deeper than 32 words; LUT within 50 % on each MVAU row (the worst:
+    784 x 64 at SIMD 1, 1,428 synthesized vs 862) and 15 % on their mean absolute error
+    (the held-out MAPE is ~10 %)."""
     coef = default_profile().coefficients
     errs = []
     for cfg in distinct_configs(read_csv(FIXTURE)):
@@ -175,7 +175,7 @@ def test_profile_round_trip_and_fingerprint(tmp_path: Path) -> None:
     assert again.fingerprint == prof.fingerprint and again.coefficients == prof.coefficients
     text = path.read_text().replace("const_hls:", "const_hls: 1.0\n      _x:", 1)
     path.write_text(text)
-    with pytest.raises(ConfigError, match="fingerprint .* does not match"):
+    with pytest.raises(ConfigError, match=r"fingerprint .* does not match"):
         load_profile(path)
 
 
