@@ -190,7 +190,7 @@ def estimate_finn(network: Network, device: Device, clock_mhz: float | None = No
             backend="rtl" if c.impl is Impl.RTL else "hls",
             dsp_block=device.dsp_block,
             # FINN's BNN inputs are bipolar: signed for the accumulator bound
-            input_signed=in_type is not NumType.UNSIGNED,
+            input_signed=in_type in (NumType.SIGNED, NumType.BIPOLAR),
         )
         est = finn_estimate(node)
         res = Resources(

@@ -63,7 +63,7 @@ def mvau_node(rl: ResolvedLayer) -> MvauNode:
     dsp for DSP lanes, lut otherwise; binaryXnorMode for XNOR)."""
     c = rl.choice
     arith = resolve_arith(c, rl.in_bits, rl.name, rl.in_type)
-    signed_in = rl.input_type is not NumType.UNSIGNED
+    signed_in = rl.input_type in (NumType.SIGNED, NumType.BIPOLAR)  # LQ codes are >= 0
     return MvauNode(
         mw=rl.mw,
         mh=rl.mh,
