@@ -119,12 +119,26 @@ def _bits(text: str) -> int:
     return FinnType.parse(text).bits
 
 
-def legacy_mvau(row: NodeRow) -> dict[str, float] | None:
+def legacy_mvau(row: NodeRow, attributes: bool = False) -> dict[str, float] | None:
     """The dse dataflow model's MVAU unit for a row, through the spec as it was before
     issue 10: one dense layer, weights 1-bit bipolar / 2-bit ternary / k-bit int, output
     bits from outputDataType (null with noActivation), arith xnor/dsp/lut from
-    binaryXnorMode/resType; no ram_style, no signed activations."""
-    from costmodels import Arith, LayerChoice, LayerSpec, Network, Op, get_device, resolve
+    binaryXnorMode/resType; no ram_style, no signed activations. With `attributes`, the
+    spec as it is since issue 10: the row's ram_style, impl and signed/unsigned types too."""
+    from dataclasses import replace
+
+    from costmodels import (
+        Arith,
+        Impl,
+        LayerChoice,
+        LayerSpec,
+        Network,
+        NumType,
+        Op,
+        RamStyle,
+        get_device,
+        resolve,
+    )
     from costmodels.mvau import mvau_cost
 
     mw, mh = int(row.attr("MW")), int(row.attr("MH"))
@@ -140,7 +154,31 @@ def legacy_mvau(row: NodeRow) -> dict[str, float] | None:
     choice = LayerChoice(
         w_bits=w, a_bits=a_out, pe=int(row.attr("PE")), simd=int(row.attr("SIMD")), arith=arith
     )
-    net = Network("row", (mw,), a_in, (LayerSpec("fc", Op.DENSE, out_channels=mh, choice=choice),))
+    in_type = None
+    if attributes:
+        from costmodels.calibration.nodes import FinnType
+
+        t_in = FinnType.parse(row.attr("inputDataType"))
+        t_out = FinnType.parse(row.attr("outputDataType"))
+        xnor = row.attr("binaryXnorMode") == "1"
+        in_type = NumType.BIPOLAR if xnor else NumType.SIGNED if t_in.signed else NumType.UNSIGNED
+        a_type = None
+        if a_out is not None and a_out > 1:
+            a_type = NumType.SIGNED if t_out.signed else NumType.UNSIGNED
+        choice = replace(
+            choice,
+            ram_style=RamStyle(row.attr("ram_style", "auto")),
+            impl=Impl.RTL if row.impl == "rtl" else Impl.HLS,
+            arith=Arith.DSP if row.impl == "rtl" else choice.arith,
+            a_type=a_type,
+        )
+    net = Network(
+        "row",
+        (mw,),
+        a_in,
+        (LayerSpec("fc", Op.DENSE, out_channels=mh, choice=choice),),
+        input_type=in_type,
+    )
     (rl,) = resolve(net, check_folding=False)  # a few rows fold MW by a non-divisor
     r = mvau_cost(rl, get_device("pynq-z2")).resources
     return {"lut": r.lut, "ff": r.ff, "dsp": r.dsp, "bram18": r.bram18}
@@ -240,4 +278,13 @@ def calibrated(row: NodeRow) -> dict[str, float] | None:
 
 def estimators() -> dict[str, Predictor]:
     """The estimators the table compares."""
-    return {"dse (before)": legacy, "dse units": calibrated, "FINN": finn}
+
+    def with_attributes(row: NodeRow) -> dict[str, float] | None:
+        return legacy_mvau(row, attributes=True) if row.finn_op == "MVAU" else None
+
+    return {
+        "dse (before)": legacy,
+        "dse +attrs": with_attributes,
+        "dse units": calibrated,
+        "FINN": finn,
+    }

@@ -176,29 +176,26 @@ class ThresholdingNode:
     channels: int  # NumChannels
     pe: int
     in_bits: int
-    out_bits: int  # 2^out_bits - 1 thresholds (numSteps)
+    out_bits: int
     impl: str = "rtl"
-    num_vectors: int = 1
+    num_steps: int = 0  # numSteps; 0: 2^out_bits - 1
 
     finn_op = "Thresholding"
 
+    @property
+    def steps(self) -> int:
+        return self.num_steps or 2**self.out_bits - 1
+
 
 def features_thresholding(n: ThresholdingNode) -> Features:
-    steps = 2**n.out_bits - 1
-    depth = max(1, n.channels // n.pe)
+    """A one-step threshold (one comparison per PE) costs a per-PE constant; each further
+    step adds a comparator stage of the input width and its pipeline registers
+    (`Thresholding_rtl`'s binary search). The finn_synth rows (784 channels, 8-bit
+    inputs, PE 1..56) are linear in PE for both 1 and 2 steps."""
+    extra = float(n.pe * max(0, n.steps - 1) * n.in_bits)
     return {
-        "lut": {
-            "const": 1.0,
-            "compare_bits": float(n.pe * n.out_bits * n.in_bits),
-            "store_bits": float(n.pe * steps * n.in_bits * math.ceil(depth / 64)),
-            "addr_bits": _log2(depth),
-        },
-        "ff": {
-            "const": 1.0,
-            "compare_bits": float(n.pe * n.out_bits * n.in_bits),
-            "out_bits": float(n.pe * n.out_bits),
-            "addr_bits": _log2(depth),
-        },
+        "lut": {"const": 1.0, "pe": float(n.pe), "extra_step_bits": extra},
+        "ff": {"const": 1.0, "pe": float(n.pe), "extra_step_bits": extra},
     }
 
 

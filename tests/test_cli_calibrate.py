@@ -74,6 +74,16 @@ def test_estimate_json_layers_carry_design_and_units(capsys: pytest.CaptureFixtu
         assert "out_features" in d["layers"][-1]
 
 
+def test_family_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(
+        capsys, "estimate", TFC, "-d", "ultra96", "--json", "--calibration", "default"
+    )
+    cal = json.loads(out)["calibration"]
+    assert code == 0 and cal["part_family"] == "7series" and cal["device_family"] == "ultrascale"
+    code, out, _ = _run(capsys, "estimate", TFC, "-d", "ultra96", "--calibration", "default")
+    assert code == 0 and "fitted on 7series parts" in out
+
+
 def test_estimate_units_table(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(
         capsys, "estimate", CNV, "-d", "pynq-z2", "--units", "--calibration", "default"
@@ -166,3 +176,31 @@ def test_estimate_calibration_errors(capsys: pytest.CaptureFixture[str], tmp_pat
         capsys, "estimate", TFC, "-d", "pynq-z2", "--calibration", "default", "--estimator", "finn"
     )
     assert code == 2 and "--calibration applies to --estimator dse only" in err
+
+
+HIER_RPT = (Path(__file__).parent / "fixtures" / "ooc_utilization_hierarchical.rpt").read_text()
+
+
+def test_calibrate_reads_the_hierarchical_utilization_report(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    b = tmp_path / "build"
+    (b / "report").mkdir(parents=True)
+    (b / "report" / "ooc_utilization_hierarchical.rpt").write_text(HIER_RPT)
+    cfg = {
+        "LabelSelect_hls_0": {"Labels": 10, "K": 1, "PE": 1, "inputDataType": "INT7"},
+        "FMPadding_rtl_0": {
+            "NumChannels": 16, "ImgDim": [16, 16], "Padding": [1, 1, 1, 1], "SIMD": 1,
+            "inputDataType": "UINT2",
+        },
+    }  # fmt: skip
+    (b / "final_hw_config.json").write_text(json.dumps(cfg))
+    code, out, err = _run(capsys, "calibrate", str(b), "-o", str(tmp_path / "p.yaml"), "--json")
+    assert code == 0, err
+    d = json.loads(out)
+    assert d["rows"] == 2
+    (b / "report" / "ooc_utilization_hierarchical.rpt").write_text(
+        HIER_RPT.replace("|         47 |", "|        4x7 |")
+    )
+    code, _, err = _run(capsys, "calibrate", str(b), "-o", str(tmp_path / "q.yaml"))
+    assert code == 2 and "FMPadding_rtl_0: Total LUTs '4x7' is not a number" in err

@@ -1,7 +1,9 @@
 """Ground-truth rows from FINN build folders.
 
 A FINN build (`build_dataflow`) with out-of-context synthesis writes
-`report/post_synth_resources.json` (per node instance: LUT, FF, BRAM_36K, BRAM_18K, URAM,
+`report/post_synth_resources.json` (or, read when that file is missing, Vivado's
+`report_utilization -hierarchical` text report: any `*.rpt` under `report/` whose table
+has `Instance` and `Total LUTs` columns) (per node instance: LUT, FF, BRAM_36K, BRAM_18K, URAM,
 DSP48E/DSP, from Vivado's hierarchical utilization) and `final_hw_config.json` (per node
 instance: its folding and implementation attributes). A node's instance name
 (`MVAU_hls_0`) gives its op. Attributes the estimator needs but the folder does not hold
@@ -12,6 +14,7 @@ unusable; a folder with no usable node is an error naming the folder.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -54,10 +57,74 @@ def _num(d: Mapping[str, Any], keys: tuple[str, ...], where: str) -> float:
     return 0.0
 
 
+_NODE = re.compile(r"^[A-Za-z]+_(hls|rtl)_\d+(_\d+)?$")
+_HIER_COLS = {
+    "Total LUTs": "LUT",
+    "FFs": "FF",
+    "RAMB36": "BRAM_36K",
+    "RAMB18": "BRAM_18K",
+    "URAM": "URAM",
+    "DSP Blocks": "DSP",
+    "DSP48 Blocks": "DSP",
+}
+
+
+def read_hierarchical_report(path: Path) -> dict[str, dict[str, float]]:
+    """Per FINN node instance (the first, outermost row of each name) of a Vivado
+    `report_utilization -hierarchical` table: LUT, FF, BRAM_36K, BRAM_18K, URAM, DSP."""
+    try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_JSON_BYTES:,} bytes")
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    header: list[str] | None = None
+    out: dict[str, dict[str, float]] = {}
+    for line in lines:
+        if not line.startswith("|"):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if header is None:
+            if "Instance" in cells and "Total LUTs" in cells:
+                header = cells
+            continue
+        if len(cells) != len(header):
+            continue
+        name = cells[0]
+        if not _NODE.match(name) or name in out:
+            continue
+        row: dict[str, float] = {}
+        for col, key in _HIER_COLS.items():
+            if col in header:
+                text = cells[header.index(col)]
+                try:
+                    row[key] = float(text)
+                except ValueError:
+                    raise ConfigError(f"{path}: {name}: {col} {text!r} is not a number") from None
+        out[name] = row
+    if header is None:
+        raise ConfigError(f"{path}: no hierarchical utilization table (Instance, Total LUTs)")
+    return out
+
+
+def _resources(root: Path) -> tuple[Any, Path]:
+    json_path = root / RESOURCES_JSON
+    if json_path.exists():
+        return _read_json(json_path), json_path
+    for rpt in sorted((root / "report").glob("*.rpt")) if (root / "report").is_dir() else []:
+        head = rpt.read_text(encoding="utf-8", errors="replace")[:200_000]
+        if "Total LUTs" in head and "Instance" in head:
+            return read_hierarchical_report(rpt), rpt
+    raise ConfigError(
+        f"{json_path}: not found, nor a hierarchical utilization report under "
+        f"{root / 'report'} (is this a FINN build folder?)"
+    )
+
+
 def read_build(folder: str | Path) -> list[NodeRow]:
     """The node rows of one FINN build folder."""
     root = Path(folder)
-    res = _read_json(root / RESOURCES_JSON)
+    res, res_path = _resources(root)
     cfg = _read_json(root / HW_CONFIG_JSON)
     if not isinstance(res, Mapping) or not isinstance(cfg, Mapping):
         raise ConfigError(
@@ -67,7 +134,7 @@ def read_build(folder: str | Path) -> list[NodeRow]:
     for inst, r in res.items():
         if not isinstance(r, Mapping) or inst in ("(top)", "top", "total"):
             continue
-        where = f"{root / RESOURCES_JSON}:{inst}"
+        where = f"{res_path}:{inst}"
         attrs = cfg.get(inst)
         if attrs is None:
             continue  # not a node of the final graph (e.g. a stitched wrapper)

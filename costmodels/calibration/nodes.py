@@ -123,6 +123,7 @@ def node_from_row(row: NodeRow) -> Node | None:
                     in_bits=_bits(a("inputDataType"), where).bits,
                     out_bits=out_t.bits,
                     impl=row.impl,
+                    num_steps=int(a("numSteps", "0") or 0),
                 )
             case "ConvolutionInputGenerator":
                 ifm = parse_ints(a("IFMDim"), where, "IFMDim")

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from costmodels.errors import ConfigError
+from costmodels.types import Device
 
 FORMAT_VERSION = 1
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "calibration"
@@ -185,6 +186,12 @@ def load_profile(path: str | Path) -> Profile:
 
 def dump_profile(profile: Profile) -> str:
     return yaml.safe_dump(profile.to_dict(), sort_keys=False, width=100)
+
+
+def part_family(device: Device) -> str:
+    """`7series` for DSP48E1 parts (Zynq-7000, Artix/Kintex/Virtex-7: UG479), else
+    `ultrascale` (DSP48E2/DSP58: UG579, AM004)."""
+    return "7series" if device.dsp_block == "DSP48E1" else "ultrascale"
 
 
 _DEFAULT: list[Profile] = []

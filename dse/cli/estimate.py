@@ -23,7 +23,12 @@ from costmodels import (
     estimate_finn,
     get_device,
 )
-from costmodels.calibration.profile import Profile, default_profile, load_profile
+from costmodels.calibration.profile import (
+    Profile,
+    default_profile,
+    load_profile,
+    part_family,
+)
 from costmodels.errors import ConfigError
 from dse.cli.app import app
 from dse.cli.common import console, print_json
@@ -148,7 +153,12 @@ def cost_to_dict(
         "calibration": (
             None
             if calibration is None
-            else {"name": calibration.name, "fingerprint": calibration.fingerprint}
+            else {
+                "name": calibration.name,
+                "fingerprint": calibration.fingerprint,
+                "part_family": calibration.part_family,
+                "device_family": part_family(cost.device),
+            }
         ),
         "thresholds": "inside MVAU",
         "clock_mhz": cost.clock_mhz,
@@ -309,3 +319,9 @@ def estimate_command(
         print_json(cost_to_dict(cost, cap, name, template.value, network, profile))
     else:
         render(cost, cap, name, template.value, units)
+        if profile is not None and profile.part_family != part_family(cost.device):
+            console.print(
+                f"note: profile {profile.name} was fitted on {profile.part_family} parts; "
+                f"{cost.device.part} is {part_family(cost.device)} (BRAM aspect ratios are the "
+                "same, UG573; its DSP48E2 and CARRY8 are not calibrated)"
+            )

@@ -28,8 +28,13 @@ from costmodels.calibration.profile import (
 )
 from costmodels.calibration.rows import distinct_configs, read_csv
 from costmodels.finn_units import (
+    DwcNode,
     FifoNode,
+    FmPadNode,
+    LabelSelectNode,
     MvauNode,
+    SwuNode,
+    ThresholdingNode,
     features,
     unit_resources,
     vivado_bram18,
@@ -76,6 +81,29 @@ def test_fifo_hand_worked_srl16() -> None:
     """A 8-bit FIFO 40 deep: 8 x ceil(40/16) = 24 SRL16 LUTs, 6 pointer bits."""
     f = features(FifoNode(8, 40))["lut"]
     assert f["srl16_bits"] == 24 and f["pointer_bits"] == 6
+
+
+def test_other_units_hand_worked() -> None:
+    """Feature terms of each unit, by hand:
+    - Thresholding, 784 channels, PE 4, 8-bit in, 2-bit out (3 steps): extra steps
+      4 x 2 x 8 = 64 bits;
+    - sliding window, 16 channels of a 18x18 image, K 3, SIMD 4, 2-bit: buffer
+      (2 x 18 x 16 + 3 x 16) / 4 = 156 words of 8 bits -> 8 x ceil(156/64) = 24 LUTRAM;
+    - FMPadding 16x16 + 2, 16 channels, SIMD 1: counters 5 + 5 + 4 = 14 bits;
+    - width converter 8 -> 12 bits: lcm 24 bits of shift register;
+    - LabelSelect top-1 of 10 labels, 7-bit, PE 1: 7 compare bits, 4 index bits."""
+    assert features(ThresholdingNode(784, 4, 8, 2))["lut"]["extra_step_bits"] == 64
+    swu = SwuNode(16, (18, 18), (8, 8), 3, 2, 4, 2)
+    assert swu.buffer_words == 156 and features(swu)["lut"]["buffer_lutram"] == 24
+    assert features(FmPadNode(16, (16, 16), 2, 1, 2))["lut"]["counter_bits"] == 14
+    assert features(DwcNode(8, 12))["lut"]["buffer_bits"] == 24
+    ls = features(LabelSelectNode(10, 1, 1, 7))["lut"]
+    assert ls["compare_bits"] == 7 and ls["index_bits"] == 4
+    # with the shipped profile: the finn_synth Thresholding rows are linear in PE
+    coef = default_profile().coefficients
+    one = unit_resources(ThresholdingNode(784, 1, 8, 1), coef).lut
+    many = unit_resources(ThresholdingNode(784, 49, 8, 1), coef).lut
+    assert one == pytest.approx(13, abs=1.5) and many == pytest.approx(61, rel=0.05)
 
 
 def test_golden_rows_against_vivado() -> None:
