@@ -23,8 +23,18 @@ from costmodels.mvau import (
     parts_breakdown,
     parts_total,
 )
-from costmodels.network import _resolve_one, check_input, resolve
+from costmodels.network import (
+    INPUT,
+    check_input,
+    Value,
+    check_all_read,
+    check_reads,
+    layer_inputs,
+    resolve,
+    resolve_joint,
+)
 from costmodels.pool import add_cost, pool_cost
+from costmodels.streams import concat_cost, duplicate_cycles, duplicate_resources
 from costmodels.swu import swu_cost
 from costmodels.types import (
     Device,
@@ -99,13 +109,16 @@ def compute_unit_breakdown(
 @dataclass
 class Stream:
     """What the composer knows when it reaches a unit: the values per word of the stream
-    entering it (`lanes`), the pipeline fill so far, and per earlier unit its fill and
-    output lanes (a residual `add` sizes its skip FIFO from them)."""
+    entering it (`lanes`), the pipeline fill when its latest input arrives (`fill`), the
+    layers it reads (`inputs`), and per earlier unit its fill and output lanes and
+    channels (an `add` or `concat` sizes the FIFOs of its earlier inputs from them)."""
 
     lanes: int
     fill: int = 0
+    inputs: tuple[str, ...] = ()
     fill_at: dict[str, int] = field(default_factory=dict)
     lanes_at: dict[str, int] = field(default_factory=dict)
+    channels_at: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -159,14 +172,35 @@ def _pool_unit(rl: ResolvedLayer, device: Device, lanes: int) -> tuple[LayerCost
 def _add_unit(
     rl: ResolvedLayer, device: Device, lanes: int, stream: Stream
 ) -> tuple[LayerCost, int]:
-    """The skip FIFO holds the source's stream for the fill of the branch in between."""
-    src = rl.spec.source or ""
-    branch_fill = stream.fill - stream.fill_at.get(src, 0)
-    src_lanes = stream.lanes_at.get(src, lanes)
+    """The later input streams straight in; the skip FIFO holds the earlier one for the
+    fill of the branch in between."""
+    late, early = sorted(stream.inputs, key=lambda n: stream.fill_at.get(n, 0), reverse=True)
+    lanes = stream.lanes_at.get(late, lanes)
+    branch_fill = stream.fill_at.get(late, 0) - stream.fill_at.get(early, 0)
+    src_lanes = stream.lanes_at.get(early, lanes)
     width = max(1, math.gcd(rl.out_channels, src_lanes)) * rl.in_bits
     depth = max(STREAM_FIFO_DEPTH, branch_fill)
     cost = add_cost(rl, device, lanes, fifo_cost(width, depth, device))
     return cost, max(1, math.gcd(rl.out_channels, lanes))
+
+
+def _concat_unit(
+    rl: ResolvedLayer, device: Device, lanes: int, stream: Stream
+) -> tuple[LayerCost, int]:
+    """`StreamingConcat` (costmodels.streams): words of gcd(input lanes, channels) values;
+    each input that arrives before the latest waits in a FIFO as deep as the difference."""
+    channels = tuple(stream.channels_at[n] for n in stream.inputs)
+    lanes = functools.reduce(
+        math.gcd, (*(stream.lanes_at.get(n, 1) for n in stream.inputs), *channels)
+    )
+    lanes = max(1, lanes)
+    fifos = Resources()
+    for name, c in zip(stream.inputs, channels, strict=True):
+        depth = stream.fill - stream.fill_at.get(name, 0)
+        if depth > 0:
+            width = max(1, math.gcd(c, stream.lanes_at.get(name, 1))) * rl.in_bits
+            fifos = fifos + fifo_cost(width, max(STREAM_FIFO_DEPTH, depth), device)
+    return concat_cost(rl, device, channels, lanes, fifos), lanes
 
 
 register_unit(Op.CONV, UnitKind(_compute_unit, compute_unit_breakdown))
@@ -174,6 +208,7 @@ register_unit(Op.DENSE, UnitKind(_compute_unit, compute_unit_breakdown))
 register_unit(Op.MAXPOOL, UnitKind(_pool_unit))
 register_unit(Op.AVGPOOL, UnitKind(_pool_unit))
 register_unit(Op.ADD, UnitKind(streamed=_add_unit))
+register_unit(Op.CONCAT, UnitKind(streamed=_concat_unit))
 
 
 @functools.lru_cache(maxsize=32768)
@@ -215,33 +250,70 @@ def estimate_dataflow(
 
 
 def _compose(network: Network, device: Device, clock_mhz: float, detail: bool) -> NetworkCost:
+    """Layers form a graph (`layer_inputs`): each unit starts when its latest input's first
+    output arrives (the pipeline fill runs along the longest path); a stream read by k > 1
+    units goes through a `DuplicateStreams` unit with k outputs, charged to the layer
+    producing it (the network input's: to the first layer; `costmodels.streams`)."""
     check_input(network)
     first = next((la for la in network.layers if la.op.is_compute), None)
     lanes = first.choice.simd if first is not None and first.choice is not None else 1
+    inputs = layer_inputs(network.layers)
+    readers: dict[str, int] = {}
+    for ins in inputs:
+        for name in ins:
+            readers[name] = readers.get(name, 0) + 1
     stream = Stream(lanes=lanes)
-    shape: tuple[int, ...] = tuple(network.input_shape)
-    bits = network.input_bits
-    dtype = network.input_type
-    seen: dict[str, ResolvedLayer] = {}
+    stream.fill_at[INPUT] = 0
+    stream.lanes_at[INPUT] = lanes
+    stream.channels_at[INPUT] = network.input_shape[0]
+    values: dict[str, Value] = {
+        INPUT: (tuple(network.input_shape), network.input_bits, network.input_type)
+    }
+    seen: set[str] = set()
+    read: set[str] = set()
+    resolved: list[ResolvedLayer] = []
     costs: list[LayerCost] = []
-    for layer in network.layers:
+    for layer, ins in zip(network.layers, inputs, strict=True):
         if layer.name in seen:
             raise SpecError(f"duplicate layer name {layer.name!r}")
+        seen.add(layer.name)
+        read.update(ins)
+        check_reads(layer, ins, values)
+        stream.inputs = ins
+        stream.fill = max(stream.fill_at[n] for n in ins)
+        in_lanes = stream.lanes_at[ins[0]]
         kind = UNIT_KINDS.get(layer.op)
         if kind is not None and kind.streamed is not None:
-            rl = _resolve_one(layer, shape, bits, seen, True, dtype)
-            cost, out_lanes = kind.streamed(rl, device, stream.lanes, stream)
+            rl = resolve_joint(layer, ins, values)
+            cost, out_lanes = kind.streamed(rl, device, in_lanes, stream)
         else:
-            rl, cost, out_lanes = unit(layer, shape, bits, dtype, stream.lanes, device)
+            shape, bits, dtype = values[ins[0]]
+            rl, cost, out_lanes = unit(layer, shape, bits, dtype, in_lanes, device)
         if detail and kind is not None and kind.breakdown is not None:
-            cost = replace(cost, breakdown=kind.breakdown(rl, device, stream.lanes))
-        seen[layer.name] = rl
+            cost = replace(cost, breakdown=kind.breakdown(rl, device, in_lanes))
+        fanout = readers.get(layer.name, 0)
+        dup_input = not costs and readers.get(INPUT, 0) > 1
+        if fanout > 1 or dup_input:
+            shape = rl.out_shape if fanout > 1 else values[INPUT][0]
+            dup_lanes = out_lanes if fanout > 1 else stream.lanes_at[INPUT]
+            dup = duplicate_resources(
+                shape, rl.out_bits if fanout > 1 else network.input_bits, dup_lanes,
+                fanout if fanout > 1 else readers[INPUT],
+            )  # fmt: skip
+            cost = replace(
+                cost,
+                resources=cost.resources + dup,
+                cycles=max(cost.cycles, duplicate_cycles(shape, dup_lanes)),
+                breakdown=(*cost.breakdown, ("duplicate", dup)) if detail else cost.breakdown,
+            )
+        resolved.append(rl)
         costs.append(cost)
-        shape, bits, dtype = rl.out_shape, rl.out_bits, rl.out_type
-        stream.fill += cost.latency_cycles
-        stream.lanes = out_lanes
-        stream.fill_at[layer.name] = stream.fill
+        values[layer.name] = (rl.out_shape, rl.out_bits, rl.out_type)
+        stream.fill_at[layer.name] = stream.fill + cost.latency_cycles
         stream.lanes_at[layer.name] = out_lanes
+        stream.channels_at[layer.name] = rl.out_channels
+    check_all_read(resolved, read)
+    stream.fill = stream.fill_at[network.layers[-1].name]
     shell = shell_resources(device)
     ii = max(c.cycles for c in costs)
     latency = stream.fill + max(0, *(c.cycles - c.latency_cycles for c in costs))

@@ -28,6 +28,40 @@ MAX_BITS = 16
 #: holds 2^(Kw+Ka) entries (Pan thesis 4.1.1); LQ-Nets itself uses K <= 4.
 LQ_MAX_BITS = 8
 
+#: The name a layer's `from` uses for the network's input (reserved: no layer may use it).
+INPUT = "input"
+
+
+def layer_inputs(layers: tuple[LayerSpec, ...]) -> tuple[tuple[str, ...], ...]:
+    """The names each layer reads, in layer order: the previous layer (the network input
+    for the first) unless `source` names another one; an `add` reads the previous layer
+    and `source`, or its explicit `inputs`; a `concat` its `inputs`."""
+    prev = INPUT
+    out: list[tuple[str, ...]] = []
+    for layer in layers:
+        if layer.op is Op.CONCAT or (layer.op is Op.ADD and layer.inputs):
+            ins = tuple(layer.inputs)
+        elif layer.op is Op.ADD:
+            ins = (prev, layer.source or "")
+        else:
+            ins = (layer.source,) if layer.source else (prev,)
+        out.append(ins)
+        prev = layer.name
+    return tuple(out)
+
+
+def is_chain(network: Network) -> bool:
+    """Whether every layer reads the previous one and nothing else (no add, no concat, no
+    branch): the networks the memoised fast path handles."""
+    return all(
+        layer.op is not Op.ADD
+        and layer.op is not Op.CONCAT
+        and not layer.source
+        and not layer.inputs
+        for layer in network.layers
+    )
+
+
 
 def divisors(n: int) -> tuple[int, ...]:
     """All positive divisors of `n`, ascending."""
@@ -162,26 +196,120 @@ def resolve(network: Network, *, check_folding: bool = True) -> tuple[ResolvedLa
     """Infer every layer's input/output shape and bits, applying pruning, and (unless
     `check_folding` is off) check that PE/SIMD/MMV divide what they fold.
 
+    Layers form a graph (`layer_inputs`): each reads the previous layer unless `from`
+    names another (`INPUT`: the network input); every output but the last must be read.
     Raises `SpecError` (or its subclass `FoldingError`) naming the layer on any
     inconsistency. A dense layer after a feature map flattens it.
     """
     check_input(network)
-    shape: tuple[int, ...] = tuple(network.input_shape)
-    bits = network.input_bits
-    dtype = network.input_type
-    seen: dict[str, ResolvedLayer] = {}
+    values: dict[str, Value] = {
+        INPUT: (tuple(network.input_shape), network.input_bits, network.input_type)
+    }
+    seen: set[str] = set()
     out: list[ResolvedLayer] = []
-    for layer in network.layers:
+    read: set[str] = set()
+    for layer, ins in zip(network.layers, layer_inputs(network.layers), strict=True):
         if layer.name in seen:
             raise SpecError(f"duplicate layer name {layer.name!r}")
-        if layer.op is Op.ADD or not check_folding:
-            resolved = _resolve_one(layer, shape, bits, seen, check_folding, dtype)
+        seen.add(layer.name)
+        read.update(ins)
+        if layer.op in (Op.ADD, Op.CONCAT):
+            resolved = resolve_joint(layer, ins, values)
         else:
-            resolved = resolve_layer(layer, shape, bits, dtype)
-        seen[layer.name] = resolved
+            check_reads(layer, ins, values)
+            shape, bits, dtype = values[ins[0]]
+            if check_folding:
+                resolved = resolve_layer(layer, shape, bits, dtype)
+            else:
+                resolved = _resolve_one(layer, shape, bits, {}, check_folding, dtype)
         out.append(resolved)
-        shape, bits, dtype = resolved.out_shape, resolved.out_bits, resolved.out_type
+        values[layer.name] = (resolved.out_shape, resolved.out_bits, resolved.out_type)
+    check_all_read(out, read)
     return tuple(out)
+
+
+#: What a layer produces: shape, bits, number type.
+Value = tuple[tuple[int, ...], int, "NumType | None"]
+
+
+def check_reads(layer: LayerSpec, ins: tuple[str, ...], values: dict[str, Value]) -> None:
+    """The layers `layer` reads exist earlier (and `input` is not a layer name)."""
+    if layer.name == INPUT:
+        raise SpecError(f"layer name {INPUT!r} is reserved for the network input")
+    if layer.op is Op.ADD and not layer.inputs and not layer.source:
+        raise SpecError(f"layer {layer.name!r}: an add needs `from: <layer name>`")
+    for src in ins:
+        if src not in values:
+            raise SpecError(
+                f"layer {layer.name!r}: `from` names {src!r}, which is not an earlier layer"
+            )
+
+
+def check_all_read(layers: list[ResolvedLayer], read: set[str]) -> None:
+    """Every layer's output but the last is read by some layer (no dangling branch)."""
+    unused = [r.name for r in layers[:-1] if r.name not in read]
+    if unused:
+        raise SpecError(
+            f"layer {unused[0]!r}: its output is never read (the last layer is the output)"
+        )
+
+
+def resolve_joint(layer: LayerSpec, ins: tuple[str, ...], values: dict[str, Value]) -> ResolvedLayer:
+    """An `add` or `concat` on the values of the layers it reads."""
+    check_reads(layer, ins, values)
+    if layer.op is Op.CONCAT:
+        return _resolve_concat(layer, [values[s] for s in ins])
+    return _resolve_add(layer, ins, [values[s] for s in ins])
+
+
+def _resolve_concat(layer: LayerSpec, inputs: list[Value]) -> ResolvedLayer:
+    """Channel concatenation (FINN `StreamingConcat`): inputs [C_i, H, W] with equal H, W
+    give [sum C_i, H, W]; the output word is as wide as the widest input, signed if any
+    input is."""
+    if len(inputs) < 2:
+        raise SpecError(f"layer {layer.name!r}: a concat needs `from: [a, b, ...]` (2 or more)")
+    shapes = [s for s, _, _ in inputs]
+    if any(len(s) != 3 for s in shapes) or len({s[1:] for s in shapes}) != 1:
+        raise SpecError(
+            f"layer {layer.name!r}: concat needs [C, H, W] inputs of equal H, W, got "
+            + ", ".join(str(list(s)) for s in shapes)
+        )
+    out = (sum(s[0] for s in shapes), *shapes[0][1:])
+    bits = max(b for _, b, _ in inputs)
+    types = {t for _, _, t in inputs}
+    signed = NumType.SIGNED in types or NumType.BIPOLAR in types
+    dtype = NumType.SIGNED if signed else None
+    return ResolvedLayer(
+        spec=layer, in_shape=out, out_shape=out, in_bits=bits, out_bits=bits,
+        in_type=dtype, out_type=dtype,
+    )  # fmt: skip
+
+
+def _resolve_add(layer: LayerSpec, names: tuple[str, ...], inputs: list[Value]) -> ResolvedLayer:
+    """A residual add (FINN `AddStreams`): equal [C, H, W] inputs, one bit wider out."""
+    if len(inputs) != 2:
+        raise SpecError(f"layer {layer.name!r}: an add reads exactly two layers")
+    (shape, bits, dtype), (o_shape, o_bits, o_type) = inputs
+    if len(shape) != 3:
+        raise SpecError(
+            f"layer {layer.name!r}: add needs [C, H, W] feature maps, got {list(shape)} "
+            "(after a dense layer)"
+        )
+    if o_shape != shape:
+        raise SpecError(
+            f"layer {layer.name!r}: cannot add {list(o_shape)} from {names[1]!r} "
+            f"to {list(shape)}" + (f" from {names[0]!r}" if layer.inputs else "")
+        )
+    signed = NumType.SIGNED in (dtype, o_type) or NumType.BIPOLAR in (dtype, o_type)
+    return ResolvedLayer(
+        spec=layer,
+        in_shape=shape,
+        out_shape=shape,
+        in_bits=bits,
+        out_bits=min(max(bits, o_bits) + 1, 32),
+        in_type=dtype,
+        out_type=NumType.SIGNED if signed else None,
+    )
 
 
 def check_input_type(network: Network) -> None:
@@ -226,7 +354,10 @@ def _resolve_one(
             raise SpecError(f"layer {name!r}: conv needs a [C, H, W] input, got {list(shape)}")
         c, h, w = shape
         g = layer.groups
-        if g < 1 or c % g or layer.out_channels % g:
+        # depthwise: one group per channel; a pruned input (prune groups, costmodels.pruning)
+        # leaves fewer channels than the spec's groups, each still its own group
+        depthwise = g > 1 and g == layer.out_channels and c <= g
+        if not depthwise and (g < 1 or c % g or layer.out_channels % g):
             raise SpecError(
                 f"layer {name!r}: groups={g} must divide input channels {c} and output "
                 f"channels {layer.out_channels}"
@@ -236,10 +367,7 @@ def _resolve_one(
         ow = _out_hw(w, layer.kernel, s, layer.padding, name)
         choice = layer.choice
         assert choice is not None
-        depthwise = g > 1 and g == c
         if depthwise:
-            if layer.out_channels != c:
-                raise SpecError(f"layer {name!r}: depthwise conv must keep {c} channels")
             if choice.prune:
                 raise SpecError(f"layer {name!r}: a depthwise conv cannot be pruned on its own")
             kept = c
@@ -249,6 +377,7 @@ def _resolve_one(
             kept = kept_channels(
                 layer.out_channels, choice.prune, choice.pe if check_folding else 1
             )
+        g = c if depthwise else g
         mw = (c // g) * layer.kernel * layer.kernel if not depthwise else layer.kernel**2
         simd_n = layer.kernel * layer.kernel if depthwise else c // g  # simd_dim
         return _compute_layer(

@@ -37,6 +37,7 @@ class Op(str, Enum):
     MAXPOOL = "maxpool"
     AVGPOOL = "avgpool"
     ADD = "add"
+    CONCAT = "concat"
 
     @property
     def is_compute(self) -> bool:
@@ -199,7 +200,10 @@ class LayerSpec:
 
     `out_channels` is a conv's output channels or a dense layer's output features (before
     pruning). `stride` `None` means 1 for conv and `kernel` for pooling. `source` names the
-    other input of an `add` (the residual branch).
+    other input of an `add` (the residual branch); on any other single-input layer it names
+    the layer read instead of the previous one (a branch, e.g. a projection shortcut;
+    `costmodels.network.INPUT` is the network input). `inputs` lists every input of a
+    `concat` (channels in this order) or both operands of an `add` given explicitly.
     """
 
     __hash__ = _cached_hash
@@ -214,6 +218,7 @@ class LayerSpec:
     groups: int = 1
     source: str | None = None
     choice: LayerChoice | None = None
+    inputs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -305,7 +310,8 @@ class ResolvedLayer:
         return (
             self.spec.op is Op.CONV
             and self.spec.groups > 1
-            and self.spec.groups == self.in_channels
+            and self.spec.groups == self.spec.out_channels
+            and self.in_channels <= self.spec.groups
         )
 
     @property

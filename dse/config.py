@@ -236,7 +236,7 @@ class StudyConfig:
             return self.study
         stem = (
             Path(self.workload).stem
-            if self.workload.endswith((".yaml", ".yml"))
+            if self.workload.lower().endswith((".yaml", ".yml", ".json", ".npz"))
             else (self.workload.replace(":", "-").replace(".", "-"))
         )
         return f"{stem}-{self.device}".lower()

@@ -16,6 +16,10 @@ implementation attributes per compute layer: `ram_style` (`auto|block|distribute
 `mem_mode` (`internal_embedded|internal_decoupled|external`), `impl` (`auto|hls|rtl`);
 `auto` (or leaving a key out) keeps the cost model's own choice.
 
+Each layer reads the previous one unless `from` names another (`input` is the network
+input): an `add` adds the previous layer and `from` (or `from: [a, b]`), a `concat`
+stacks the channels of `from: [a, b, ...]` in order, any other layer reads `from`.
+
 Every problem is a one-line `SpecError` naming the layer and the key; unknown keys get a
 "did you mean" suggestion. `dump_network` writes a spec that loads back to an equal
 `Network` (so estimates are identical).
@@ -67,11 +71,12 @@ CHOICE_KEYS = (
     "impl",
 )
 OP_KEYS: Mapping[Op, tuple[str, ...]] = {
-    Op.CONV: ("out_channels", "kernel", "stride", "padding", "groups", *CHOICE_KEYS),
-    Op.DENSE: ("out_features", *CHOICE_KEYS),
-    Op.MAXPOOL: ("kernel", "stride", "padding"),
-    Op.AVGPOOL: ("kernel", "stride", "padding"),
+    Op.CONV: ("out_channels", "kernel", "stride", "padding", "groups", "from", *CHOICE_KEYS),
+    Op.DENSE: ("out_features", "from", *CHOICE_KEYS),
+    Op.MAXPOOL: ("kernel", "stride", "padding", "from"),
+    Op.AVGPOOL: ("kernel", "stride", "padding", "from"),
     Op.ADD: ("from",),
+    Op.CONCAT: ("from",),
 }
 ALL_LAYER_KEYS = tuple(dict.fromkeys(["name", "op", *(k for ks in OP_KEYS.values() for k in ks)]))
 
@@ -174,6 +179,24 @@ def _layer(d: Any, index: int) -> LayerSpec:
     op = _enum(Op, d["op"], "op", name)
     _check_keys(d, ("name", "op", *OP_KEYS[op]), f"layer {name!r} ({op.value}): ")
 
+    source = _source(d, name, op)
+    if op in (Op.ADD, Op.CONCAT):
+        many = isinstance(source, tuple)
+        if op is Op.CONCAT and not (many and len(source) >= 2):
+            raise SpecError(
+                f"layer {name!r}: a concat needs `from: [a, b, ...]` (the layers it stacks)"
+            )
+        if op is Op.ADD and many and len(source) != 2:
+            raise SpecError(f"layer {name!r}: an add reads one `from` layer or `from: [a, b]`")
+        if op is Op.ADD and source is None:
+            raise SpecError(
+                f"layer {name!r}: missing key 'from' (the layer whose output is added)"
+            )
+        if many:
+            return LayerSpec(name=name, op=op, inputs=tuple(source))
+        return LayerSpec(name=name, op=op, source=source)
+    if isinstance(source, tuple):
+        raise SpecError(f"layer {name!r}: a {op.value} layer reads one layer: `from: <name>`")
     if op is Op.CONV:
         stride = d.get("stride")
         if stride is not None:
@@ -187,26 +210,39 @@ def _layer(d: Any, index: int) -> LayerSpec:
             padding=_int(d, "padding", name, 0),
             groups=_int(d, "groups", name, 1),
             choice=_choice(d, name),
+            source=source,
         )
     if op is Op.DENSE:
         return LayerSpec(
-            name=name, op=op, out_channels=_int(d, "out_features", name), choice=_choice(d, name)
-        )
-    if op in (Op.MAXPOOL, Op.AVGPOOL):
-        stride = d.get("stride")
-        if stride is not None:
-            stride = _int(d, "stride", name)
-        return LayerSpec(
             name=name,
             op=op,
-            kernel=_int(d, "kernel", name),
-            stride=stride,
-            padding=_int(d, "padding", name, 0),
+            out_channels=_int(d, "out_features", name),
+            choice=_choice(d, name),
+            source=source,
         )
-    source = d.get("from")
-    if not isinstance(source, str) or not source:
-        raise SpecError(f"layer {name!r}: missing key 'from' (the layer whose output is added)")
-    return LayerSpec(name=name, op=op, source=source)
+    stride = d.get("stride")
+    if stride is not None:
+        stride = _int(d, "stride", name)
+    return LayerSpec(
+        name=name,
+        op=op,
+        kernel=_int(d, "kernel", name),
+        stride=stride,
+        padding=_int(d, "padding", name, 0),
+        source=source,
+    )
+
+
+def _source(d: Mapping[str, Any], name: str, op: Op) -> str | tuple[str, ...] | None:
+    """The `from` key: a layer name (or `input`, the network input), or a list of them."""
+    if "from" not in d:
+        return None
+    raw = d["from"]
+    if isinstance(raw, str) and raw:
+        return raw
+    if isinstance(raw, list) and raw and all(isinstance(r, str) and r for r in raw):
+        return tuple(raw)
+    raise SpecError(f"layer {name!r} ({op.value}): from must be a layer name or a list of names")
 
 
 def network_from_dict(d: Any) -> Network:
@@ -310,7 +346,9 @@ def network_to_dict(net: Network) -> dict[str, Any]:
                 d["padding"] = layer.padding
         if layer.op is Op.CONV and layer.groups != 1:
             d["groups"] = layer.groups
-        if layer.op is Op.ADD:
+        if layer.inputs:
+            d["from"] = list(layer.inputs)
+        elif layer.source:
             d["from"] = layer.source
         if layer.choice is not None and layer.op.is_compute:
             d.update(_choice_dict(layer.choice))

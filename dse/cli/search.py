@@ -66,8 +66,8 @@ def search(
     workload: Annotated[
         str | None,
         typer.Option(
-            help="Built-in workload (digits-cnn), pkg.module:factory, or a hardware-only spec "
-            "YAML (cost-only search)."
+            help="Built-in workload (digits-cnn), FILE.npz, pkg.module:factory, or a hardware-only "
+            "spec YAML (cost-only search)."
         ),
     ] = None,
     device: Annotated[str | None, typer.Option(help="FPGA part or board name.")] = None,

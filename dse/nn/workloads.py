@@ -262,10 +262,11 @@ def _from_npz(path: Path) -> WorkloadData:
         raise WorkloadError(
             f"{path}: x_train must be [N, F], [N, H, W] or [N, C, H, W], got {list(x_train.shape)}"
         )
-    labels = [arrays[k] for k in ("y_train", "y_val", "y_test") if k in arrays]
-    classes = int(max(int(np.max(y)) for y in labels if y.size)) + 1 if labels else 0
-    if classes < 2 or classes > 100_000:
-        raise WorkloadError(f"{path}: labels must be class indices 0..K-1 with K >= 2")
+    labels = {k[2:]: arrays[k] for k in ("y_train", "y_val", "y_test") if k in arrays}
+    for k, y in labels.items():
+        if y.ndim != 1 or not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
+            raise WorkloadError(f"{path}: y_{k} must be a 1-D array of integer class labels")
+    classes = check_labels(path.name, labels)
     return WorkloadData(
         model=model_for_shape(shape, classes),
         x_train=arrays["x_train"], y_train=arrays["y_train"],
@@ -273,6 +274,53 @@ def _from_npz(path: Path) -> WorkloadData:
         x_test=arrays.get("x_test"), y_test=arrays.get("y_test"),
         input_shape=shape, name=path.stem,
     )  # fmt: skip
+
+
+MAX_CLASSES = 100_000
+
+
+def _ranges(values: np.ndarray, limit: int = 6) -> str:
+    """Sorted integers as compact ranges: `1..10`, `0..9, 42`."""
+    parts: list[str] = []
+    start = prev = int(values[0])
+    for v in [*(int(x) for x in values[1:]), None]:
+        if v is not None and v == prev + 1:
+            prev = v
+            continue
+        parts.append(str(start) if start == prev else f"{start}..{prev}")
+        if v is not None:
+            start = prev = v
+    shown = ", ".join(parts[:limit])
+    return shown + (f", ... ({len(parts) - limit} more)" if len(parts) > limit else "")
+
+
+def check_labels(name: str, labels: Mapping[str, Any]) -> int:
+    """The number of classes C of integer labels that must be exactly 0..C-1 over all
+    splits (C >= 2). A label set with gaps or not starting at 0 would silently build
+    extra output neurons (in hardware too), so it is refused, naming the values found."""
+    found: set[int] = set()
+    for split, y in labels.items():
+        a = np.asarray(y)
+        if a.size == 0:
+            continue
+        if not np.isfinite(a.astype(np.float64)).all() or np.any(a != np.round(a)):
+            raise WorkloadError(f"workload {name!r}: y_{split} must be integer class labels")
+        found.update(int(v) for v in np.unique(a))
+    values = np.array(sorted(found), dtype=np.int64)
+    if len(values) < 2:
+        raise WorkloadError(
+            f"workload {name!r}: need at least 2 classes; labels found: "
+            f"{_ranges(values) if len(values) else 'none'}"
+        )
+    classes = int(values[-1]) + 1
+    if values[0] != 0 or len(values) != classes:
+        raise WorkloadError(
+            f"workload {name!r}: labels must be class indices 0..C-1 with every class "
+            f"present; found {_ranges(values)} ({len(values)} distinct values)"
+        )
+    if classes > MAX_CLASSES:
+        raise WorkloadError(f"workload {name!r}: {classes} classes; at most {MAX_CLASSES}")
+    return classes
 
 
 def _array(v: Any, what: str, name: str) -> np.ndarray:
@@ -313,10 +361,8 @@ def _validate(wd: WorkloadData) -> tuple[dict[str, tuple[Tensor, Tensor]], tuple
             raise WorkloadError(f"workload {name!r}: the {split} split is empty")
         if not np.isfinite(x).all():
             raise WorkloadError(f"workload {name!r}: x_{split} contains NaN or infinite values")
-        if not np.isfinite(y.astype(np.float64)).all() or np.any(y != np.round(y)) or y.min() < 0:
-            raise WorkloadError(
-                f"workload {name!r}: y_{split} must be non-negative integer class labels"
-            )
+        if not np.isfinite(y.astype(np.float64)).all() or np.any(y != np.round(y)):
+            raise WorkloadError(f"workload {name!r}: y_{split} must be integer class labels")
         splits[split] = (x, y.astype(np.int64))
     shape = tuple(int(d) for d in splits["train"][0].shape[1:])
     if wd.input_shape is not None and tuple(wd.input_shape) != shape:
@@ -329,9 +375,7 @@ def _validate(wd: WorkloadData) -> tuple[dict[str, tuple[Tensor, Tensor]], tuple
             raise WorkloadError(
                 f"workload {name!r}: x_{split} has shape {list(x.shape[1:])}, x_train {list(shape)}"
             )
-    classes = int(max(int(y.max()) for _, y in splits.values())) + 1
-    if classes < 2:
-        raise WorkloadError(f"workload {name!r}: need at least 2 classes")
+    classes = check_labels(name, {k: y for k, (_, y) in splits.items()})
     data = {
         k: (torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(y))
         for k, (x, y) in splits.items()
