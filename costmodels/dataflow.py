@@ -25,9 +25,10 @@ from costmodels.mvau import (
 )
 from costmodels.network import (
     INPUT,
-    check_input,
     Value,
+    _resolve_one,
     check_all_read,
+    check_input,
     check_reads,
     layer_inputs,
     resolve,
@@ -226,7 +227,7 @@ def unit(
     values: one lookup each)."""
     rl = _resolve_one(layer, shape, bits, {}, True, dtype)
     est = unit_kind(rl).cost
-    assert est is not None  # unit_kind: only `add` is streamed, and it is never memoised
+    assert est is not None  # only add/concat are streamed, and they are never memoised
     cost, out_lanes = est(rl, device, lanes)
     return rl, cost, out_lanes
 

@@ -62,7 +62,6 @@ def is_chain(network: Network) -> bool:
     )
 
 
-
 def divisors(n: int) -> tuple[int, ...]:
     """All positive divisors of `n`, ascending."""
     if n < 1:
@@ -254,7 +253,9 @@ def check_all_read(layers: list[ResolvedLayer], read: set[str]) -> None:
         )
 
 
-def resolve_joint(layer: LayerSpec, ins: tuple[str, ...], values: dict[str, Value]) -> ResolvedLayer:
+def resolve_joint(
+    layer: LayerSpec, ins: tuple[str, ...], values: dict[str, Value]
+) -> ResolvedLayer:
     """An `add` or `concat` on the values of the layers it reads."""
     check_reads(layer, ins, values)
     if layer.op is Op.CONCAT:

@@ -10,15 +10,16 @@ adds up.
 
 A `PruneGroup` is one such channel space. Its kept count is decided once, by its first
 producing compute layer (the *leader*, the only one the search gives a `prune` parameter):
-`kept_channels(n, ratio, q)` with q the least common multiple of every PE that must divide
-it (the producing layers' and the depthwise convs' that carry it: N % PE == 0 after
-pruning, Faraone thesis sec. 4.5.2) and of the grouped convs' `groups` (each block keeps as
-many). `tie_pruning` writes that count into every member's `prune`, so that `resolve`, the
-cost model and the torch evaluation all read the same sizes.
+`kept_channels(n, ratio, q)` with q the least common multiple of the producing layers' PEs
+(N % PE == 0 after pruning, Faraone thesis sec. 4.5.2) and of the grouped convs' `groups`
+(each block keeps as many). A depthwise conv carrying the channels folds the kept count:
+its PE is a divisor of it (the search space picks it after pruning, `resolve` checks it).
+`tie_pruning` writes that count into every member's `prune`, so that `resolve`, the cost
+model and the torch evaluation all read the same sizes.
 
 A group is not prunable when it holds the network input, the network output (the classes),
-or channels whose layout cannot be kept consistent (a grouped or depthwise conv reading a
-concatenation).
+or channels whose layout cannot be kept consistent (a grouped conv reading a concatenation,
+an add of differently concatenated tensors).
 """
 
 from __future__ import annotations
@@ -139,8 +140,6 @@ def _prune_graph(
         if layer.op is Op.CONV:
             g = max(1, layer.groups)
             if g > 1 and g == channels and layer.out_channels == channels:  # depthwise
-                if len(first) > 1:
-                    mark(first, f"depthwise conv {layer.name!r} reads a concatenation")
                 for gi, _ in first:
                     carriers.setdefault(gi, []).append(layer.name)
                 layouts[layer.name] = first
@@ -196,7 +195,9 @@ def _prune_graph(
         if not members and not reason:
             reason = "no layer produces them"
         groups.append(
-            PruneGroup(idx, size[r], members, carried, blocks[r], prunable=not reason, reason=reason)
+            PruneGroup(
+                idx, size[r], members, carried, blocks[r], prunable=not reason, reason=reason
+            )
         )
         for m in members:
             group_of[m] = idx
@@ -209,7 +210,7 @@ def _prune_graph(
 
 def group_kept(group: PruneGroup, choices: dict[str, LayerChoice]) -> int:
     """The kept channel count of a group under `choices`: the leader's `prune` ratio,
-    rounded to a multiple of every PE that folds the channels and of `blocks`."""
+    rounded to a multiple of every producing layer's PE and of `blocks`."""
     if not group.prunable or group.leader is None:
         return group.channels
     leader = choices.get(group.leader)
@@ -217,7 +218,7 @@ def group_kept(group: PruneGroup, choices: dict[str, LayerChoice]) -> int:
     if ratio <= 0.0:
         return group.channels
     q = group.blocks
-    for name in (*group.members, *group.carriers):
+    for name in group.members:
         c = choices.get(name)
         if c is not None:
             q = math.lcm(q, max(1, c.pe))

@@ -181,19 +181,17 @@ def _layer(d: Any, index: int) -> LayerSpec:
 
     source = _source(d, name, op)
     if op in (Op.ADD, Op.CONCAT):
-        many = isinstance(source, tuple)
-        if op is Op.CONCAT and not (many and len(source) >= 2):
+        if isinstance(source, tuple):
+            if (op is Op.CONCAT and len(source) < 2) or (op is Op.ADD and len(source) != 2):
+                what = "an add reads 2" if op is Op.ADD else "a concat reads 2 or more"
+                raise SpecError(f"layer {name!r}: {what} layers: `from: [a, b]`")
+            return LayerSpec(name=name, op=op, inputs=source)
+        if op is Op.CONCAT:
             raise SpecError(
                 f"layer {name!r}: a concat needs `from: [a, b, ...]` (the layers it stacks)"
             )
-        if op is Op.ADD and many and len(source) != 2:
-            raise SpecError(f"layer {name!r}: an add reads one `from` layer or `from: [a, b]`")
-        if op is Op.ADD and source is None:
-            raise SpecError(
-                f"layer {name!r}: missing key 'from' (the layer whose output is added)"
-            )
-        if many:
-            return LayerSpec(name=name, op=op, inputs=tuple(source))
+        if source is None:
+            raise SpecError(f"layer {name!r}: missing key 'from' (the layer whose output is added)")
         return LayerSpec(name=name, op=op, source=source)
     if isinstance(source, tuple):
         raise SpecError(f"layer {name!r}: a {op.value} layer reads one layer: `from: <name>`")

@@ -19,6 +19,7 @@ from costmodels.arith import LQ_ARITHS, LQ_TABLE_AUTO_BITS
 from costmodels.errors import SpecError
 from costmodels.lqarith import table_depth
 from costmodels.network import LQ_MAX_BITS, divisors, mmv_dim, pe_dim, resolve, simd_dim
+from costmodels.pruning import prune_graph, tie_pruning
 from costmodels.types import Arith, LayerChoice, Network, NumType, ResolvedLayer, WType
 from search_spaces.base import Candidate, Suggester
 from search_spaces.limits import SpaceLimits
@@ -95,6 +96,10 @@ class SearchSpace:
         self.search_prune = search_prune
         base = _unpruned(network)
         resolved = resolve(base)
+        graph = prune_graph(network)
+        # only the leader of a prunable channel group gets a `prune` parameter; the other
+        # layers of the group follow it (`tie_pruning`)
+        self._leaders = {g.leader for g in graph.groups if g.prunable and g.leader is not None}
         compute = [r for r in resolved if r.op.is_compute]
         if not compute:
             raise SpecError(f"network {network.name!r} has no compute layers to search")
@@ -122,10 +127,11 @@ class SearchSpace:
         else:
             w_bits, a_bits = (default.w_bits,), (default.a_bits,)
         # The last layer's outputs are the classes: never pruned.
-        if self.search_prune and not r.is_depthwise and not last:
+        leader = r.name in self._leaders
+        if self.search_prune and leader and not last:
             prune = (fixed.prune,) if fixed.prune is not None else tuple(sorted(set(lim.prune)))
         else:
-            prune = (0.0,) if r.is_depthwise or last else (default.prune,)
+            prune = (default.prune,) if leader and not last else (0.0,)
         pe = tuple(d for d in divisors(pe_dim(r)) if d <= lim.max_pe) or (1,)
         simd = tuple(d for d in divisors(simd_dim(r)) if d <= lim.max_simd) or (1,)
         mmv = tuple(d for d in divisors(mmv_dim(r)) if d <= lim.max_mmv) or (1,)
@@ -245,7 +251,11 @@ class SearchSpace:
             )
         # Resolve with SIMD=1 to learn the actual (pruned, PE-rounded) dimensions SIMD
         # folds; PE and MMV come from divisors of unpruned dimensions, so they are valid.
-        trial_net = self.network.with_choices(first)
+        trial_net = tie_pruning(self.network.with_choices(first))
+        first = {name: c for name, c in first.items()}
+        for layer in trial_net.compute_layers:
+            if layer.choice is not None and layer.name in first:
+                first[layer.name] = replace(first[layer.name], prune=layer.choice.prune)
         resolved = {r.name: r for r in resolve(trial_net)}
         lim = self.limits
         final: dict[str, LayerChoice] = {}

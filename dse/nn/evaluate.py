@@ -30,11 +30,12 @@ import torch
 from torch import Tensor, nn
 
 from costmodels.errors import SpecError
-from costmodels.network import resolve
+from costmodels.network import INPUT, resolve
+from costmodels.pruning import PruneGroup, prune_graph, tie_pruning
 from costmodels.types import Arith, LayerChoice, Network, NumType, Op, WType
 from dse.nn.cache import AccuracyCache
 from dse.nn.lq import fit_weight_basis, qem, quantize_weight_lq
-from dse.nn.prune import PruneRank, kept_filters
+from dse.nn.prune import PruneRank, balanced_top, filter_importance
 from dse.nn.qnet import (
     ActQuant,
     LayerQuant,
@@ -57,6 +58,7 @@ from dse.nn.quant import (
     quantize_weight,
     rccm_scale,
 )
+from dse.nn.trace import TracedLayer
 from dse.nn.workloads import Workload, limit_threads
 
 log = logging.getLogger(__name__)
@@ -185,6 +187,8 @@ class AccuracyEvaluator:
                     else torch.zeros(mod.weight.shape[0])
                 )
                 self._folded[layer.name] = (mod.weight.detach().clone().float(), bias.float())
+        self._graph = prune_graph(workload.network)
+        self._groups = {lay.name: lay.groups for lay in self._compute}
         self._memo: dict[str, float] = {}
         self._lambdas: dict[tuple[str, Arith], Tensor] = {}
         self._calib: dict[str, Tensor] | None = None
@@ -192,7 +196,7 @@ class AccuracyEvaluator:
         self._clips: dict[tuple[str, int, bool], float] = {}
         self._lq_w: dict[tuple[str, int], Tensor] = {}
         self._lq_a: dict[tuple[str, int, bool], tuple[float, ...]] = {}
-        self._kept: dict[tuple[str, str, int], tuple[int, ...]] = {}
+        self._kept: dict[tuple[object, ...], tuple[int, ...]] = {}
         self._qweights: _LRU[tuple[object, ...], tuple[Tensor, Tensor]] = _LRU(2048)
         self._steps: _LRU[tuple[object, ...], Step] = _LRU(4096)
         self._codes: dict[tuple[str, int], tuple[Tensor, float]] = {}
@@ -214,7 +218,7 @@ class AccuracyEvaluator:
             )
         if self.policy.first_last_bits is not None:
             network = pin_first_last(network, self.policy.first_last_bits)
-        resolved = resolve(network)
+        resolved = resolve(tie_pruning(network))
         layers = tuple(
             LayerQuant(
                 r.name,
@@ -293,7 +297,7 @@ class AccuracyEvaluator:
         otherwise); a search calls it once so that per-candidate costs stay flat."""
         for layer in self._compute:
             for bits in range(1, max_bits + 1):
-                self._act(layer.name, layer.relu, bits)
+                self._act(layer, bits)
             for arith in (Arith.RCCM2, Arith.RCCM3, Arith.RCCM4):
                 self._rccm_lambda(layer.name, arith)
 
@@ -360,7 +364,7 @@ class AccuracyEvaluator:
                 lam = self._rccm_lambda(name, q.fmt.arith)
                 out_idx = plan[name][0]
                 lambdas[name] = lam if out_idx is None else lam[list(out_idx)]
-        weights = sliced_weights(self._folded, plan, self._input_means())
+        weights = sliced_weights(self._folded, plan, self._input_means(), self._groups)
         fmts = {n: q.fmt for n, q in quants.items()}
         bases = {
             n: self._lq_weight_basis(n, q.fmt.bits)
@@ -387,49 +391,49 @@ class AccuracyEvaluator:
         return self._codes[k]
 
     def _calibration(self) -> dict[str, Tensor]:
-        """Float pre-activations (after folded BN, before ReLU) of each compute layer on
-        the first `calib_samples` training samples, subsampled to at most CALIB_VALUES."""
+        """Float pre-activations (after folded BN, before the activation) of each compute
+        layer on the first `calib_samples` training samples, subsampled to at most
+        CALIB_VALUES, and each compute layer's mean input per channel/feature."""
         if self._calib is not None:
             return self._calib
-        x = self.workload.inputs("train")[: self.policy.calib_samples]
-        saved: dict[str, Tensor] = {}
+        x0 = self.workload.inputs("train")[: self.policy.calib_samples]
+        vals: dict[str, Tensor] = {INPUT: x0}
         out: dict[str, Tensor] = {}
         means: dict[str, Tensor] = {}
         gen = torch.Generator().manual_seed(0)
+        fn = torch.nn.functional
         with torch.no_grad():
             for layer in self._traced.layers:
+                args = [vals[n] for n in layer.inputs]
+                x = args[0]
                 if layer.op.is_compute:
                     w, b = self._folded[layer.name]
                     if layer.op is Op.CONV:
                         means[layer.name] = x.mean(dim=(0, 2, 3))
+                        x = fn.conv2d(x, w, b, layer.stride or 1, layer.padding, 1, layer.groups)
                     else:
-                        means[layer.name] = (x.flatten(1) if x.dim() > 2 else x).mean(dim=0)
-                    if layer.op is Op.CONV:
-                        x = torch.nn.functional.conv2d(
-                            x, w, b, layer.stride or 1, layer.padding, 1, layer.groups
-                        )
-                    else:
-                        x = torch.nn.functional.linear(x.flatten(1) if x.dim() > 2 else x, w, b)
+                        flat_in = x.flatten(1) if x.dim() > 2 else x
+                        means[layer.name] = flat_in.mean(dim=0)
+                        x = fn.linear(flat_in, w, b)
                     flat = x.reshape(-1)
                     if flat.numel() > CALIB_VALUES:
                         flat = flat[torch.randperm(flat.numel(), generator=gen)[:CALIB_VALUES]]
                     out[layer.name] = flat.clone()
-                    if layer.relu:
-                        x = torch.relu(x)
                 elif layer.op is Op.MAXPOOL:
-                    x = torch.nn.functional.max_pool2d(
-                        x, layer.kernel, layer.stride or layer.kernel, layer.padding
-                    )
+                    x = fn.max_pool2d(x, layer.kernel, layer.stride or layer.kernel, layer.padding)
                 elif layer.op is Op.AVGPOOL:
-                    x = torch.nn.functional.avg_pool2d(
-                        x, layer.kernel, layer.stride or layer.kernel, layer.padding
-                    )
+                    x = fn.avg_pool2d(x, layer.kernel, layer.stride or layer.kernel, layer.padding)
+                elif layer.op is Op.ADD:
+                    x = args[0] + args[1]
                 else:
-                    x = x + saved[layer.source or ""]
-                    if layer.relu:
-                        x = torch.relu(x)
-                if layer.users:
-                    saved[layer.name] = x
+                    x = torch.cat(args, dim=1)
+                if (
+                    layer.act is not None
+                    and layer.op is not Op.MAXPOOL
+                    and layer.op is not Op.AVGPOOL
+                ):
+                    x = layer.act(x)
+                vals[layer.name] = x
         self._calib = out
         self._means = means
         return out
@@ -440,13 +444,20 @@ class AccuracyEvaluator:
         self._calibration()
         return self._means
 
-    def _act(self, name: str, relu: bool, bits: int | None, lq: bool = False) -> ActQuant | None:
+    def _act(self, layer: TracedLayer, bits: int | None, lq: bool = False) -> ActQuant | None:
+        """The layer's output quantizer: unsigned after a clamp at 0 (ReLU, ReLU6), signed
+        otherwise (Hardtanh, no activation: Brevitas' QuantHardTanh/QuantIdentity), its
+        clipping range calibrated for the least squared error and capped at the clamp's
+        bound (ReLU6: 6, Hardtanh: max |bound|); with `lq` an LQ-Nets basis."""
         if bits is None:
             return None
-        signed = not relu
+        name = layer.name
+        signed = not layer.relu
         k = (name, bits, signed)
         if k not in self._clips:
-            self._clips[k] = calibrate_clip(self._calibration()[name], bits, signed)
+            clip = calibrate_clip(self._calibration()[name], bits, signed)
+            bound = layer.act.bound if layer.act is not None else None
+            self._clips[k] = min(clip, bound) if bound is not None and bound > 0 else clip
         if not lq:
             return ActQuant(bits, signed, self._clips[k])
         if k not in self._lq_a:
@@ -468,24 +479,43 @@ class AccuracyEvaluator:
         filters each layer keeps and which inputs the next one loses), and the activation
         quantizers: what both the model builder and the evaluation need."""
         quants = {q.name: q for q in layers}
-        kept = {
-            lay.name: self._kept_idx(quants[lay.name], lay.out_shape[0]) for lay in self._compute
-        }
-        plan = channel_plan(self._traced, kept)
+        kept: dict[int, tuple[int, ...]] = {}
+        for group in self._graph.groups:
+            if not group.members:
+                continue
+            counts = {quants[m].kept for m in group.members}
+            if len(counts) != 1:
+                raise SpecError(
+                    f"layers {', '.join(group.members)} share their output channels (an add, "
+                    f"depthwise or grouped conv ties them) but keep {sorted(counts)}; prune "
+                    "them alike (dse search does)"
+                )
+            idx = self._group_idx(group, quants)
+            if idx is not None:
+                kept[group.index] = idx
+        plan = channel_plan(self._traced, self._graph, kept)
         acts = {
-            lay.name: self._act(lay.name, lay.relu, quants[lay.name].a_bits, quants[lay.name].a_lq)
+            lay.name: self._act(lay, quants[lay.name].a_bits, quants[lay.name].a_lq)
             for lay in self._compute
         }
         return quants, plan, acts
 
-    def _kept_idx(self, q: LayerQuant, full: int) -> tuple[int, ...] | None:
-        if q.kept >= full:
+    def _group_idx(
+        self, group: PruneGroup, quants: dict[str, LayerQuant]
+    ) -> tuple[int, ...] | None:
+        """The channels a prune group keeps (None: all): ranked by the sum of its producing
+        layers' filter importances, each normalised by its mean (DepGraph's group
+        importance), balanced over the group's blocks (grouped convs)."""
+        kept = quants[group.members[0]].kept
+        if kept >= group.channels:
             return None
-        k = (q.name, q.fmt.label, q.kept)
+        k = (group.index, tuple((m, quants[m].fmt.label) for m in group.members), kept)
         if k not in self._kept:
-            self._kept[k] = kept_filters(
-                self._folded[q.name][0], q.fmt, q.kept, self.policy.prune_rank
-            )
+            total = np.zeros(group.channels)
+            for m in group.members:
+                imp = filter_importance(self._folded[m][0], quants[m].fmt, self.policy.prune_rank)
+                total += imp / (np.abs(imp).mean() or 1.0)
+            self._kept[k] = balanced_top(total, kept, group.blocks)
         return self._kept[k]
 
     def _logits(self, cfg: tuple[int, tuple[LayerQuant, ...]], key: str, split: str) -> Tensor:
@@ -519,14 +549,19 @@ class AccuracyEvaluator:
         """Logits of the candidate on `split`: post-training weights (`tuned` None, from the
         caches) or the fine-tuned quantized weights."""
         x, scale = self._input_codes(split, input_bits)
-        in_scale = scale
+        scales: dict[str, float] = {INPUT: scale}
         steps: list[Step] = []
         for layer in self._traced.layers:
             if not layer.op.is_compute:
                 steps.append(other_step(layer))
-                if layer.op is Op.ADD:
-                    in_scale = 1.0
+                in_scales = [scales[n] for n in layer.inputs]
+                same = all(v == in_scales[0] for v in in_scales)
+                keeps = layer.op in (Op.MAXPOOL, Op.AVGPOOL) or (
+                    layer.op is Op.CONCAT and same and layer.act is None
+                )
+                scales[layer.name] = in_scales[0] if keeps else 1.0
                 continue
+            in_scale = scales[layer.inputs[0]]
             q = quants[layer.name]
             act = acts[layer.name]
             out_idx, in_idx = plan[layer.name]
@@ -539,7 +574,9 @@ class AccuracyEvaluator:
                     o: tuple[int, ...] | None = out_idx,
                     i: tuple[int, ...] | None = in_idx,
                 ) -> tuple[Tensor, Tensor]:
-                    w, b = sliced_weights(self._folded, {name: (o, i)}, self._input_means())[name]
+                    w, b = sliced_weights(
+                        self._folded, {name: (o, i)}, self._input_means(), self._groups
+                    )[name]
                     return self._quantize(name, w, fmt, o), b
 
                 qw, b = self._qweights.get_or(wkey, make_q)
@@ -555,7 +592,7 @@ class AccuracyEvaluator:
                 qw, b = tuned[layer.name]
                 step = build_inference_step(layer, qw, b, act, in_scale)
             steps.append(step)
-            in_scale = act.step if act is not None else 1.0
+            scales[layer.name] = act.step if act is not None else 1.0
         with torch.no_grad():
             return run_codes(steps, x, scale)
 

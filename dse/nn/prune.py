@@ -46,3 +46,20 @@ def kept_filters(w: Tensor, fmt: WeightFormat, kept: int, rank: PruneRank) -> tu
     imp = filter_importance(w, fmt, rank)
     order = np.argsort(-imp, kind="stable")[:kept]
     return tuple(int(i) for i in sorted(order))
+
+
+def balanced_top(importance: np.ndarray, kept: int, blocks: int = 1) -> tuple[int, ...]:
+    """Indices (ascending) of the `kept` most important channels, `kept / blocks` from each
+    of `blocks` equal contiguous blocks (a grouped conv's groups keep equally many);
+    ties keep the lower index."""
+    n = len(importance)
+    blocks = max(1, blocks)
+    if kept >= n:
+        return tuple(range(n))
+    size, per = n // blocks, kept // blocks
+    out: list[int] = []
+    for j in range(blocks):
+        part = importance[j * size : (j + 1) * size]
+        order = np.argsort(-part, kind="stable")[:per]
+        out.extend(j * size + int(i) for i in order)
+    return tuple(sorted(out))

@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from costmodels.errors import SpecError
+from costmodels.network import INPUT
+from costmodels.pruning import ChannelLayout, PruneGraph
 from costmodels.types import Op
 from dse.nn.lq import ACT_MOMENTUM, channel_scale, qem_step, quantize_weight_lq
 from dse.nn.quant import (
@@ -29,7 +30,7 @@ from dse.nn.quant import (
     quantize_weight,
     rccm_scale,
 )
-from dse.nn.trace import TracedLayer, TracedModel
+from dse.nn.trace import FloatAct, TracedLayer, TracedModel
 
 
 @dataclass(frozen=True)
@@ -73,83 +74,106 @@ class ActQuant:
         return act_range(self.bits, self.signed)
 
 
+Plan = dict[str, tuple[tuple[int, ...] | None, tuple[int, ...] | None]]
+
+
 @dataclass(frozen=True)
 class Step:
     """One layer of a built network (weights already pruned; for inference also quantized
-    and rescaled to the code domain)."""
+    and rescaled to the code domain). `inputs` name the values it reads (INPUT: the
+    network input); `fact` is the float clamp applied where no quantizer is."""
 
     name: str
     op: Op
+    inputs: tuple[str, ...] = (INPUT,)
     weight: Tensor | None = None
     bias: Tensor | None = None
     stride: int = 1
     padding: int = 0
     groups: int = 1
     act: ActQuant | None = None
-    relu: bool = False
+    fact: FloatAct | None = None
     kernel: int = 1
-    source: str | None = None
-    keep_output: bool = False  # a later add reads this layer's output
     fmt: WeightFormat | None = None
 
 
-def channel_plan(
-    traced: TracedModel, kept: dict[str, tuple[int, ...] | None]
-) -> dict[str, tuple[tuple[int, ...] | None, tuple[int, ...] | None]]:
+def layout_indices(
+    layout: ChannelLayout, kept: dict[int, tuple[int, ...]]
+) -> tuple[int, ...] | None:
+    """The kept channel indices of a tensor with this layout (None: all are kept)."""
+    if not any(g in kept for g, _ in layout.segments):
+        return None
+    out: list[int] = []
+    offset = 0
+    for g, n in layout.segments:
+        idx = kept.get(g)
+        out.extend(offset + i for i in (idx if idx is not None else range(n)))
+        offset += n
+    return tuple(out)
+
+
+def channel_plan(traced: TracedModel, graph: PruneGraph, kept: dict[int, tuple[int, ...]]) -> Plan:
     """For each compute layer: (kept output indices, kept input indices) with `None` for
-    "all". Pruned outputs of a layer remove the matching inputs of the next compute layer
-    (through pooling; a dense layer after a feature map loses the channel's H*W inputs)."""
-    plan: dict[str, tuple[tuple[int, ...] | None, tuple[int, ...] | None]] = {}
-    current: tuple[int, ...] | None = None
-    shape: tuple[int, ...] = traced.input_shape
-    by_name = {layer.name: layer for layer in traced.layers}
-    pruned_sources: set[str] = set()
+    "all", from the kept channels of each prune group (`kept`: group index -> indices).
+    A layer's inputs lose what its input's producers pruned (through pooling, adds and
+    concatenations; a dense layer after a feature map loses the channel's H*W inputs); a
+    depthwise conv keeps exactly its input's channels; a grouped conv's input indices are
+    global (see `sliced_weights`)."""
+    plan: Plan = {}
+    shapes = {INPUT: traced.input_shape, **{la.name: la.out_shape for la in traced.layers}}
     for layer in traced.layers:
-        if layer.op.is_compute:
-            in_idx = current
-            if in_idx is not None and layer.op is Op.DENSE and len(shape) == 3:
-                hw = shape[1] * shape[2]
-                in_idx = tuple(c * hw + j for c in in_idx for j in range(hw))
-            if in_idx is not None and layer.groups != 1:
-                raise SpecError(
-                    f"layer {layer.name!r}: a grouped conv cannot follow a pruned layer"
-                )
-            out_idx = kept.get(layer.name)
-            if out_idx is not None and layer.groups != 1:
-                raise SpecError(f"layer {layer.name!r}: a grouped conv cannot be pruned")
-            if out_idx is not None and layer.users:
-                raise SpecError(f"layer {layer.name!r} feeds a residual add and cannot be pruned")
-            plan[layer.name] = (out_idx, in_idx)
-            current = out_idx
-            if out_idx is not None:
-                pruned_sources.add(layer.name)
-        elif layer.op is Op.ADD:
-            src = by_name[layer.source or ""]
-            if current is not None:
-                raise SpecError(
-                    f"add {layer.name!r}: its input was pruned; pruning before a residual add is "
-                    "not supported"
-                )
-            del src
-        shape = layer.out_shape
+        if not layer.op.is_compute:
+            continue
+        src = layer.inputs[0]
+        in_idx = layout_indices(graph.layouts[src], kept)
+        shape = shapes[src]
+        depthwise = layer.op is Op.CONV and layer.groups > 1 and layer.groups == shape[0]
+        if depthwise:
+            plan[layer.name] = (in_idx, None)
+            continue
+        if in_idx is not None and layer.op is Op.DENSE and len(shape) == 3:
+            hw = shape[1] * shape[2]
+            in_idx = tuple(c * hw + j for c in in_idx for j in range(hw))
+        out_idx = layout_indices(graph.layouts[layer.name], kept)
+        plan[layer.name] = (out_idx, in_idx)
     return plan
 
 
 def _slice(
-    w: Tensor, b: Tensor, out_idx: tuple[int, ...] | None, in_idx: tuple[int, ...] | None
-) -> tuple[Tensor, Tensor]:
-    if out_idx is not None:
-        oi = torch.tensor(out_idx, dtype=torch.long)
-        w, b = w.index_select(0, oi), b.index_select(0, oi)
-    if in_idx is not None:
+    w: Tensor, b: Tensor, out_idx: tuple[int, ...] | None, in_idx: tuple[int, ...] | None,
+    groups: int = 1,
+) -> tuple[Tensor, Tensor]:  # fmt: skip
+    n_out = int(w.shape[0])
+    rows = torch.tensor(out_idx, dtype=torch.long) if out_idx is not None else None
+    if rows is not None:
+        w, b = w.index_select(0, rows), b.index_select(0, rows)
+    if in_idx is not None and groups > 1:
+        # a grouped conv: each output row keeps the kept inputs of its own group, as local
+        # indices (the kept inputs are balanced over the groups, so every row keeps as many)
+        per_in = int(w.shape[1])
+        per_out = n_out // groups
+        kept_in = torch.tensor(in_idx, dtype=torch.long)
+        orig_rows = rows if rows is not None else torch.arange(n_out)
+        index = []
+        for o in orig_rows.tolist():
+            g = o // per_out
+            local = kept_in[(kept_in >= g * per_in) & (kept_in < (g + 1) * per_in)] - g * per_in
+            index.append(local)
+        idx = torch.stack(index)  # [out', kept_per_group]
+        full = idx.view(idx.shape[0], idx.shape[1], *([1] * (w.dim() - 2))).expand(
+            -1, -1, *w.shape[2:]
+        )
+        w = torch.gather(w, 1, full)
+    elif in_idx is not None:
         w = w.index_select(1, torch.tensor(in_idx, dtype=torch.long))
     return w.contiguous(), b.contiguous()
 
 
 def sliced_weights(
     folded: dict[str, tuple[Tensor, Tensor]],
-    plan: dict[str, tuple[tuple[int, ...] | None, tuple[int, ...] | None]],
+    plan: Plan,
     in_means: dict[str, Tensor] | None = None,
+    groups: dict[str, int] | None = None,
 ) -> dict[str, tuple[Tensor, Tensor]]:
     """The folded float weights of the smaller (pruned) network.
 
@@ -157,25 +181,44 @@ def sliced_weights(
     average contribution of the removed input channels is added to the layer's bias
     (mean-activation compensation: the removed channel is replaced by its mean instead of
     by zero; this project's choice, it lets post-training evaluation of pruned candidates
-    start near the fine-tuned result - see benchmarks/accuracy_fidelity.py).
+    start near the fine-tuned result - see benchmarks/accuracy_fidelity.py). Grouped convs
+    are sliced per group and not compensated.
     """
     out = {}
     for name, (out_idx, in_idx) in plan.items():
         w, b = folded[name]
-        if in_idx is not None and in_means is not None and name in in_means:
+        g = (groups or {}).get(name, 1)
+        if in_idx is not None and in_means is not None and name in in_means and g == 1:
             keep = torch.zeros(w.shape[1], dtype=torch.bool)
             keep[list(in_idx)] = True
             mean = in_means[name].to(w.dtype) * (~keep).to(w.dtype)
             wsum = w.sum(dim=(2, 3)) if w.dim() == 4 else w
             b = b + wsum @ mean
-        out[name] = _slice(w, b, out_idx, in_idx)
+        out[name] = _slice(w, b, out_idx, in_idx, g)
     return out
 
 
-def run_codes(steps: list[Step], x: Tensor, scale: float) -> Tensor:
-    """Run built inference steps on input codes `x` (step `scale`); returns float logits."""
-    saved: dict[str, tuple[Tensor, float]] = {}
+def _readers(steps: list[Step] | list[TracedLayer]) -> dict[str, int]:
+    count: dict[str, int] = {}
     for st in steps:
+        for name in st.inputs:
+            count[name] = count.get(name, 0) + 1
+    return count
+
+
+def run_codes(steps: list[Step], x: Tensor, scale: float) -> Tensor:
+    """Run built inference steps on input codes `x` (step `scale`); returns float logits.
+    Values are kept only while a later step still reads them."""
+    vals: dict[str, tuple[Tensor, float]] = {INPUT: (x, scale)}
+    left = _readers(steps)
+    out = x
+    for st in steps:
+        args = [vals[n] for n in st.inputs]
+        for n in st.inputs:
+            left[n] -= 1
+            if left[n] == 0:
+                del vals[n]
+        x, scale = args[0]
         if st.op is Op.CONV:
             x = F.conv2d(x, st.weight, st.bias, st.stride, st.padding, 1, st.groups)  # type: ignore[arg-type]
         elif st.op is Op.DENSE:
@@ -186,12 +229,14 @@ def run_codes(steps: list[Step], x: Tensor, scale: float) -> Tensor:
             x = F.max_pool2d(x, st.kernel, st.stride, st.padding)
         elif st.op is Op.AVGPOOL:
             x = F.avg_pool2d(x, st.kernel, st.stride, st.padding)
-        else:  # add, in the real-valued domain
-            other, other_scale = saved[st.source or ""]
-            x = x * scale + other * other_scale
-            scale = 1.0
-            if st.relu:
-                x = torch.relu(x)
+        elif st.op is Op.ADD:  # in the real-valued domain
+            (a, sa), (b, sb) = args
+            x, scale = a * sa + b * sb, 1.0
+        else:  # concat: codes when the scales agree, else real values
+            if all(s == scale for _, s in args):
+                x = torch.cat([a for a, _ in args], dim=1)
+            else:
+                x, scale = torch.cat([a * s for a, s in args], dim=1), 1.0
         if st.op.is_compute:
             if st.act is not None and st.act.basis is not None:
                 x = nearest_level(x, st.act.lq_levels())
@@ -204,12 +249,17 @@ def run_codes(steps: list[Step], x: Tensor, scale: float) -> Tensor:
                     x = x.floor_().clamp_(lo, hi)
                 scale = st.act.step
             else:
-                if st.relu:
-                    x = x.relu_()
+                if st.fact is not None:
+                    x = st.fact(x)
                 scale = 1.0
-        if st.keep_output:
-            saved[st.name] = (x, scale)
-    return x * scale if scale != 1.0 else x
+        elif st.fact is not None and st.op in (Op.ADD, Op.CONCAT):
+            if scale != 1.0:
+                x, scale = x * scale, 1.0
+            x = st.fact(x)
+        if left.get(st.name, 0):
+            vals[st.name] = (x, scale)
+        out = x if scale == 1.0 else x * scale
+    return out
 
 
 def build_inference_step(
@@ -229,17 +279,25 @@ def build_inference_step(
         w = q_weight * (in_scale / s_out)
         b = bias / s_out + (0.0 if act.signed and act.bits == 1 else 0.5)
     return Step(
-        name=layer.name, op=layer.op, weight=w.contiguous(), bias=b.contiguous(),
-        stride=layer.stride or 1, padding=layer.padding, groups=layer.groups, act=act,
-        relu=layer.relu, keep_output=layer.users > 0,
+        name=layer.name, op=layer.op, inputs=layer.inputs, weight=w.contiguous(),
+        bias=b.contiguous(), stride=layer.stride or 1, padding=layer.padding,
+        groups=_groups(layer, w), act=act, fact=layer.act,
     )  # fmt: skip
 
 
+def _groups(layer: TracedLayer, w: Tensor) -> int:
+    """A conv's groups for its (possibly pruned) weight: a depthwise conv keeps one group
+    per remaining channel."""
+    if layer.groups > 1 and layer.groups == layer.in_shape[0] == layer.out_shape[0]:
+        return int(w.shape[0])
+    return layer.groups
+
+
 def other_step(layer: TracedLayer) -> Step:
-    """A pooling or add layer."""
+    """A pooling, add or concat layer."""
     return Step(
-        name=layer.name, op=layer.op, kernel=layer.kernel, stride=layer.stride or layer.kernel,
-        padding=layer.padding, relu=layer.relu, source=layer.source, keep_output=layer.users > 0,
+        name=layer.name, op=layer.op, inputs=layer.inputs, kernel=layer.kernel,
+        stride=layer.stride or layer.kernel, padding=layer.padding, fact=layer.act,
     )  # fmt: skip
 
 
@@ -294,6 +352,7 @@ class QatNet(nn.Module):
     ) -> None:
         super().__init__()
         self.layers = list(traced.layers)
+        self.readers = _readers(self.layers)
         self.fmts = fmts
         self.acts = dict(acts)
         # LQ-Nets bases, refitted during fine-tuning (not by gradients: LQ-Nets Alg. 1)
@@ -335,13 +394,21 @@ class QatNet(nn.Module):
         return w + (q - w).detach()
 
     def forward(self, x: Tensor) -> Tensor:
-        saved: dict[str, Tensor] = {}
+        vals: dict[str, Tensor] = {INPUT: x}
+        left = dict(self.readers)
         for layer in self.layers:
+            args = [vals[n] for n in layer.inputs]
+            for n in layer.inputs:
+                left[n] -= 1
+                if left[n] == 0:
+                    del vals[n]
+            x = args[0]
             if layer.op.is_compute:
                 w = self.quantized_weight(layer.name)
                 b = self.bias[self._key(layer.name)]
                 if layer.op is Op.CONV:
-                    x = F.conv2d(x, w, b, layer.stride or 1, layer.padding, 1, layer.groups)
+                    g = _groups(layer, w)
+                    x = F.conv2d(x, w, b, layer.stride or 1, layer.padding, 1, g)
                 else:
                     x = F.linear(x.flatten(1) if x.dim() > 2 else x, w, b)
                 act = self.acts[layer.name]
@@ -349,18 +416,24 @@ class QatNet(nn.Module):
                     act = self._update_act_basis(layer.name, act, x.detach())
                 if act is not None:
                     x = fake_quant_act(x, act)
-                elif layer.relu:
-                    x = torch.relu(x)
+                elif layer.act is not None:
+                    x = layer.act(x)
             elif layer.op is Op.MAXPOOL:
                 x = F.max_pool2d(x, layer.kernel, layer.stride or layer.kernel, layer.padding)
             elif layer.op is Op.AVGPOOL:
                 x = F.avg_pool2d(x, layer.kernel, layer.stride or layer.kernel, layer.padding)
+            elif layer.op is Op.ADD:
+                x = args[0] + args[1]
             else:
-                x = x + saved[layer.source or ""]
-                if layer.relu:
-                    x = torch.relu(x)
-            if layer.users:
-                saved[layer.name] = x
+                x = torch.cat(args, dim=1)
+            if (
+                not layer.op.is_compute
+                and layer.act is not None
+                and layer.op in (Op.ADD, Op.CONCAT)
+            ):
+                x = layer.act(x)
+            if left.get(layer.name, 0):
+                vals[layer.name] = x
         return x
 
     def _update_act_basis(self, name: str, act: ActQuant, x: Tensor) -> ActQuant:

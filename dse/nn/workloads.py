@@ -198,26 +198,45 @@ def _from_factory(spec: str, seed: int) -> WorkloadData:
     if not module_name or not func_name:
         raise WorkloadError(f"workload {spec!r} must look like pkg.module:factory")
     cwd = os.getcwd()
-    added = cwd not in sys.path
-    if added:
+    added: list[str] = []
+    if cwd not in sys.path:
         sys.path.insert(0, cwd)
+        added.append(cwd)
+    local = Path(cwd, *module_name.split(".")).with_suffix(".py")
+    if local.is_file() and str(local.parent) not in sys.path:
+        # a module under the current directory: its siblings importable from its top level
+        sys.path.insert(1, str(local.parent))
+        added.append(str(local.parent))
     try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:
-        raise WorkloadError(
-            f"cannot import workload module {module_name!r}: {_one_line(exc)}"
-        ) from None
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:
+            raise WorkloadError(
+                f"cannot import workload module {module_name!r} (from {cwd} and the installed "
+                f"packages): {_one_line(exc)}"
+            ) from None
+        # the module's own directory too, so that a factory importing a sibling module
+        # (`import helpers` next to my_workload.py) works wherever dse is started from
+        where = getattr(module, "__file__", None)
+        if where:
+            folder = str(Path(where).resolve().parent)
+            if folder not in sys.path:
+                sys.path.insert(1, folder)
+                added.append(folder)
+        factory = getattr(module, func_name, None)
+        if not callable(factory):
+            raise WorkloadError(f"workload module {module_name!r} has no function {func_name!r}")
+        torch.manual_seed(seed)
+        try:
+            result = factory()
+        except WorkloadError:
+            raise
+        except Exception as exc:
+            raise WorkloadError(f"workload factory {spec} failed: {_one_line(exc)}") from None
     finally:
-        if added and cwd in sys.path:
-            sys.path.remove(cwd)
-    factory = getattr(module, func_name, None)
-    if not callable(factory):
-        raise WorkloadError(f"workload module {module_name!r} has no function {func_name!r}")
-    torch.manual_seed(seed)
-    try:
-        result = factory()
-    except Exception as exc:
-        raise WorkloadError(f"workload factory {spec} failed: {_one_line(exc)}") from None
+        for path in added:
+            if path in sys.path:
+                sys.path.remove(path)
     if isinstance(result, Mapping):
         allowed = set(WorkloadData.__dataclass_fields__)
         unknown = set(result) - allowed
@@ -264,7 +283,9 @@ def _from_npz(path: Path) -> WorkloadData:
         )
     labels = {k[2:]: arrays[k] for k in ("y_train", "y_val", "y_test") if k in arrays}
     for k, y in labels.items():
-        if y.ndim != 1 or not (np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)):
+        if y.ndim != 1 or not (
+            np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.floating)
+        ):
             raise WorkloadError(f"{path}: y_{k} must be a 1-D array of integer class labels")
     classes = check_labels(path.name, labels)
     return WorkloadData(
