@@ -141,7 +141,7 @@ def features_mvau(n: MvauNode) -> Features:
         "xnor_lanes": float(lanes) if n.xnor else 0.0,
         "lut_mult_pp": float(lanes * w * a) if lutmul else 0.0,
         "tree_bits": float(lanes * pb) if not dsp else 0.0,
-        "dsp_tree_bits": float(lanes * pb) if dsp and not rtl else 0.0,
+        "dsp_tree_bits": float(lanes * (pb + _log2(q))) if dsp and not rtl else 0.0,
         "rtl_lanes": float(lanes) if rtl else 0.0,
         "acc_bits": float(p * n.mmv * n.acc_bits),
         "thr_compare_bits": float(p * n.mmv * thr * n.acc_bits),
@@ -151,13 +151,16 @@ def features_mvau(n: MvauNode) -> Features:
         "input_buffer_bits": float(ibuf),
         "addr_bits": _log2(d),
     }
+    hls_lut_lanes = float(lanes * pb) if not rtl and not dsp else 0.0
     ff = {
         "const_hls": lut["const_hls"],
         "const_rtl": lut["const_rtl"],
-        "lane_bits": float(lanes * pb),
+        "lane_bits": hls_lut_lanes,
+        "dsp_lane_bits": float(lanes * pb) if dsp and not rtl else 0.0,
+        "rtl_lanes": float(lanes) if rtl else 0.0,
         "acc_bits": float(p * n.mmv * n.acc_bits),
         "thr_bits": float(p * n.mmv * thr * n.acc_bits),
-        "stream_bits": float(width),
+        "stream_bits": 0.0 if rtl else float(width),
         "input_buffer_bits": float(ibuf),
         "wmem_decode": float(d) if dist else 0.0,
     }
