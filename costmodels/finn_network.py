@@ -9,8 +9,9 @@ Per layer (what FINN's streamlining and `InsertFIFO`/`InsertDWC` produce):
   `StreamingDataWidthConverter` when the producer's stream is not SIMD values wide;
 - dense: `MVAU`, input FIFO, width converter as above;
 - maxpool: `StreamingMaxPool`; avgpool: `ConvolutionInputGenerator` + `Pool`;
-- add: `AddStreams`, the `DuplicateStreams` that forks the skip branch and the skip
-  branch's `StreamingFIFO` (as deep as the main branch's fill, like the dataflow model).
+- add / concat: `AddStreams` / `StreamingConcat` and a `StreamingFIFO` per input that
+  waits for the latest (as deep as the fill difference, like the dataflow model);
+- a layer whose output feeds several layers: a `DuplicateStreams` charged to it.
 
 Cycles and latency are the dataflow model's; only the resources come from the units.
 The shell is the dataflow model's (not part of any FINN node).
@@ -26,6 +27,7 @@ from costmodels.arith import resolve_arith
 from costmodels.calibration.profile import Profile
 from costmodels.dataflow import STREAM_FIFO_DEPTH, estimate_dataflow
 from costmodels.finn_units import (
+    MAX_QSRL_DEPTH,
     DwcNode,
     FifoNode,
     FmPadNode,
@@ -35,7 +37,7 @@ from costmodels.finn_units import (
     SwuNode,
     unit_resources,
 )
-from costmodels.network import resolve
+from costmodels.network import INPUT, layer_inputs, resolve
 from costmodels.types import (
     Arith,
     Device,
@@ -83,9 +85,17 @@ def mvau_node(rl: ResolvedLayer) -> MvauNode:
     )
 
 
-def layer_nodes(rl: ResolvedLayer, in_lanes: int, skip_depth: int = 0) -> tuple[Node, ...]:
+def layer_nodes(
+    rl: ResolvedLayer,
+    in_lanes: int,
+    branches: tuple[tuple[int, int, int], ...] = (),
+    duplicate: tuple[int, int, int] | None = None,
+) -> tuple[Node, ...]:
     """The FINN nodes of one resolved layer whose input stream carries `in_lanes` values
-    per word (`skip_depth`: the skip FIFO's depth for an add)."""
+    per word. `branches`: for an add or concat, (lanes, channels, FIFO depth) of every
+    input that must wait for the latest one (depth 0: none). `duplicate`: (lanes, outputs)
+    when this layer's output stream feeds several layers (a `DuplicateStreams` charged to
+    it, as the dataflow composer does)."""
     bits = rl.in_bits
     nodes: list[Node] = []
     if rl.op.is_compute:
@@ -117,25 +127,32 @@ def layer_nodes(rl: ResolvedLayer, in_lanes: int, skip_depth: int = 0) -> tuple[
         nodes.append(FifoNode(in_lanes * bits, STREAM_FIFO_DEPTH))
         if in_lanes != words:
             nodes.append(DwcNode(in_lanes * bits, words * bits))
-        return tuple(nodes)
-    lanes = max(1, math.gcd(rl.in_channels, in_lanes))
-    if rl.op is Op.MAXPOOL:
-        ow = rl.out_shape[2]
-        buf = math.ceil(ow * rl.in_channels / lanes)
-        return (StreamNode("StreamingMaxPool", lanes, bits, buf, rl.spec.kernel),)
-    if rl.op is Op.AVGPOOL:
+    elif rl.op is Op.MAXPOOL:
+        lanes = max(1, math.gcd(rl.in_channels, in_lanes))
+        buf = math.ceil(rl.out_shape[2] * rl.in_channels / lanes)
+        nodes.append(StreamNode("StreamingMaxPool", lanes, bits, buf, rl.spec.kernel))
+    elif rl.op is Op.AVGPOOL:
+        lanes = max(1, math.gcd(rl.in_channels, in_lanes))
         cin, h, w = rl.in_shape
         _, oh, ow = rl.out_shape
         k, s = rl.spec.kernel, rl.spec.stride or rl.spec.kernel
-        swu = SwuNode(cin, (h, w), (oh, ow), k, s, lanes, bits)
-        return (swu, StreamNode("Pool", lanes, bits, 0, k))
-    # add: the two branches meet; the skip branch waits in its FIFO
-    depth = max(STREAM_FIFO_DEPTH, skip_depth)
-    return (
-        StreamNode("AddStreams", lanes, rl.out_bits),
-        StreamNode("DuplicateStreams", lanes, bits),
-        FifoNode(lanes * bits, depth),
-    )
+        nodes.append(SwuNode(cin, (h, w), (oh, ow), k, s, lanes, bits))
+        nodes.append(StreamNode("Pool", lanes, bits, 0, k))
+    else:  # add / concat: the joining unit and a FIFO per waiting branch
+        lanes = max(1, math.gcd(rl.out_channels, in_lanes))
+        op = "AddStreams" if rl.op is Op.ADD else "StreamingConcat"
+        nodes.append(StreamNode(op, lanes, rl.out_bits))
+        for b_lanes, b_channels, depth in branches:
+            if depth > 0:
+                width = max(1, math.gcd(b_channels, b_lanes)) * bits
+                depth = max(STREAM_FIFO_DEPTH, depth)
+                style = "vivado" if depth > MAX_QSRL_DEPTH else "rtl"
+                nodes.append(FifoNode(width, depth, style))
+    if duplicate is not None:
+        d_lanes, outputs, d_bits = duplicate
+        # one register and handshake per output bit of every copy
+        nodes.append(StreamNode("DuplicateStreams", d_lanes * outputs, d_bits))
+    return tuple(nodes)
 
 
 Unit = tuple[str, Resources]
@@ -143,12 +160,17 @@ Unit = tuple[str, Resources]
 
 @functools.lru_cache(maxsize=4096)
 def layer_units(
-    rl: ResolvedLayer, in_lanes: int, skip_depth: int, profile: Profile
+    rl: ResolvedLayer,
+    in_lanes: int,
+    branches: tuple[tuple[int, int, int], ...],
+    duplicate: tuple[int, int, int] | None,
+    profile: Profile,
 ) -> tuple[Unit, ...]:
     """(FINN op, resources) per node of one layer (memoised: the search re-scores layers)."""
     coef = profile.coefficients
     return tuple(
-        (n.finn_op, unit_resources(n, coef)) for n in layer_nodes(rl, in_lanes, skip_depth)
+        (n.finn_op, unit_resources(n, coef))
+        for n in layer_nodes(rl, in_lanes, branches, duplicate)
     )
 
 
@@ -164,21 +186,43 @@ def estimate_calibrated(
     network: Network, device: Device, clock_mhz: float, profile: Profile
 ) -> NetworkCost:
     """The dataflow estimate with every layer's resources replaced by the sum of its FINN
-    units under `profile`; each layer's breakdown lists its units by FINN op name."""
+    units under `profile`; each layer's breakdown lists its units by FINN op name. The
+    graph walk follows `costmodels.dataflow._compose`: a unit reads its first input's
+    stream, an add/concat's earlier inputs wait in FIFOs as deep as the fill difference,
+    a stream read by k > 1 layers gets a `DuplicateStreams` charged to its producer (the
+    network input's to the first layer)."""
     base = estimate_dataflow(network, device, clock_mhz)
     layers = resolve(network)
+    inputs = layer_inputs(network.layers)
+    readers: dict[str, int] = {}
+    for ins in inputs:
+        for name in ins:
+            readers[name] = readers.get(name, 0) + 1
     first = next((rl for rl in layers if rl.op.is_compute), None)
-    lanes = first.choice.simd if first is not None else 1
-    fill = 0
-    fill_at: dict[str, int] = {}
+    lanes_at = {INPUT: first.choice.simd if first is not None else 1}
+    channels_at = {INPUT: network.input_shape[0]}
+    fill_at = {INPUT: 0}
     costs: list[LayerCost] = []
-    for rl, lc in zip(layers, base.layers, strict=True):
-        skip = fill - fill_at.get(rl.spec.source or "", 0) if rl.op is Op.ADD else 0
-        units = layer_units(rl, lanes, skip, profile)
+    for i, (rl, lc, ins) in enumerate(zip(layers, base.layers, inputs, strict=True)):
+        start = max(fill_at[n] for n in ins)
+        in_lanes = lanes_at[ins[0]]
+        branches: tuple[tuple[int, int, int], ...] = ()
+        if rl.op in (Op.ADD, Op.CONCAT):
+            latest = max(ins, key=lambda n: fill_at[n])
+            in_lanes = lanes_at[latest]
+            branches = tuple(
+                (lanes_at[n], channels_at[n], start - fill_at[n]) for n in ins if n != latest
+            )
+        duplicate = None
+        if readers.get(rl.name, 0) > 1:
+            duplicate = (_out_lanes(rl, in_lanes), readers[rl.name], rl.out_bits)
+        elif i == 0 and readers.get(INPUT, 0) > 1:
+            duplicate = (lanes_at[INPUT], readers[INPUT], network.input_bits)
+        units = layer_units(rl, in_lanes, branches, duplicate, profile)
         res = sum_resources(r for _, r in units)
         costs.append(replace(lc, resources=res, breakdown=units))
-        fill += lc.latency_cycles
-        fill_at[rl.name] = fill
-        lanes = _out_lanes(rl, lanes)
+        fill_at[rl.name] = start + lc.latency_cycles
+        lanes_at[rl.name] = _out_lanes(rl, in_lanes)
+        channels_at[rl.name] = rl.out_channels
     total = sum_resources([*(c.resources for c in costs), base.shell])
     return replace(base, layers=tuple(costs), total=total)

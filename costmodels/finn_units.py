@@ -276,7 +276,22 @@ class FifoNode:
     finn_op = "StreamingFIFO"
 
 
+#: FIFOs deeper than this are Vivado AXI-Stream FIFO IP (`impl_style: vivado`) rather
+#: than the SRL-based Q_srl: FINN `SetFIFODepths(max_qsrl_depth=256)`.
+MAX_QSRL_DEPTH = 256
+
+
 def features_fifo(n: FifoNode) -> Features:
+    """Q_srl (`impl_style: rtl`): SRL16 per bit per 16 entries, pointer counters.
+    Vivado FIFO IP (`impl_style: vivado`, FINN's choice above MAX_QSRL_DEPTH): its memory
+    in RAMB18s by `vivado_bram18` (counted, not fitted; no such row in finn_synth) and
+    pointer/flag logic (priors.yaml)."""
+    if n.impl_style == "vivado":
+        return {
+            "lut": {"vivado_const": 1.0, "pointer_bits": _log2(n.depth)},
+            "ff": {"vivado_const": 1.0, "pointer_bits": _log2(n.depth)},
+            "bram18": {"vivado_bram": float(vivado_bram18(n.width, n.depth))},
+        }
     srl = float(n.width * math.ceil(n.depth / 16)) if n.depth > 2 else 0.0
     return {
         "lut": {
@@ -337,7 +352,7 @@ def features_labelselect(n: LabelSelectNode) -> Features:
 @dataclass(frozen=True)
 class StreamNode:
     """A per-lane streaming unit without its own calibration rows: `StreamingMaxPool`,
-    `Pool`, `AddStreams`, `DuplicateStreams`. `lanes` values of `bits` per cycle;
+    `Pool`, `AddStreams`, `DuplicateStreams`, `StreamingConcat`. `lanes` values of `bits` per cycle;
     `buffer_bits` of line buffer (max pooling keeps one output row)."""
 
     op: str

@@ -89,6 +89,7 @@ FIXED_TERMS = {
     ("VVAU", "bram18", "weights_block"): 1.0,
     ("VVAU", "uram", "weights_ultra"): 1.0,
     ("VVAU", "dsp", "hls_dsp_lanes"): 1.0,
+    ("StreamingFIFO", "bram18", "vivado_bram"): 1.0,
 }
 #: Row weight exponent: each row is divided by max(value, 1) ** WEIGHT_POWER. 1 would
 #: minimise relative error (small units dominate, large ones come out low: a negative
@@ -127,7 +128,8 @@ def fit_profile(
     for op, pairs in by_op.items():
         fit = [(c, n) for c, n in pairs if not c.heldout] or pairs
         feats = [features(n) for _, n in fit]
-        new: dict[str, dict[str, float]] = {}
+        # start from the base: terms and resources these rows never exercise keep it
+        new = {res: dict(terms) for res, terms in coef.get(op, {}).items()}
         for res in RESOURCES:
             terms = sorted({t for f in feats for t in f.get(res, {})})
             if not terms:
@@ -138,12 +140,12 @@ def fit_profile(
             y = y - np.array(
                 [sum(f.get(res, {}).get(t, 0.0) * v for t, v in fixed.items()) for f in feats]
             )
-            new[res] = dict(fixed)
+            new[res] = {**new.get(res, {}), **fixed}
             if not free:
                 continue
             x = np.array([[f.get(res, {}).get(t, 0.0) for t in free] for f in feats])
             if not (y > 0).any():
-                new[res].update(dict.fromkeys(free, 0.0))
+                new[res].update({t: 0.0 for j, t in enumerate(free) if x[:, j].any()})
                 continue
             fitted = _nnls(x, np.maximum(y, 0.0))
             old = coef.get(op, {}).get(res, {})

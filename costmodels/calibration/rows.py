@@ -36,6 +36,7 @@ FINN_OPS = (
     "LabelSelect",
     "AddStreams",
     "DuplicateStreams",
+    "StreamingConcat",
 )
 #: Columns of the shared CSV that describe the build, not the node (left out of a
 #: configuration's identity).

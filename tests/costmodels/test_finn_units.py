@@ -237,3 +237,56 @@ def test_bad_profiles_one_line(data: object, message: str) -> None:
     with pytest.raises(ConfigError, match=message) as err:
         profile_from_dict(data, "p.yaml")
     assert "\n" not in str(err.value) and "p.yaml" in str(err.value)
+
+
+def test_calibrated_graph_network_follows_the_composer() -> None:
+    """Branches: the fork's producer carries a DuplicateStreams unit, the add and the
+    concat their joining unit and the FIFOs of the inputs that wait; a depthwise conv is a
+    VVAU; cycles equal the analytical composer's; units sum to each layer."""
+    import yaml
+
+    from dse.spec import network_from_dict
+
+    spec = yaml.safe_load("""
+name: graph
+input: {shape: [1, 8, 8], bits: 8}
+layers:
+  - {name: stem, op: conv, out_channels: 8, kernel: 3, padding: 1, w_bits: 4, a_bits: 4, pe: 2}
+  - {name: c1, op: conv, out_channels: 16, kernel: 3, stride: 2, padding: 1, w_bits: 4,
+     a_bits: 4}
+  - {name: c2, op: conv, out_channels: 16, kernel: 3, padding: 1, w_bits: 4, a_bits: 4, pe: 4}
+  - {name: proj, op: conv, from: stem, out_channels: 16, kernel: 1, stride: 2, w_bits: 4,
+     a_bits: 4, pe: 2}
+  - {name: add1, op: add, from: c2}
+  - {name: b1, op: conv, out_channels: 8, kernel: 1, w_bits: 4, a_bits: 4}
+  - {name: cat, op: concat, from: [add1, b1]}
+  - {name: dw, op: conv, out_channels: 24, groups: 24, kernel: 3, padding: 1, w_bits: 4,
+     a_bits: 4}
+  - {name: gap, op: avgpool, kernel: 4}
+  - {name: fc, op: dense, out_features: 10, w_bits: 8, a_bits: null}
+""")
+
+    def graph_net() -> Network:
+        return network_from_dict(spec)
+
+    device = get_device("zcu104")
+    cost = estimate(graph_net(), device, calibration=default_profile())
+    plain = estimate(graph_net(), device)
+    assert [lc.cycles for lc in cost.layers] == [lc.cycles for lc in plain.layers]
+    ops = {lc.name: [op for op, _ in lc.breakdown] for lc in cost.layers}
+    assert "DuplicateStreams" in ops["stem"] and "DuplicateStreams" in ops["add1"]
+    assert ops["add1"][0] == "AddStreams" and "StreamingFIFO" in ops["add1"]
+    assert ops["cat"][0] == "StreamingConcat"
+    assert "VVAU" in ops["dw"] and "MVAU" not in ops["dw"]
+    for lc in cost.layers:
+        assert sum(r.lut for _, r in lc.breakdown) == pytest.approx(lc.resources.lut)
+
+
+def test_deep_fifos_go_to_vivado_fifo_ip_in_bram() -> None:
+    """Deeper than 256 (FINN max_qsrl_depth): Vivado FIFO IP, its memory in BRAM; a 16-bit
+    FIFO 1,000 deep packs into 1K x 18: one RAMB18."""
+    coef = default_profile().coefficients
+    deep = unit_resources(FifoNode(16, 1000, "vivado"), coef)
+    assert deep.bram18 == 1 and deep.lut < 200
+    shallow = unit_resources(FifoNode(16, 200, "rtl"), coef)
+    assert shallow.bram18 == 0
