@@ -47,6 +47,7 @@ class Mode(str, Enum):
 
     SINGLE = "single"
     TWIN = "twin"
+    MULTI = "multi"  # one network over several boards (--devices; dse.multi)
 
 
 MODES = tuple(m.value for m in Mode)
@@ -64,6 +65,7 @@ OBJECTIVES: dict[str, Direction] = {
     "bram18": Direction.MINIMIZE,
     "fps": Direction.MAXIMIZE,
     "latency_ms": Direction.MINIMIZE,
+    "boards": Direction.MINIMIZE,  # FPGAs a design is spread over (--devices)
 }
 DEFAULT_OBJECTIVES = ("accuracy", "latency_ms", "lut")
 DEFAULT_COST_ONLY_OBJECTIVES = ("fps", "lut")
@@ -149,6 +151,8 @@ class StudyConfig:
 
     workload: str = DEFAULT_WORKLOAD
     device: str = DEFAULT_DEVICE
+    # several boards (`2xXCKU115`, `XCKU095,XCKU115`, a cluster YAML): dse.multi
+    devices: str | None = None
     objectives: tuple[str, ...] | None = None  # None: the default for the workload kind
     space: SpaceLimits = field(default_factory=SpaceLimits)
     cap_pct: float = DEFAULT_CAP_PCT
@@ -190,6 +194,10 @@ class StudyConfig:
             raise ConfigError("clock_mhz must be > 0")
         mode = parse_mode(self.mode)
         object.__setattr__(self, "mode", mode)
+        if (self.devices is not None) != (mode is Mode.MULTI):
+            raise ConfigError(
+                "--devices (several boards) goes with mode multi, and mode multi needs --devices"
+            )
         twin = self.twin
         if isinstance(twin, Mapping):  # a `twin:` mapping (empty: none)
             twin = TwinSettings.from_raw(twin) if twin else None
@@ -239,7 +247,14 @@ class StudyConfig:
             if self.workload.lower().endswith((".yaml", ".yml", ".json", ".npz"))
             else (self.workload.replace(":", "-").replace(".", "-"))
         )
-        return f"{stem}-{self.device}".lower()
+        return f"{stem}-{self.devices_label() or self.device}".lower()
+
+    def devices_label(self) -> str | None:
+        """`--devices` as a name part (`2xxcku115`), None without it."""
+        if self.devices is None:
+            return None
+        raw = Path(self.devices).stem if self.devices.endswith((".yaml", ".yml")) else self.devices
+        return "".join(c if c.isalnum() or c in "-_" else "-" for c in raw)
 
     def definition(self, *, cost_only: bool) -> dict[str, Any]:
         """The fields that define the study (JSON-ready, stable key order)."""
@@ -259,6 +274,7 @@ class StudyConfig:
                 else {}
             ),
             **self._calibration_definition(),
+            **({"mode": self.mode.value, "devices": self.devices} if self.devices else {}),
         }
 
     def _calibration_definition(self) -> dict[str, Any]:
@@ -298,6 +314,7 @@ TOP_KEYS = frozenset(
     {
         "workload",
         "device",
+        "devices",
         "objectives",
         "space",
         "cap",
@@ -455,7 +472,7 @@ def build_config(
             raise ConfigError(f"unknown option {key!r}")
     kw: dict[str, Any] = {}
     try:
-        for key in ("workload", "device", "study", "storage"):
+        for key in ("workload", "device", "devices", "study", "storage"):
             if values.get(key) is not None:
                 kw[key] = str(values[key])
         if values.get("objectives") is not None:
@@ -484,6 +501,8 @@ def build_config(
             kw["timeout_s"] = float(values["timeout"])
         if values.get("mode") is not None:
             kw["mode"] = parse_mode(str(values["mode"]))
+        elif kw.get("devices") is not None:
+            kw["mode"] = Mode.MULTI  # --devices alone means a multi-board study
         if values.get("twin") is not None:
             kw["twin"] = values["twin"]
         if values.get("calibration") is not None:

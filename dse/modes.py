@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from costmodels.errors import ConfigError, StudyError
 from dse.config import Mode, StudyConfig, parse_mode
+from dse.multi import MultiView, build_multi_problem
 from dse.problem import LoadedWorkload, Problem, build_single_problem
 from dse.twin import report as twin_report
 from dse.twin.search import build_twin_problem
@@ -147,6 +148,13 @@ register_mode(
         Mode.SINGLE,
         lambda cfg, loaded, storage: build_single_problem(cfg, loaded, storage=storage),
         SingleView(),
+    )
+)
+register_mode(
+    ModeSpec(
+        Mode.MULTI,
+        lambda cfg, loaded, storage: build_multi_problem(cfg, loaded, storage=storage),
+        MultiView(),
     )
 )
 register_mode(

@@ -120,7 +120,6 @@ class Problem(ABC):
         ]
 
 
-
 class SingleProblem(Problem):
     """One network's search (`Mode.SINGLE`): `SearchSpace` choices, the dataflow cost model,
     the quick accuracy evaluation when accuracy matters."""
@@ -155,14 +154,9 @@ class SingleProblem(Problem):
                 None, {}, {ATTR_CANDIDATE: candidate.as_dict(), ATTR_ERROR: str(exc)}, False, False
             )
         cost_s = time.perf_counter() - t0
-        util = cost.utilization
-        constraints = {k: getattr(util, k) - self.cap_pct for k in RESOURCE_KEYS}
+        constraints = self.cost_constraints(cost)
         fits = all(v <= 0 for v in constraints.values())
-        attrs: dict[str, Any] = {
-            ATTR_CANDIDATE: candidate.as_dict(),
-            ATTR_COST: cost_summary(cost),
-            ATTR_LAYERS: layer_rows(cost),
-        }
+        attrs: dict[str, Any] = {ATTR_CANDIDATE: candidate.as_dict(), **self.cost_attrs(cost)}
         accuracy: float | None = None
         timing: dict[str, Any] = {"cost_s": round(cost_s, 6)}
         if self.evaluator is not None and fits:
@@ -178,8 +172,27 @@ class SingleProblem(Problem):
         attrs[ATTR_STATUS] = (
             "feasible" if feasible else ("infeasible" if not fits else "low-accuracy")
         )
-        values = tuple(objective_value(o, cost, accuracy) for o in self.objectives)
+        values = tuple(self.objective_value(o, cost, accuracy) for o in self.objectives)
         return Outcome(values, constraints, attrs, fits, feasible)
+
+    # hooks a variant of the problem (dse.multi.MultiProblem) implements for its own cost
+
+    #: boards the design is spread over (1 here; the `boards` objective)
+    n_boards = 1
+
+    def cost_constraints(self, cost: Any) -> dict[str, float]:
+        """Per resource: utilization minus the cap (> 0 violated)."""
+        util = cost.utilization
+        return {k: getattr(util, k) - self.cap_pct for k in RESOURCE_KEYS}
+
+    def cost_attrs(self, cost: Any) -> dict[str, Any]:
+        """What a report needs of the cost: the summary and the per-unit rows."""
+        return {ATTR_COST: cost_summary(cost), ATTR_LAYERS: layer_rows(cost)}
+
+    def objective_value(self, name: str, cost: Any, accuracy: float | None) -> float:
+        if name == "boards":
+            return float(self.n_boards)
+        return objective_value(name, cost, accuracy)
 
 
 def objective_value(name: str, cost: NetworkCost, accuracy: float | None) -> float:
@@ -397,6 +410,8 @@ def _single_hv_bounds(problem: SingleProblem) -> dict[str, list[Any]]:
             case "lut" | "dsp" | "bram18":
                 total = float(getattr(d, o)) * cap
                 out[o] = [max(total, 1.0), 0.0, "lin"]
+            case "boards":
+                out[o] = [problem.n_boards + 1.0, 1.0, "lin"]
             case "fps":
                 out[o] = [min(slow.fps, clock_hz) / 2, clock_hz, "log"]
             case "latency_ms":

@@ -62,9 +62,17 @@ def test_unknown_device_suggests() -> None:
 
 
 def test_incomplete_rows_are_skipped_with_a_reason() -> None:
-    assert "XCKU095" not in {d.part for d in catalog()}
+    assert "XCVU9P" not in {d.part for d in catalog()}
     with pytest.raises(DeviceError, match="lacks resource totals"):
-        get_device("xcku095")
+        get_device("xcvu9p")
+
+
+def test_xcku095_from_ds890() -> None:
+    # DS890 Table 1: 537,600 LUT, 1,680 BRAM36 (59.1 Mb, the Pan thesis' "59.1MB"), 768 DSP
+    d = get_device("XCKU095")
+    assert (d.lut, d.ff, d.bram18, d.dsp, d.dsp_block) == (537600, 1075200, 3360, 768, "DSP48E2")
+    assert get_device("fic-sw-ku095") == d
+    assert pytest.approx(59.06, abs=0.01) == 3360 * 18 / 1024  # Mb
 
 
 def test_user_device_yaml(tmp_path: Path) -> None:

@@ -112,6 +112,12 @@ def search(
     arith: Annotated[
         str | None, typer.Option(help="Arithmetics: lut,dsp,rccm2,rccm3,rccm4,xnor,table,bitplane.")
     ] = None,
+    devices: Annotated[
+        str | None,
+        typer.Option(
+            help="Several boards: 2xXCKU115, XCKU095,XCKU115 or a cluster YAML (boards, link)."
+        ),
+    ] = None,
     w_types: Annotated[
         str | None, typer.Option(help="Weight quantizers: default,lq (LQ-Nets learned basis).")
     ] = None,
@@ -123,7 +129,9 @@ def search(
     max_mmv: Annotated[int | None, typer.Option(help="Largest MMV (1: off).")] = None,
     mode: Annotated[
         str | None,
-        typer.Option(help="single, or twin: TwinDNN compressed/accurate pairs + threshold."),
+        typer.Option(
+            help="single; twin: TwinDNN pairs + threshold; multi: several boards (--devices)."
+        ),
     ] = None,
     calibration: Annotated[
         str | None,
@@ -148,6 +156,7 @@ def search(
     overrides = {
         "workload": workload,
         "device": device,
+        "devices": devices,
         "objectives": objectives,
         "sampler": sampler,
         "seed": seed,

@@ -46,6 +46,8 @@ from search_spaces.twin import TwinCandidate, TwinSpace
 log = logging.getLogger(__name__)
 
 ATTR_TWIN = "twin"
+
+
 class TwinProblem(Problem):
     """A twin study's problem (see the module docstring)."""
 
