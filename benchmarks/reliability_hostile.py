@@ -68,6 +68,7 @@ def run_table(tally: Counter[str], bad: list[str], rows: list[str] | None = None
                 a.replace("{dir}", str(folder))
                 .replace("{db}", f"sqlite:///{folder / 'x.db'}")
                 .replace("{study_db}", f"sqlite:///{study_db}")
+                .replace("{study_path}", str(study_db))
                 for a in case.args
             ]
             err = io.StringIO()

@@ -25,7 +25,9 @@ from typing import Any
 import yaml
 
 from costmodels.errors import DeviceError
+from costmodels.reading import read_document
 from costmodels.types import Device
+from costmodels.validate import MAX_CLOCK_MHZ, MAX_COUNT, check_name, finite_in
 
 logger = logging.getLogger(__name__)
 
@@ -202,9 +204,10 @@ USER_DEVICE_KEYS = (
 
 def _device_from_yaml(path: Path) -> Device:
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise DeviceError(f"cannot read device file {str(path)!r}: {exc}") from None
+        data: Any = read_document(path, "device file", DeviceError)  # costmodels.reading
+    except (yaml.YAMLError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DeviceError(f"device file {str(path)!r} is not valid YAML/JSON: {first}") from None
     if not isinstance(data, dict):
         raise DeviceError(f"device file {str(path)!r} must hold a mapping of keys")
     for key in data:
@@ -218,8 +221,10 @@ def _device_from_yaml(path: Path) -> Device:
 
     def count(key: str) -> int:
         value = data.get(key, 0)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise DeviceError(f"device file {str(path)!r}: {key} must be a count >= 0")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+            raise DeviceError(
+                f"device file {str(path)!r}: {key} must be a count in 0..{MAX_COUNT:,}"
+            )
         return value
 
     family = str(data.get("family", "user"))
@@ -229,8 +234,8 @@ def _device_from_yaml(path: Path) -> Device:
             f"device file {str(path)!r}: dsp_block {dsp_block!r} must be DSP48E1, DSP48E2 or DSP58"
         )
     clock = data.get("clock_mhz", default_clock_mhz(family))
-    if isinstance(clock, bool) or not isinstance(clock, (int, float)) or clock <= 0:
-        raise DeviceError(f"device file {str(path)!r}: clock_mhz must be a positive number")
+    finite_in(clock, 0, MAX_CLOCK_MHZ, f"device file {str(path)!r}: clock_mhz", DeviceError)
+    check_name(str(data["part"]), f"device file {str(path)!r}: part", DeviceError)
     return Device(
         part=str(data["part"]),
         boards=(),
@@ -251,10 +256,7 @@ def get_device(name_or_path: str) -> Device:
     family)."""
     text = name_or_path.strip()
     if text.lower().endswith((".yaml", ".yml", ".json")) or "/" in text or "\\" in text:
-        path = Path(text)
-        if not path.is_file():
-            raise DeviceError(f"device file {text!r} not found")
-        return _device_from_yaml(path)
+        return _device_from_yaml(Path(text))
     entries, index, skipped = _catalog()
     entry = index.get(text.lower())
     if entry is not None:

@@ -22,7 +22,10 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from costmodels.errors import ConfigError
+from costmodels.reading import read_document
 from costmodels.types import Arith
+from costmodels.validate import MAX_CLOCK_MHZ, MAX_INT, MAX_SEED, finite_in, int_in
+from dse.redact import storage_default
 from dse.twin.settings import TwinSettings
 from search_spaces import SpaceLimits, parse_fixed
 from search_spaces.limits import parse_types
@@ -131,6 +134,13 @@ def parse_sampler(raw: str) -> SamplerName:
         raise ConfigError(f"unknown sampler {raw!r}{suggest(raw, options)}") from None
 
 
+MAX_RANGE = 1000
+"""Widest `a-b` range `parse_int_list` expands (checked before expanding it)."""
+MAX_TRIALS = 10**8
+MAX_STEPS = 10**6
+MAX_TIMEOUT_S = 10.0**8
+"""Upper bounds of the run-time numbers (about 3 years of search)."""
+
 MAX_STUDY_NAME = 512
 """Optuna's RDB schema stores study names in a VARCHAR(512) (`MAX_INDEXED_STRING_LENGTH`,
 optuna/storages/_rdb/models.py); PostgreSQL and MySQL refuse longer ones mid-commit."""
@@ -180,18 +190,26 @@ class StudyConfig:
             check_study_name(self.study)
         if not 0 < self.cap_pct <= 100:
             raise ConfigError(f"cap {self.cap_pct} must be a percentage in (0, 100]")
-        if self.min_accuracy is not None and not 0 <= self.min_accuracy <= 1:
+        if self.min_accuracy is not None and not 0 <= self.min_accuracy <= 1:  # NaN too
             raise ConfigError(
                 f"min_accuracy {self.min_accuracy} must be a fraction in [0, 1] (0.9 = 90%)"
             )
         if self.finetune_steps < 0:
             raise ConfigError("finetune_steps must be >= 0")
+        int_in(self.finetune_steps, 0, MAX_STEPS, "finetune_steps", ConfigError)
         if self.trials is not None and self.trials < 1:
             raise ConfigError("trials must be >= 1")
+        if self.trials is not None:
+            int_in(self.trials, 1, MAX_TRIALS, "trials", ConfigError)
         if self.timeout_s is not None and self.timeout_s <= 0:
             raise ConfigError("timeout must be > 0 seconds")
+        if self.timeout_s is not None:  # costmodels.validate: NaN and inf refused too
+            finite_in(self.timeout_s, 0, MAX_TIMEOUT_S, "timeout (seconds)", ConfigError)
         if self.clock_mhz is not None and self.clock_mhz <= 0:
             raise ConfigError("clock_mhz must be > 0")
+        if self.clock_mhz is not None:
+            finite_in(self.clock_mhz, 0, MAX_CLOCK_MHZ, "clock_mhz", ConfigError)
+        int_in(self.seed, 0, MAX_SEED, "seed", ConfigError)
         mode = parse_mode(self.mode)
         object.__setattr__(self, "mode", mode)
         if (self.devices is not None) != (mode is Mode.MULTI):
@@ -376,6 +394,8 @@ def parse_space(raw: Mapping[str, Any] | None, base: SpaceLimits | None = None) 
         for key in ("max_pe", "max_simd", "max_mmv"):
             if key in raw:
                 kw[key] = int(raw[key])
+                if abs(kw[key]) > MAX_INT:
+                    raise ConfigError(f"space.{key} is larger than {MAX_INT:,}")
         if "arith" in raw:
             kw["arith"] = parse_arith(raw["arith"])
         for key in ("w_types", "a_types"):
@@ -406,8 +426,10 @@ def parse_int_list(raw: Any, what: str) -> tuple[int, ...]:
         text = str(item).strip()
         try:
             if "-" in text[1:]:
-                lo, hi = text.split("-", 1)
-                out.update(range(int(lo), int(hi) + 1))
+                lo, hi = (int(x) for x in text.split("-", 1))
+                if hi - lo > MAX_RANGE or max(abs(lo), abs(hi)) > MAX_INT:  # before expanding
+                    raise ConfigError(f"{what}: range {text!r} is too wide (bit-widths are 1..16)")
+                out.update(range(lo, hi + 1))
             else:
                 out.add(int(text))
         except ValueError:
@@ -431,14 +453,8 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     """The raw mapping of a study config YAML, keys checked."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {str(p)!r}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"config {str(p)!r} is not UTF-8 text (a binary file?)") from None
-    try:
-        raw = yaml.safe_load(text) or {}
-    except yaml.YAMLError as exc:
+        raw = read_document(p, "config", ConfigError) or {}  # costmodels.reading: limits
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"config {str(p)!r}{where}: not valid YAML") from None
@@ -475,6 +491,8 @@ def build_config(
         for key in ("workload", "device", "devices", "study", "storage"):
             if values.get(key) is not None:
                 kw[key] = str(values[key])
+        if "storage" not in kw:  # dse.redact: a URL with a password stays off the command line
+            kw["storage"] = storage_default(DEFAULT_STORAGE)
         if values.get("objectives") is not None:
             kw["objectives"] = parse_objectives(values["objectives"])
         if values.get("sampler") is not None:

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from costmodels.errors import ConfigError
 from dse.config import OBJECTIVES, Direction
 from dse.modes import view_of
 from dse.problem import pareto_mask
@@ -238,21 +237,6 @@ def trial_detail(record: StudyRecord, number: int) -> dict[str, Any]:
     }
 
 
-def check_writable(path: Path) -> None:
-    """Refuse an output path that cannot be written, before any work."""
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir():
-        raise ConfigError(f"cannot write {str(path)!r}: it is a directory")
-    if not parent.is_dir():
-        raise ConfigError(f"cannot write {str(path)!r}: folder {str(parent)!r} does not exist")
-    import os
-
-    if path.exists() and not os.access(path, os.W_OK):
-        raise ConfigError(f"cannot write {str(path)!r}: permission denied")
-    if not path.exists() and not os.access(parent, os.W_OK):
-        raise ConfigError(f"cannot write {str(path)!r}: folder {str(parent)!r} is not writable")
-
-
 def accuracy_known(t: TrialRecord) -> bool:
     """Whether trial `t` has an accuracy. A design the cost model refused never reached the
     accuracy evaluation: its stored accuracy is None and its accuracy objective value a
@@ -350,11 +334,18 @@ def figure(record: StudyRecord) -> Any:
 
 
 def plot(record: StudyRecord, path: Path) -> None:
-    """Write `figure(record)` to a PNG."""
+    """Write `figure(record)` to `path` (PNG, PDF or SVG after its extension), through
+    `dse.outputs.write_output` (a failed write is an error, never "written")."""
+    import io
+
     import matplotlib.pyplot as plt
 
+    from dse.outputs import write_output
+
     fig = figure(record)
+    buf = io.BytesIO()
     try:
-        fig.savefig(path, dpi=110)
+        fig.savefig(buf, dpi=110, format=path.suffix.lower().lstrip(".") or "png")
     finally:
         plt.close(fig)
+    write_output(path, buf.getvalue())

@@ -39,6 +39,7 @@ import yaml
 
 from costmodels.codec import choice_to_dict
 from costmodels.errors import SpecError
+from costmodels.reading import read_document
 from costmodels.types import (
     Arith,
     Impl,
@@ -51,6 +52,7 @@ from costmodels.types import (
     RamStyle,
     WType,
 )
+from costmodels.validate import MAX_CLOCK_MHZ, MAX_INT, MAX_LAYERS, check_name, finite_in
 
 E = TypeVar("E", bound=Enum)
 
@@ -112,7 +114,14 @@ def _int(d: Mapping[str, Any], key: str, layer: str | None, default: int | None 
     value = d[key]
     if isinstance(value, bool) or not isinstance(value, int):
         raise SpecError(f"{_where(layer)}{key} must be an integer, got {value!r}")
+    if abs(value) > MAX_INT:  # costmodels.validate: magnitudes before any arithmetic
+        raise SpecError(f"{_where(layer)}{key} {_big(value)} is larger than {MAX_INT:,}")
     return value
+
+
+def _big(value: int) -> str:
+    text = str(value)
+    return text if len(text) <= 20 else f"{text[:6]}...({len(text)} digits)"
 
 
 def _check_keys(d: Mapping[str, Any], valid: tuple[str, ...], what: str) -> None:
@@ -174,6 +183,7 @@ def _layer(d: Any, index: int) -> LayerSpec:
     name = d.get("name")
     if not isinstance(name, str) or not name:
         raise SpecError(f"layer #{index}: missing key 'name' (a non-empty string)")
+    check_name(name, f"layer #{index}: name")  # no terminal control characters
     if "op" not in d:
         raise SpecError(f"layer {name!r}: missing key 'op'")
     op = _enum(Op, d["op"], "op", name)
@@ -258,6 +268,7 @@ def network_from_dict(d: Any) -> Network:
     name = d["name"]
     if not isinstance(name, str) or not name:
         raise SpecError("top level: name must be a non-empty string")
+    check_name(name, "top level: name")
     inp = d["input"]
     if not isinstance(inp, Mapping):
         raise SpecError("input: must be a mapping {shape: [...], bits: N, type: ...}")
@@ -268,27 +279,36 @@ def network_from_dict(d: Any) -> Network:
     if (
         not isinstance(shape, (list, tuple))
         or not shape
-        or any(isinstance(s, bool) or not isinstance(s, int) for s in shape)
+        or len(shape) > 4
+        or any(isinstance(s, bool) or not isinstance(s, int) or abs(s) > MAX_INT for s in shape)
     ):
-        raise SpecError(f"input: shape must be a list of integers, got {shape!r}")
+        raise SpecError(
+            f"input: shape must be a list of 1 to 4 integers up to {MAX_INT:,}, got "
+            f"{str(shape)[:60]}"
+        )
     bits = inp["bits"]
-    if isinstance(bits, bool) or not isinstance(bits, int):
-        raise SpecError(f"input: bits must be an integer, got {bits!r}")
+    if isinstance(bits, bool) or not isinstance(bits, int) or abs(bits) > MAX_INT:
+        raise SpecError(f"input: bits must be an integer, got {str(bits)[:30]}")
     in_type = None if inp.get("type") is None else _enum(NumType, inp["type"], "type", None)
     if in_type is NumType.BIPOLAR and bits != 1:
         raise SpecError(f"input: type bipolar needs bits 1, got {bits}")
     if in_type is NumType.LQ:
         raise SpecError("input: type lq applies to a layer's outputs, not the network input")
     clock = d.get("clock_mhz")
-    if clock is not None and (
-        isinstance(clock, bool) or not isinstance(clock, (int, float)) or not clock > 0
-    ):
-        raise SpecError(f"top level: clock_mhz must be a positive number, got {clock!r}")
+    if clock is not None:
+        if isinstance(clock, bool) or not isinstance(clock, (int, float)) or not clock > 0:
+            raise SpecError(f"top level: clock_mhz must be a positive number, got {clock!r}")
+        finite_in(clock, 0, MAX_CLOCK_MHZ, "top level: clock_mhz")
     layers = d["layers"]
     if not isinstance(layers, list):
         raise SpecError("top level: layers must be a list")
     if not layers:
         raise SpecError(f"network {name!r} has no layers")
+    if len(layers) > MAX_LAYERS:
+        raise SpecError(
+            f"network {name!r} has {len(layers):,} layers; at most {MAX_LAYERS:,} "
+            "(costmodels.validate.MAX_LAYERS)"
+        )
     return Network(
         name=name,
         input_shape=tuple(shape),
@@ -308,15 +328,7 @@ def load_network(path: str | Path) -> Network:
 
         return network_from_onnx(p)
     try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"spec file {str(p)!r} not found") from None
-    except OSError as exc:
-        raise SpecError(f"cannot read spec file {str(p)!r}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise SpecError(f"spec file {str(p)!r} is not UTF-8 text (a binary file?)") from None
-    try:
-        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+        data = read_document(p, "spec file", SpecError)  # costmodels.reading: the limits
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SpecError(f"spec file {str(p)!r} is not valid YAML/JSON: {first}") from None

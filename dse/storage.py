@@ -18,6 +18,7 @@ attributes (`ATTR_*` keys below); `load_study_record` returns a stored study as
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -26,7 +27,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,8 @@ from optuna.trial import FrozenTrial, TrialState
 from costmodels.errors import DseError, StorageError, StudyError
 from costmodels.types import Network
 from dse.config import Direction
-from dse.storage_safety import check_storage, read_only_url, short_db_error
+from dse.redact import display_url
+from dse.storage_safety import check_schema, check_storage, read_only_url, short_db_error
 from dse.workers import heartbeat_kwargs, retry_schema_race
 from search_spaces import choice_from_dict
 
@@ -65,13 +67,6 @@ RESOURCE_KEYS = ("lut", "dsp", "bram18", "uram")
 # ----------------------------------------------------------------------------- storage
 
 
-def display_url(url: str) -> str:
-    try:
-        return sa.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url
-
-
 def sqlite_path(url: str) -> Path | None:
     """The database file of an SQLite URL (None: a server database or in-memory SQLite)."""
     try:
@@ -90,7 +85,7 @@ def open_storage(url: str, *, create: bool, heartbeat: bool = False) -> RDBStora
     (nothing is created). Any failure becomes one-line `StorageError`."""
     path = sqlite_path(url)
     if path is not None:
-        if not create and not path.is_file():
+        if not create and not path.exists():
             raise StudyError(
                 f"no study storage at {display_url(url)} (file {str(path)!r} not found)"
             )
@@ -108,9 +103,12 @@ def open_storage(url: str, *, create: bool, heartbeat: bool = False) -> RDBStora
     kwargs: dict[str, Any] = {}
     if path is None and url.startswith(("postgresql", "mysql")):
         kwargs["connect_args"] = {"connect_timeout": 5}
+        kwargs["pool_pre_ping"] = True  # a connection the server dropped is replaced
     if path is not None:
         kwargs["connect_args"] = {"timeout": 30}
     try:
+        if path is None:  # dse.storage_safety: a server database dse did not create
+            _check_server_schema(url, kwargs)
         storage = retry_schema_race(  # dse.workers: workers creating the tables at once
             lambda: RDBStorage(
                 url,
@@ -124,6 +122,49 @@ def open_storage(url: str, *, create: bool, heartbeat: bool = False) -> RDBStora
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StorageError(f"cannot open storage {display_url(url)}: {msg}") from None
     return storage
+
+
+def _check_server_schema(url: str, kwargs: Mapping[str, Any]) -> None:
+    """`check_schema` on a server database, read-only, before Optuna creates tables."""
+    engine = sa.create_engine(url, **kwargs)
+    try:
+        tables = set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    check_schema(tables, display_url(url))
+
+
+def damage_error(exc: BaseException, url: str) -> DseError | None:
+    """The one-line error for what a damaged or unreachable study raises while it is read
+    (an attribute that is not JSON, a table or column gone, a dropped connection); None
+    for anything else."""
+    if isinstance(exc, DseError):
+        return exc
+    if isinstance(exc, ValueError):  # json.JSONDecodeError and Optuna's decoding errors
+        return StorageError(
+            f"storage {display_url(url)} is damaged: a stored value is not valid "
+            f"({_first_line(exc)}); left as it is - restore a backup"
+        )
+    if isinstance(exc, sa.exc.SQLAlchemyError):
+        return StorageError(f"cannot read storage {display_url(url)}: {short_db_error(exc)}")
+    return None
+
+
+@contextlib.contextmanager
+def reading(url: str) -> Iterator[None]:
+    """`damage_error` around reading a study."""
+    try:
+        yield
+    except Exception as exc:
+        err = damage_error(exc, url)
+        if err is None or err is exc:
+            raise
+        raise err from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _wal(engine: sa.Engine) -> None:
@@ -360,6 +401,11 @@ def find_study_id(storage: RDBStorage, name: str) -> int | None:
 
 def list_studies(url: str) -> list[StudyInfo]:
     """Every study in a storage, with counts and what it optimizes."""
+    with reading(url):  # a damaged study: one line
+        return _list_studies(url)
+
+
+def _list_studies(url: str) -> list[StudyInfo]:
     storage = open_storage(url, create=False)
     try:
         out: list[StudyInfo] = []
@@ -498,6 +544,11 @@ def trial_record(t: FrozenTrial) -> TrialRecord:
 
 def load_study_record(url: str, name: str | None) -> StudyRecord:
     """Read a study (the only one in the storage when `name` is None)."""
+    with reading(url):  # a damaged study: one line
+        return _load_study_record(url, name)
+
+
+def _load_study_record(url: str, name: str | None) -> StudyRecord:
     storage = open_storage(url, create=False)
     try:
         if name is None:

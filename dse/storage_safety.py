@@ -10,6 +10,13 @@ each case into one `StorageError` line before anything is written:
 - a storage a search must write to, on a read-only path (file or folder not writable, or
   a read-only mount);
 
+- a database that is neither empty nor an Optuna/dse storage (a foreign database that
+  happens to have a `studies` table is left byte-for-byte untouched), and an Optuna
+  storage with tables missing (`check_schema`, also run on server databases before
+  Optuna's `RDBStorage` would create the missing tables);
+- an in-memory SQLite URL (`sqlite://`, `sqlite:///:memory:`: the study would vanish
+  with the process) and a path that is not a regular file (a character device);
+
 and `short_db_error` shortens a driver error (disk full, database locked, ...) to its first
 line with a hint.
 """
@@ -56,10 +63,83 @@ def _writable(path: Path) -> str | None:
     return None
 
 
+OPTUNA_TABLES = frozenset(
+    {
+        "studies",
+        "study_directions",
+        "study_system_attributes",
+        "study_user_attributes",
+        "trial_heartbeats",
+        "trial_intermediate_values",
+        "trial_params",
+        "trial_system_attributes",
+        "trial_user_attributes",
+        "trial_values",
+        "trials",
+        "version_info",
+    }
+)
+"""Optuna's RDB schema (optuna/storages/_rdb/models.py, Optuna 3-5)."""
+DSE_TABLES = frozenset({"alembic_version", "dse_accuracy_cache"})
+"""Tables dse (or Optuna's migrations) add next to Optuna's."""
+
+
+def _in_memory(url: str) -> bool:
+    try:
+        u = sa.engine.make_url(url)
+    except Exception:
+        return False
+    return u.get_backend_name() == "sqlite" and (not u.database or u.database == ":memory:")
+
+
+def check_schema(tables: set[str], where: str) -> None:
+    """Refuse a database dse did not create or recognize: it must be empty, or hold
+    Optuna's tables (all of them) and nothing but dse's own beside them."""
+    if not tables:
+        return
+    foreign = sorted(tables - OPTUNA_TABLES - DSE_TABLES)
+    optuna_made = {"version_info", "alembic_version"} <= tables  # Optuna writes both first
+    if (tables & OPTUNA_TABLES and not optuna_made) or (foreign and not optuna_made):
+        listed = ", ".join(sorted(tables - DSE_TABLES)[:4])
+        raise StorageError(
+            f"storage {where} is a database dse did not create (tables {listed}"
+            f"{', ...' if len(tables) > 4 else ''}); left untouched, pick another --storage"
+        )
+    missing = sorted(OPTUNA_TABLES - tables) if optuna_made else []
+    if missing:
+        raise StorageError(
+            f"storage {where} is damaged: Optuna tables missing ({', '.join(missing[:4])}"
+            f"{', ...' if len(missing) > 4 else ''}); left untouched - restore a backup"
+        )
+
+
+def _sqlite_tables(path: Path) -> set[str]:
+    """The table names of a SQLite file, read without writing (`immutable` on a read-only
+    mount, where a WAL database cannot get its `-shm` index)."""
+    flags = "mode=ro&immutable=1" if _writable(path.parent) == _RO_FS else "mode=ro"
+    conn = sqlite3.connect(f"file:{path}?{flags}", uri=True, timeout=30)
+    try:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    finally:
+        conn.close()
+    return {str(r[0]) for r in rows if not str(r[0]).startswith("sqlite_")}
+
+
 def check_storage(url: str, *, write: bool) -> None:
-    """Refuse, before opening, a SQLite storage that is not a database, is corrupt, or (when
-    `write`) cannot be written. Server URLs pass through (their errors come at connect)."""
+    """Refuse, before opening, a SQLite storage that is not a database, is corrupt, is not
+    dse's (or is damaged), or (when `write`) cannot be written; an in-memory one. Server
+    URLs pass through (their errors come at connect; `check_schema` runs once connected)."""
+    if _in_memory(url):
+        raise StorageError(
+            f"storage {url!r} is an in-memory SQLite database: a study there vanishes when "
+            "dse exits; give a file, e.g. sqlite:///runs/dse.db"
+        )
     path = sqlite_file(url)
+    if path is not None and path.exists() and not path.is_dir() and not path.is_file():
+        raise StorageError(
+            f"storage {str(path)!r} is not a regular file (a device, FIFO or socket); "
+            "left untouched, give a SQLite file"
+        )
     if path is None or not path.exists():
         if path is not None and write and path.parent.is_dir():
             why = _writable(path.parent)
@@ -95,6 +175,14 @@ def check_storage(url: str, *, write: bool) -> None:
             )
     if head and write:
         _quick_check(path)
+    if head:
+        try:
+            tables = _sqlite_tables(path)
+        except sqlite3.Error as exc:
+            raise StorageError(
+                f"cannot open storage {str(path)!r}: {short_db_error(exc)}"
+            ) from None
+        check_schema(tables, repr(str(path)))
 
 
 def _free_bytes(folder: Path) -> int | None:
@@ -166,4 +254,11 @@ def short_db_error(exc: BaseException) -> str:
     return first
 
 
-__all__ = ["check_storage", "read_only_url", "short_db_error", "sqlite_file"]
+__all__ = [
+    "OPTUNA_TABLES",
+    "check_schema",
+    "check_storage",
+    "read_only_url",
+    "short_db_error",
+    "sqlite_file",
+]

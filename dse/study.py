@@ -28,7 +28,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 import dse
-from costmodels.errors import DseError, StudyError
+from costmodels.errors import StudyError
 from dse.config import (
     OBJECTIVES,
     Direction,
@@ -47,6 +47,7 @@ from dse.problem import (
     load_workload,
     pareto_mask,
 )
+from dse.redact import redact, storage_default
 from dse.samplers import make_sampler, resolve_sampler
 from dse.storage import (
     ATTR_ACCURACY,
@@ -60,6 +61,7 @@ from dse.storage import (
     StudyInfo,
     StudyRecord,
     TrialRecord,
+    damage_error,
     display_url,
     find_study_id,
     list_studies,
@@ -213,10 +215,13 @@ def run_search(
         guard = StudyGuard(storage, sid, cfg.storage, shared=mode is StorageMode.DIRECT)
         everything = storage.get_all_trials(sid, deepcopy=False)
         stored = [t for t in everything if t.state.is_finished()]
-    except DseError:
+    except Exception as exc:
         storage.remove_session()
         storage.engine.dispose()
-        raise
+        err = damage_error(exc, cfg.storage)  # dse.storage: a damaged study is one line
+        if err is None or err is exc:
+            raise
+        raise err from None
 
     seed = cfg.seed + 7919 * len(stored)  # a resumed run must not replay the same draws
     sampler = make_sampler(
@@ -401,13 +406,26 @@ def _pareto_dicts(
 
 
 def resume_hint(cfg: StudyConfig, argv: Iterable[str]) -> list[str]:
-    """The arguments that resume this study: the given ones plus --study/--storage."""
+    """The arguments that resume this study: the given ones plus --study/--storage (not
+    when the storage came from `DSE_STORAGE`), with any storage password masked
+    (`dse.redact`: it is printed)."""
     args = list(argv)
     if "--study" not in args and not any(a.startswith("--study=") for a in args):
         args += ["--study", cfg.study_name()]
-    if "--storage" not in args and not any(a.startswith("--storage=") for a in args):
+    if (
+        "--storage" not in args
+        and not any(a.startswith("--storage=") for a in args)
+        and storage_default("") != cfg.storage
+    ):
         args += ["--storage", cfg.storage]
-    return args
+    out: list[str] = []
+    for i, a in enumerate(args):
+        if i > 0 and args[i - 1] == "--storage":
+            a = display_url(a)
+        elif a.startswith("--storage="):
+            a = "--storage=" + display_url(a.removeprefix("--storage="))
+        out.append(redact(a))
+    return out
 
 
 __all__ = [

@@ -23,7 +23,7 @@ import dse.cli.studies
 import dse.cli.twin  # noqa: F401
 from costmodels.errors import DseError
 from dse.cli.app import app
-from dse.cli.common import err_console
+from dse.cli.common import print_error
 
 __all__ = ["app", "main"]
 
@@ -43,25 +43,58 @@ except ImportError:  # pragma: no cover - depends on the installed typer
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `dse` console script."""
+    """Entry point of the `dse` console script. Every error leaves as one line (passwords
+    masked, control characters escaped: `dse.cli.common.error_line`) and an exit code."""
     try:
         result = app(args=argv, standalone_mode=False)
+        code = result if isinstance(result, int) else 0
     except _EXIT as exc:
-        return int(getattr(exc, "exit_code", 0) or 0)
+        code = int(getattr(exc, "exit_code", 0) or 0)
     except _ABORT:
-        err_console.print("error: aborted", markup=False, highlight=False)
+        print_error("aborted")
         return 130
     except _USAGE as exc:
         message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+        print_error(message)
         return int(getattr(exc, "exit_code", 2))
     except DseError as exc:
-        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        print_error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
-        err_console.print("error: interrupted", markup=False, highlight=False)
+        print_error("interrupted")
         return 130
-    return result if isinstance(result, int) else 0
+    except (RecursionError, MemoryError) as exc:
+        print_error(f"the input is too large or nested too deeply ({type(exc).__name__})")
+        return 1
+    except OSError as exc:  # an output that cannot be written (/dev/full, a closed pipe)
+        print_error(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+        return 1
+    except Exception as exc:  # a bug: still one line, never a traceback
+        text = str(exc).strip().splitlines()
+        print_error(
+            f"unexpected {type(exc).__name__}{': ' + text[0] if text else ''} "
+            "(a bug in dse; please report it with the command line)"
+        )
+        return 1
+    return _flush_stdout(code)
+
+
+def _flush_stdout(code: int) -> int:
+    """Flush stdout; a full disk or a closed pipe becomes one error line, exit 1 (and
+    Python's own flush at exit is kept quiet)."""
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        import os
+
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        print_error(f"cannot write the output: {exc.strerror or exc}")
+        return 1
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,19 +4,56 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
-console = Console()
-err_console = Console(stderr=True)
+from dse.redact import redact
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROL_OR_NEWLINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+MAX_ERROR_CHARS = 600
+
+
+def escape_controls(text: str, *, newlines: bool = True) -> str:
+    """`text` with terminal control characters (ESC, NUL, ...) shown as `\\x1b` escapes,
+    so a name from somebody else's file cannot drive the terminal (ANSI injection)."""
+    pattern = _CONTROL if newlines else _CONTROL_OR_NEWLINE
+    return pattern.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+class SafeConsole(Console):
+    """A rich console that escapes control characters in every string it renders (tables,
+    titles, lines); rich's own styling still reaches the terminal."""
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        return super().render_str(escape_controls(text), **kwargs)
+
+
+console = SafeConsole()
+err_console = SafeConsole(stderr=True)
+
+
+def error_line(message: str) -> str:
+    """The one line printed for an error: passwords masked (`dse.redact`), control
+    characters and newlines escaped, at most `MAX_ERROR_CHARS` characters."""
+    text = escape_controls(redact(str(message)), newlines=False)
+    if len(text) > MAX_ERROR_CHARS:
+        text = text[: MAX_ERROR_CHARS - 3] + "..."
+    return f"error: {text}"
+
+
+def print_error(message: str) -> None:
+    err_console.print(error_line(message), markup=False, highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print a one-line error to stderr and exit with `code` (2: usage, 1: runtime)."""
-    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    print_error(message)
     raise typer.Exit(code)
 
 

@@ -30,6 +30,7 @@ from costmodels.calibration.profile import (
     part_family,
 )
 from costmodels.errors import ConfigError
+from costmodels.validate import MAX_CLOCK_MHZ, finite_in
 from dse.cli.app import app
 from dse.cli.common import console, print_json
 from dse.spec import load_network
@@ -62,6 +63,8 @@ def run_estimate(
     """Load the spec and device and estimate (the plain function behind the command)."""
     if clock_mhz is not None and not clock_mhz > 0:
         raise ConfigError(f"--clock-mhz {clock_mhz} must be positive")
+    if clock_mhz is not None:  # costmodels.validate: finite, in range
+        finite_in(clock_mhz, 0, MAX_CLOCK_MHZ, "--clock-mhz", ConfigError)
     network = load_network(spec)
     device = get_device(device_name)
     if estimator is Estimator.FINN:

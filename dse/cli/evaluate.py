@@ -12,6 +12,7 @@ from rich.table import Table
 from costmodels.errors import ConfigError
 from costmodels.network import resolve
 from costmodels.types import Network
+from costmodels.validate import MAX_SEED, int_in
 from dse.cli.app import app
 from dse.cli.common import console, err_console, print_json
 
@@ -28,6 +29,7 @@ def workloads_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the built-in workloads (float accuracy once trained; nothing is trained here)."""
+    int_in(seed, 0, MAX_SEED, "--seed", ConfigError)
     from dse.nn.workloads import BUILTINS, cached_float_path, load_workload, prepare_network
 
     rows: list[dict[str, Any]] = []
@@ -89,6 +91,7 @@ def evaluate_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Quantize (and prune) a workload as given, fine-tune briefly, print its accuracy."""
+    int_in(seed, 0, MAX_SEED, "--seed", ConfigError)  # costmodels.validate
     from dse.nn.cache import AccuracyCache
     from dse.nn.choices import apply_choices, read_choices, read_input_bits, uniform_choices
     from dse.nn.evaluate import DEFAULT_FINETUNE_STEPS, AccuracyEvaluator, QuantPolicy

@@ -14,7 +14,7 @@ from dse.cli.common import err_console
 from dse.config import DEFAULT_STORAGE
 from dse.export import ExportFormat, export_design, finn_folding, spec_files
 from dse.finn_folding import FinnFlow
-from dse.report import check_writable
+from dse.outputs import check_output, write_output
 from dse.storage import load_study_record
 
 
@@ -22,7 +22,9 @@ from dse.storage import load_study_record
 def export(
     trial: Annotated[int, typer.Option(help="Trial number (see dse report).")],
     study: Annotated[str | None, typer.Option(help="Study name (the only one if omitted).")] = None,
-    storage: Annotated[str, typer.Option(help="SQLAlchemy URL.")] = DEFAULT_STORAGE,
+    storage: Annotated[
+        str, typer.Option(help="SQLAlchemy URL.", envvar="DSE_STORAGE")
+    ] = DEFAULT_STORAGE,
     fmt: Annotated[ExportFormat, typer.Option("--format", help="What to write.")] = (
         ExportFormat.SPEC
     ),
@@ -49,12 +51,12 @@ def export(
 ) -> None:
     """Write one design of a study as a network spec or a FINN folding config (with
     -o, the design's bit-widths and pruning go beside it as <stem>.spec.yaml)."""
-    if output is not None:
-        check_writable(output)
+    if output is not None:  # dse.outputs: never onto the storage or a database
+        check_output(output, storage=storage)
     record = load_study_record(storage, study)
     files = spec_files(record, trial) if fmt is ExportFormat.SPEC else None
     if output is not None and files is not None:
-        _write_parts(files, output)  # a twin pair: <stem>.compressed / .accurate
+        _write_parts(files, output, storage)  # a twin pair: <stem>.compressed / .accurate
         return
     if fmt is ExportFormat.FINN_FOLDING:
         folding = finn_folding(
@@ -70,7 +72,7 @@ def export(
         text = json.dumps(folding.config, indent=2) + "\n"
         if output is not None:
             beside = output.with_name(f"{output.stem}.spec.yaml")
-            check_writable(beside)
+            check_output(beside, storage=storage)
             _write(output, text)
             _write(beside, export_design(record, trial, ExportFormat.SPEC))
             err_console.print(
@@ -90,22 +92,13 @@ def export(
 
 
 def _write(path: Path, text: str) -> None:
-    try:
-        path.write_text(text)
-    except OSError as exc:
-        from costmodels.errors import ConfigError
-
-        raise ConfigError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    write_output(path, text)  # dse.outputs: a failed write is an error, never "wrote"
 
 
-def _write_parts(files: dict[str, str], output: Path) -> None:
-    from costmodels.errors import ConfigError
+def _write_parts(files: dict[str, str], output: Path, storage: str) -> None:
 
     for half, text in files.items():
         path = output.with_name(f"{output.stem}.{half}{output.suffix or '.yaml'}")
-        check_writable(path)
-        try:
-            path.write_text(text)
-        except OSError as exc:
-            raise ConfigError(f"cannot write {str(path)!r}: {exc.strerror or exc}") from None
+        check_output(path, storage=storage)
+        write_output(path, text)
         err_console.print(f"wrote {path} ({half} half)", markup=False, highlight=False)

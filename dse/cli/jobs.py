@@ -17,7 +17,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from costmodels.errors import ConfigError
-from dse.cli.common import err_console, print_json
+from dse.cli.common import err_console, print_error, print_json
 from dse.cli.render import render_summary
 from dse.config import StorageMode, StudyConfig
 from dse.jobs import count_finished, study_summary
@@ -86,7 +86,7 @@ def run_jobs(cfg: StudyConfig, jobs: int, params: Mapping[str, Any], *, as_json:
     if failed and len(failed) == len(results):
         _, code, line = failed[0]
         msg = line.removeprefix("error: ") if line else f"worker exited with code {code}"
-        err_console.print(f"error: {msg}", markup=False, soft_wrap=True)
+        print_error(msg)
         raise typer.Exit(code if code > 0 else 1)
     summary = study_summary(cfg, name, before, elapsed)
     summary.interrupted = any(c == 130 for c in codes)
@@ -95,7 +95,7 @@ def run_jobs(cfg: StudyConfig, jobs: int, params: Mapping[str, Any], *, as_json:
     else:
         render_summary(summary)
     for i, code, line in failed:
-        err_console.print(f"error: worker {i} failed (exit {code}): {line}", markup=False)
+        print_error(f"worker {i} failed (exit {code}): {line.removeprefix('error: ')}")
     if failed:
         raise typer.Exit(1)
     if summary.interrupted:

@@ -8,6 +8,7 @@ import shlex
 from rich.table import Table
 
 from dse.cli.common import console
+from dse.redact import display_url, storage_default
 from dse.study import SearchSummary
 
 
@@ -41,7 +42,12 @@ def render_summary(s: SearchSummary) -> None:
     if len(s.pareto) > 30:
         console.print(f"... {len(s.pareto) - 30} more (dse report)", markup=False)
     console.print(
-        f"details: dse report --study {shlex.quote(s.study)} --storage {shlex.quote(s.storage)}",
+        f"details: dse report --study {shlex.quote(s.study)}"
+        + (
+            ""
+            if storage_default("") == s.storage  # dse.redact: DSE_STORAGE supplies it
+            else f" --storage {shlex.quote(display_url(s.storage))}"
+        ),
         markup=False,
         highlight=False,
     )

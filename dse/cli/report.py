@@ -16,8 +16,8 @@ from dse.cli.app import app
 from dse.cli.common import console, print_json
 from dse.config import DEFAULT_STORAGE
 from dse.modes import view_of
+from dse.outputs import PLOT_SUFFIXES, check_output
 from dse.report import (
-    check_writable,
     counts,
     front_rows,
     hypervolume,
@@ -59,18 +59,21 @@ def _fmt(v: Any, digits: int = 3) -> str:
 @app.command("report")
 def report(
     study: Annotated[str | None, typer.Option(help="Study name (the only one if omitted).")] = None,
-    storage: Annotated[str, typer.Option(help="SQLAlchemy URL.")] = DEFAULT_STORAGE,
+    storage: Annotated[
+        str, typer.Option(help="SQLAlchemy URL.", envvar="DSE_STORAGE")
+    ] = DEFAULT_STORAGE,
     fmt: Annotated[ReportFormat, typer.Option("--format", help="Output format.")] = (
         ReportFormat.TABLE
     ),
     plot_path: Annotated[
-        Path | None, typer.Option("--plot", help="Write a Pareto plot PNG.", dir_okay=False)
+        Path | None,
+        typer.Option("--plot", help="Write a Pareto plot (.png, .pdf, .svg).", dir_okay=False),
     ] = None,
     trial: Annotated[int | None, typer.Option(help="Show one trial in full, per layer.")] = None,
 ) -> None:
     """Show the feasible Pareto front of a study (or one trial in full)."""
-    if plot_path is not None:
-        check_writable(plot_path)
+    if plot_path is not None:  # dse.outputs: never onto the storage or a database
+        check_output(plot_path, storage=storage, suffixes=PLOT_SUFFIXES, what="plot")
     record = load_study_record(storage, study)
     if trial is not None:
         detail = trial_detail(record, trial)

@@ -18,7 +18,7 @@ from dse.cli.common import err_console, print_json
 from dse.cli.render import compact as _fmt
 from dse.cli.render import render_summary
 from dse.config import DEFAULT_STORAGE, build_config, load_config_file
-from dse.storage import display_url
+from dse.redact import display_url
 from dse.study import Progress as SearchProgress
 from dse.study import SearchSummary, resume_hint, run_search
 

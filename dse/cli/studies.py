@@ -15,7 +15,9 @@ from dse.storage import display_url, list_studies
 
 @app.command("studies")
 def studies(
-    storage: Annotated[str, typer.Option(help="SQLAlchemy URL.")] = DEFAULT_STORAGE,
+    storage: Annotated[
+        str, typer.Option(help="SQLAlchemy URL.", envvar="DSE_STORAGE")
+    ] = DEFAULT_STORAGE,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the studies in a storage with their trial counts, objectives and device."""

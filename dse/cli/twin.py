@@ -13,9 +13,11 @@ from rich.table import Table
 
 from costmodels.errors import ConfigError
 from costmodels.estimate import Template
+from costmodels.validate import MAX_CLOCK_MHZ, MAX_SEED, finite_in, int_in
 from dse.cli.app import app
 from dse.cli.common import console, err_console, print_json
 from dse.config import DEFAULT_STORAGE
+from dse.outputs import check_output
 from dse.twin.evaluate import SweepReport, run_twin_sweep
 from dse.twin.resources import OverheadModel
 from dse.twin.schedule import Margin
@@ -230,10 +232,17 @@ def twin_sweep_command(
 ) -> None:
     """Sweep the confidence threshold T of a compressed/accurate pair (TwinDNN)."""
     ts = parse_thresholds(thresholds) if thresholds is not None else None
+    int_in(seed, 0, MAX_SEED, "--seed", ConfigError)  # costmodels.validate
+    if clock_mhz is not None:
+        finite_in(clock_mhz, 0, MAX_CLOCK_MHZ, "--clock-mhz", ConfigError)
+    if points > 100_000:
+        raise ConfigError(f"--points {points} is more than 100,000")
     if points < 3:
         raise ConfigError(f"--points {points} must be >= 3")
     if plot is not None and plot.suffix.lower() != ".png":
         raise ConfigError(f"--plot {plot} must be a .png file")
+    if plot is not None:
+        check_output(plot, storage=storage, what="plot")
     model = OverheadModel.parse(overhead)
     halves = None
     if trial is not None:

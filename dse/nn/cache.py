@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from costmodels.errors import StorageError
+from dse.redact import display_url
 
 TABLE = "dse_accuracy_cache"
 
@@ -61,6 +62,15 @@ class AccuracyCache:
         try:
             engine = self._given_engine
             if engine is None:
+                from dse.storage_safety import check_schema, check_storage
+
+                check_storage(url, write=True)  # never a table in somebody else's database
+                if sa.engine.make_url(url).get_backend_name() != "sqlite":
+                    probe = sa.create_engine(url)
+                    try:
+                        check_schema(set(sa.inspect(probe).get_table_names()), display_url(url))
+                    finally:
+                        probe.dispose()
                 kwargs: dict[str, Any] = {}
                 if url.startswith("sqlite"):
                     kwargs["connect_args"] = {"timeout": 60}
@@ -72,7 +82,9 @@ class AccuracyCache:
                 if not sa.inspect(engine).has_table(TABLE):
                     raise
         except SQLAlchemyError as exc:
-            raise StorageError(f"cannot open the accuracy cache at {url}: {_short(exc)}") from None
+            raise StorageError(
+                f"cannot open the accuracy cache at {display_url(url)}: {_short(exc)}"
+            ) from None
         return engine
 
     def get(self, key: str) -> float | None:

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from costmodels.errors import SpecError
+from costmodels.reading import read_document
 from costmodels.types import Arith, LayerChoice, Network, NumType, WType
 
 CHOICE_KEYS = ("w_bits", "a_bits", "w_type", "a_type", "pe", "simd", "mmv", "arith", "prune")
@@ -34,10 +35,8 @@ def read_choices(path: str | Path) -> dict[str, dict[str, Any]]:
     """Read a choices file into {layer name: {key: value}} (keys checked, values not yet)."""
     p = Path(path)
     try:
-        doc = yaml.safe_load(p.read_text())
-    except FileNotFoundError:
-        raise SpecError(f"no such file: {p}") from None
-    except (OSError, yaml.YAMLError) as exc:
+        doc = read_document(p, "choices file", SpecError)  # costmodels.reading: limits
+    except (yaml.YAMLError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SpecError(f"cannot read {p}: {first}") from None
     if isinstance(doc, Mapping) and "layers" in doc:
@@ -65,7 +64,7 @@ def read_choices(path: str | Path) -> dict[str, dict[str, Any]]:
 
 def read_input_bits(path: str | Path) -> int | None:
     """`input: {bits: N}` of a choices/spec file, if present (call after `read_choices`)."""
-    doc = yaml.safe_load(Path(path).read_text())
+    doc = read_document(path, "choices file", SpecError)
     inp = doc.get("input") if isinstance(doc, Mapping) else None
     if not isinstance(inp, Mapping) or "bits" not in inp:
         return None

@@ -35,6 +35,7 @@ import torch
 from torch import Tensor, nn
 
 from costmodels.errors import WorkloadError
+from costmodels.reading import check_npz
 from costmodels.types import Network
 from dse.nn.models import MLP, model_for_shape
 from dse.nn.trace import TracedModel, to_network, trace_model
@@ -210,6 +211,10 @@ def _from_factory(spec: str, seed: int) -> WorkloadData:
     try:
         try:
             module = importlib.import_module(module_name)
+        except SystemExit as exc:
+            raise WorkloadError(
+                f"workload module {module_name!r} called exit({exc.code!r}) while importing"
+            ) from None
         except Exception as exc:
             raise WorkloadError(
                 f"cannot import workload module {module_name!r} (from {cwd} and the installed "
@@ -231,6 +236,10 @@ def _from_factory(spec: str, seed: int) -> WorkloadData:
             result = factory()
         except WorkloadError:
             raise
+        except SystemExit as exc:  # `builtins:exit`, sys.exit() in a factory: not a success
+            raise WorkloadError(
+                f"workload factory {spec} called exit({exc.code!r}) instead of returning data"
+            ) from None
         except Exception as exc:
             raise WorkloadError(f"workload factory {spec} failed: {_one_line(exc)}") from None
     finally:
@@ -259,8 +268,7 @@ def _from_factory(spec: str, seed: int) -> WorkloadData:
 
 
 def _from_npz(path: Path) -> WorkloadData:
-    if not path.is_file():
-        raise WorkloadError(f"no such data file: {path}")
+    check_npz(path, WorkloadError)  # costmodels.reading: regular file, inflated size bounded
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}

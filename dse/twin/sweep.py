@@ -12,6 +12,7 @@ point wins; when latency does not vary, the most accurate one.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -128,7 +129,11 @@ def plot_sweep(
         ax.legend(fontsize=7, loc="upper left")
         fig.tight_layout()
         out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out)
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
     finally:
         plt.close(fig)
+    from dse.outputs import write_output  # a failed write is an error (/dev/full)
+
+    write_output(out, buf.getvalue())
     return out

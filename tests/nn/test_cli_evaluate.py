@@ -93,7 +93,7 @@ def test_evaluate_spec_file_and_kl_report(
         (["--w-bits", "0"], "--w-bits 0 is out of range"),
         (["--w-bits", "4", "--spec", "x.yaml"], "either --spec or --w-bits"),
         (["--finetune-steps", "-1"], "must be >= 0"),
-        (["--spec", "nope.yaml"], "no such file"),
+        (["--spec", "nope.yaml"], "not found"),
         (["--spec", "bad_layer.yaml"], "no compute layer 'conv9'"),
         (["--spec", "bad_key.yaml"], "unknown key 'wbits'"),
         (["--spec", "prune_all.yaml"], "would remove every filter"),

@@ -77,7 +77,7 @@ def test_factory_from_cwd_trains_and_caches(user_dir: Path) -> None:
         ("userwl:wrong_labels", "same N"),
         ("userwl:boom", "RuntimeError: no data here"),
         ("nosuch", "unknown workload 'nosuch'"),
-        ("missing.npz", "no such data file"),
+        ("missing.npz", "not found"),
     ],
 )
 def test_bad_workloads_are_one_line_errors(user_dir: Path, spec: str, words: str) -> None:

@@ -10,8 +10,13 @@ rows are inputs that are odd but valid and must succeed cleanly.
 
 from __future__ import annotations
 
+import io
+import sqlite3
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
 TFC = str(REPO / "examples" / "tfc-w1a1.yaml")
@@ -49,6 +54,53 @@ def _spec(**fc0: object) -> str:
 
 
 _DROP = object()
+
+_BOMB = "".join(
+    f"{a}: &{a} [{', '.join([f'*{p}'] * 9) if p else ', '.join(['lol'] * 9)}]\n"
+    for p, a in zip(["", *"abcdefgh"], "abcdefghi", strict=True)
+)
+"""The "billion laughs": 9 anchors, each a list of 9 aliases of the one before (9^9 values)."""
+_DEEP_YAML = "name: t\nlayers: " + "[" * 50_000 + "]" * 50_000 + "\n"
+_DEEP_JSON = '{"name": "t", "layers": ' + "[" * 50_000 + "]" * 50_000 + "}"
+_HUGE_NET = "name: t\ninput: {shape: [8], bits: 8}\nlayers:\n" + "".join(
+    f"- {{name: l{i}, op: dense, out_features: 8, w_bits: 2, a_bits: 2}}\n" for i in range(10_001)
+)
+
+
+def _npz(**arrays: object) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)  # type: ignore[arg-type]
+    return buf.getvalue()
+
+
+def _npz_data(y_train: object) -> bytes:
+    x = np.zeros((8, 4), dtype=np.float32)
+    return _npz(x_train=x, y_train=y_train, x_val=x, y_val=np.arange(8) % 2)
+
+
+def _npz_header_lie() -> bytes:
+    """An .npz whose one array's header claims 10^6 x 10^6 floats (4 TB) over 16 bytes."""
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000, 1000000), }"
+    header += " " * (63 - (10 + len(header)) % 64) + "\n"
+    blob = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode() + bytes(16)
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("x_train.npy", blob)
+    return buf.getvalue()
+
+
+def _foreign_sqlite() -> bytes:
+    """A database somebody else made that happens to have a `studies` table."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "theirs.db"
+        conn = sqlite3.connect(path)
+        conn.execute("create table studies (id integer primary key, title text)")
+        conn.execute("insert into studies (title) values ('field notes')")
+        conn.commit()
+        conn.close()
+        return path.read_bytes()
 
 
 def _yaml(v: object) -> str:
@@ -217,6 +269,72 @@ CASES: tuple[Case, ...] = (
          files={"notes.txt": "not a database\n" * 100}),
     Case("option-unknown", "unknown option `--trails`", _search("--trails", "5"), "trails"),
     Case("jobs-zero", "`--jobs 0`", _search("--jobs", "0"), "jobs"),
+    # --- resource exhaustion (costmodels.reading, costmodels.validate)
+    Case("yaml-alias-bomb", "YAML alias bomb (\"billion laughs\") as spec",
+         _est("{dir}/bomb.yaml"), "alias bomb", files={"bomb.yaml": _BOMB}),
+    Case("device-alias-bomb", "YAML alias bomb as device file",
+         ("estimate", TFC, "--device", "{dir}/dev.yaml"), "alias bomb",
+         files={"dev.yaml": _BOMB}),
+    Case("config-alias-bomb", "YAML alias bomb as study config",
+         ("search", "--config", "{dir}/c.yaml", "--storage", "{db}"), "alias bomb",
+         files={"c.yaml": _BOMB}),
+    Case("yaml-deep", "YAML nested 50,000 deep", _est("{dir}/deep.yaml"), "nested deeper",
+         files={"deep.yaml": _DEEP_YAML}),
+    Case("json-deep", "JSON nested 50,000 deep", _est("{dir}/deep.json"), "nested deeper",
+         files={"deep.json": _DEEP_JSON}),
+    Case("spec-dev-zero", "`/dev/zero` as spec", _est("/dev/zero"), "not a regular file"),
+    Case("net-10k-layers", "a 10,001-layer network", _search(workload="{dir}/big.yaml"),
+         "at most 2,048", files={"big.yaml": _HUGE_NET}),
+    Case("bits-range-huge", "`--w-bits 1-100000000000`", _search("--w-bits", "1-100000000000"),
+         "too wide"),
+    Case("out-features-401-digits", "401-digit `out_features`", _est("{dir}/s.yaml"),
+         "larger than", files={"s.yaml": _spec(out_features=int("9" * 401))}),
+    Case("npz-header-lie", "`.npz` whose array header claims 4 TB",
+         ("evaluate", "--workload", "{dir}/d.npz"), "inflates", files={"d.npz": _npz_header_lie()}),
+    # --- non-finite and out-of-range numbers
+    Case("clock-inf-spec", "`clock_mhz: .inf` in a spec", _est("{dir}/s.yaml"), "clock_mhz",
+         files={"s.yaml": _GOOD.replace("layers:", "clock_mhz: .inf\nlayers:", 1)}),
+    Case("clock-inf-cli", "`--clock-mhz inf`", _search("--clock-mhz", "inf"), "finite"),
+    Case("clock-inf-estimate", "`dse estimate --clock-mhz inf`",
+         (*_est(TFC), "--clock-mhz", "inf"), "finite"),
+    Case("timeout-nan", "`--timeout nan`", _search("--timeout", "nan"), "finite"),
+    Case("seed-negative", "`--seed -1`", _search("--seed", "-1"), "seed"),
+    Case("seed-2-64", "`--seed 18446744073709551616` (2^64)",
+         _search("--seed", str(2**64)), "seed"),
+    Case("npz-nan-labels", "NaN labels in an `.npz`", ("evaluate", "--workload", "{dir}/d.npz"),
+         "integer class labels",
+         files={"d.npz": _npz_data(np.array([0, 1, np.nan, 1, 0, 1, 0, 1]))}),
+    Case("npz-string-labels", "string labels in an `.npz`",
+         ("evaluate", "--workload", "{dir}/d.npz"), "integer class labels",
+         files={"d.npz": _npz_data(np.array(["a", "b"] * 4))}),
+    # --- terminal control characters
+    Case("name-escape", "layer name holding an ESC sequence", _est("{dir}/s.yaml"),
+         "control character", files={"s.yaml": _spec(name="fc\\e[31m0")}),
+    Case("name-nul", "layer name holding NUL", _est("{dir}/s.yaml"), "control character",
+         files={"s.yaml": _spec(name="fc\\0")}),
+    # --- odd storages and other people's files
+    Case("storage-memory", "`sqlite:///:memory:` as storage",
+         _search("--storage", "sqlite:///:memory:"), "in-memory", code=1),
+    Case("storage-memory-bare", "`sqlite://` as storage", _search("--storage", "sqlite://"),
+         "in-memory", code=1),
+    Case("storage-char-device", "a character device as storage (`/dev/null`)",
+         _search("--storage", "sqlite:////dev/null"), "not a regular file", code=1),
+    Case("storage-foreign", "a foreign SQLite database with a `studies` table",
+         _search("--storage", "sqlite:///{dir}/theirs.db"), "did not create", code=1,
+         files={"theirs.db": _foreign_sqlite()}),
+    Case("export-onto-storage", "`dse export -o` onto the study's own database",
+         ("export", "--storage", "{study_db}", "--trial", "0", "-o", "{study_path}"),
+         "study's storage"),
+    Case("plot-onto-storage", "`dse report --plot` onto the study's database (`.png` name)",
+         ("report", "--storage", "sqlite:///{dir}/s.png", "--plot", "{dir}/s.png"),
+         "study's storage", files={"s.png": b""}),
+    Case("plot-extension", "`--plot front.gif` (unknown extension)",
+         ("report", "--storage", "{study_db}", "--plot", "{dir}/front.gif"), "extension"),
+    Case("export-dev-full", "`dse export -o /dev/full` (the write fails)",
+         ("export", "--storage", "{study_db}", "--trial", "0", "-o", "/dev/full"),
+         "No space left"),
+    Case("factory-exit", "`--workload builtins:exit` (a factory that exits)",
+         ("evaluate", "--workload", "builtins:exit"), "called exit"),
 )
 # fmt: on
 """`code=0`: accepted on purpose (the docs table says what the user gets)."""

@@ -33,6 +33,7 @@ def materialize(case: Case, folder: Path, study_db: Path) -> list[str]:
         a.replace("{dir}", str(folder))
         .replace("{db}", f"sqlite:///{folder / 'x.db'}")
         .replace("{study_db}", f"sqlite:///{study_db}")
+        .replace("{study_path}", str(study_db))
         for a in case.args
     ]
 

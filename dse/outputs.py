@@ -1,0 +1,133 @@
+"""The one guard for every file dse writes on request (`export -o`, `report --plot`,
+`twin-sweep --plot`): checked before any work, written so that a failure is one line.
+
+`check_output` refuses, before anything is computed:
+- a folder, a missing or unwritable folder;
+- the study's own storage (the SQLite file or its `-wal`/`-shm`/`-journal`/`.lock`
+  companions): exporting onto it would destroy the study;
+- any existing SQLite database (its header): dse never overwrites a database;
+- an extension the writer does not produce (plots: `.png`, `.pdf`, `.svg`).
+
+`write_output` writes a regular file through a temporary file in the same folder and
+`os.replace` (the old file stays whole if the disk fills up) and a device or pipe
+directly, flushing and closing inside the check, so `/dev/full` is an error, never
+"written".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import stat
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from costmodels.errors import ConfigError
+from dse.storage_safety import SQLITE_MAGIC, sqlite_file
+
+PLOT_SUFFIXES = (".png", ".pdf", ".svg")
+_COMPANIONS = ("", "-wal", "-shm", "-journal", ".lock")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def check_output(
+    path: Path,
+    *,
+    storage: str | None = None,
+    suffixes: Iterable[str] | None = None,
+    what: str = "output",
+) -> None:
+    """Refuse an output path that cannot or must not be written (see the module doc)."""
+    shown = str(path)
+    if suffixes is not None:
+        allowed = tuple(suffixes)
+        if path.suffix.lower() not in allowed:
+            raise ConfigError(
+                f"cannot write {what} {shown!r}: unknown extension {path.suffix or '(none)'!r}; "
+                f"use one of {', '.join(allowed)}"
+            )
+    db = _storage_file(storage)
+    if db is not None:
+        for suffix in _COMPANIONS:
+            if _same_file(path, db.with_name(db.name + suffix)):
+                raise ConfigError(
+                    f"cannot write {what} {shown!r}: it is the study's storage "
+                    f"{str(db)!r}{' (' + suffix + ')' if suffix else ''}; pick another file"
+                )
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise ConfigError(f"cannot write {shown!r}: it is a directory")
+    if not parent.is_dir():
+        raise ConfigError(f"cannot write {shown!r}: folder {str(parent)!r} does not exist")
+    if path.exists():
+        if _is_regular(path) and _is_sqlite(path):
+            raise ConfigError(
+                f"cannot write {what} {shown!r}: it is a SQLite database; dse never "
+                "overwrites a database, pick another file"
+            )
+        if not os.access(path, os.W_OK):
+            raise ConfigError(f"cannot write {shown!r}: permission denied")
+    elif not os.access(parent, os.W_OK):
+        raise ConfigError(f"cannot write {shown!r}: folder {str(parent)!r} is not writable")
+
+
+def _storage_file(storage: str | None) -> Path | None:
+    if not storage:
+        return None
+    try:
+        return sqlite_file(storage)
+    except Exception:
+        return None
+
+
+def _is_regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _is_sqlite(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
+    except OSError:
+        return False
+
+
+def write_output(path: Path, data: str | bytes) -> None:
+    """Write `data` to `path` completely or raise a one-line `ConfigError` (disk full,
+    `/dev/full`, permissions); a regular file is replaced atomically."""
+    blob = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        if path.exists() and not _is_regular(path):
+            with open(path, "wb") as fh:  # a device or a pipe: write through, check close
+                fh.write(blob)
+                fh.flush()
+            return
+        parent = path.parent if str(path.parent) else Path(".")
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(blob)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write {str(path)!r}: {exc.strerror or exc}; not written"
+        ) from None
+
+
+__all__ = ["PLOT_SUFFIXES", "check_output", "write_output"]
