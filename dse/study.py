@@ -74,6 +74,7 @@ from dse.workers import (
     HEARTBEAT_ENV,
     StudyGuard,
     create_study,
+    deferred_signals,
     grace_s,
     wait_for_meta,
 )
@@ -279,8 +280,9 @@ def run_search(
             if cfg.timeout_s is not None and elapsed >= cfg.timeout_s:
                 break
             guard.before_ask()
-            trial = study.ask()
-            guard.started(trial)
+            with deferred_signals():  # dse.workers: never a RUNNING trial nobody knows of
+                trial = study.ask()
+                guard.started(trial)
             candidate = problem.space.suggest(trial)
             try:
                 outcome = problem.evaluate(candidate)
@@ -308,15 +310,16 @@ def run_search(
                     trial.set_user_attr(key, value)
             for key, value in outcome.constraints.items():
                 trial.set_constraint(key, value)
-            if outcome.values is None:
-                frozen = study.tell(trial, state=TrialState.FAIL)
-            else:
-                frozen = study.tell(trial, list(outcome.values))
-                if outcome.feasible:
-                    summary.feasible += 1
-                    records.append((frozen.number, outcome.values, True))
-                    _update_best(best, problem.objectives, outcome.values)
-            guard.finished()
+            with deferred_signals():
+                if outcome.values is None:
+                    frozen = study.tell(trial, state=TrialState.FAIL)
+                else:
+                    frozen = study.tell(trial, list(outcome.values))
+                guard.finished()
+            if outcome.values is not None and outcome.feasible:
+                summary.feasible += 1
+                records.append((frozen.number, outcome.values, True))
+                _update_best(best, problem.objectives, outcome.values)
             if writer is not None:
                 frozen.user_attrs.update(heavy)  # `frozen` is tell's own deep copy
                 writer.submit(frozen)

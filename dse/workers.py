@@ -96,6 +96,37 @@ def heartbeat_kwargs() -> dict[str, Any]:
     }
 
 
+# ----------------------------------------------------------------------------- signals
+
+STOP_SIGNALS: tuple[signal.Signals, ...] = (
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGHUP,  # the terminal closed
+    signal.SIGQUIT,  # Ctrl-\\
+)
+"""Signals a search treats as "finish the current trial, commit, stop" (`dse.cli.search`)."""
+
+
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold the stop signals while a trial is claimed (`ask` + heartbeat) or told (`tell`):
+    a second Ctrl-C landing inside Optuna's transaction would leave the new trial RUNNING
+    with nobody knowing it. Signals received meanwhile are raised again on exit, so the
+    caller's handlers still run, a moment later. No-op off the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    old = {sig: signal.signal(sig, lambda s, _f: got.append(s)) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        for number in dict.fromkeys(got):
+            signal.raise_signal(number)
+
+
 # ----------------------------------------------------------------------------- study creation
 
 T = TypeVar("T")
@@ -479,7 +510,7 @@ def run_local_workers(
 
     old: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in STOP_SIGNALS:
             old[sig] = signal.signal(sig, forward)
     try:
         while any(p.poll() is None for p in procs):
@@ -505,8 +536,10 @@ def run_local_workers(
 __all__ = [
     "HEARTBEAT_ENV",
     "MAX_RETRY",
+    "STOP_SIGNALS",
     "StudyGuard",
     "create_study",
+    "deferred_signals",
     "enable_wal",
     "fail_trials",
     "grace_s",

@@ -21,6 +21,7 @@ from dse.config import DEFAULT_STORAGE, build_config, load_config_file
 from dse.redact import display_url
 from dse.study import Progress as SearchProgress
 from dse.study import SearchSummary, resume_hint, run_search
+from dse.workers import STOP_SIGNALS
 
 
 def _best_text(best: dict[str, float]) -> str:
@@ -28,17 +29,17 @@ def _best_text(best: dict[str, float]) -> str:
 
 
 class _Interrupt:
-    """First Ctrl-C (or SIGTERM): finish the current trial and stop; second: stop at once."""
+    """First Ctrl-C (or SIGTERM, SIGHUP, SIGQUIT): finish the current trial and stop;
+    second: stop at once."""
 
     def __init__(self) -> None:
         self.event = threading.Event()
-        self._old: Any = None
-        self._old_term: Any = None
+        self._old: dict[signal.Signals, Any] | None = None
 
     def __enter__(self) -> _Interrupt:
         if threading.current_thread() is threading.main_thread():
-            self._old = signal.signal(signal.SIGINT, self._handle)
-            self._old_term = signal.signal(signal.SIGTERM, self._handle)  # reliability: SIGTERM
+            # dse.workers.STOP_SIGNALS: SIGINT, SIGTERM, SIGHUP (terminal closed), SIGQUIT
+            self._old = {sig: signal.signal(sig, self._handle) for sig in STOP_SIGNALS}
         return self
 
     def _handle(self, _sig: int, _frame: FrameType | None) -> None:
@@ -51,10 +52,8 @@ class _Interrupt:
         )
 
     def __exit__(self, *exc: object) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-        if self._old_term is not None:
-            signal.signal(signal.SIGTERM, self._old_term)
+        for sig, handler in (self._old or {}).items():
+            signal.signal(sig, handler)
 
 
 @app.command("search")
