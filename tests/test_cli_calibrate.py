@@ -204,3 +204,25 @@ def test_calibrate_reads_the_hierarchical_utilization_report(
     )
     code, _, err = _run(capsys, "calibrate", str(b), "-o", str(tmp_path / "q.yaml"))
     assert code == 2 and "FMPadding_rtl_0: Total LUTs '4x7' is not a number" in err
+
+
+def test_units_for_finn_estimator_engines_and_depthwise(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = _run(capsys, "estimate", TFC, "-d", "pynq-z2", "--json", "--estimator", "finn")
+    assert code == 0, err
+    units = json.loads(out)["layers"][0]["units"]
+    assert [u["finn_op"] for u in units] == ["MVAU"]
+    code, out, _ = _run(capsys, "estimate", CNV, "-d", "ultra96", "--json", "--template", "engines")
+    assert code == 0 and all(la["units"] == [] for la in json.loads(out)["layers"])
+    spec = tmp_path / "dw.yaml"
+    spec.write_text(
+        "name: dw\ninput: {shape: [8, 8, 8], bits: 4}\nlayers:\n"
+        "  - {name: dw, op: conv, out_channels: 8, groups: 8, kernel: 3, padding: 1,"
+        " w_bits: 4, a_bits: 4}\n"
+    )
+    for extra in ([], ["--calibration", "default"]):
+        code, out, err = _run(capsys, "estimate", str(spec), "-d", "pynq-z2", "--json", *extra)
+        assert code == 0, err
+        ops = [u["finn_op"] for u in json.loads(out)["layers"][0]["units"]]
+        assert "VVAU" in ops and "MVAU" not in ops

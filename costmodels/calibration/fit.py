@@ -124,7 +124,7 @@ def fit_profile(
         by_op.setdefault(node.finn_op, []).append((cfg, node))
     if not by_op:
         raise ConfigError("no usable rows to calibrate on (no known FINN op with its attributes)")
-    coef = base.coefficients
+    coef = {op: {r: dict(t) for r, t in by.items()} for op, by in base.coefficients.items()}
     for op, pairs in by_op.items():
         fit = [(c, n) for c, n in pairs if not c.heldout] or pairs
         feats = [features(n) for _, n in fit]

@@ -9,6 +9,7 @@ and the part family) is what a study records.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -62,8 +63,17 @@ class Profile:
     )  # (op, resource, split, n, MAPE %, bias %) as measured when fitted
     version: int = FORMAT_VERSION
 
-    @property
+    def __hash__(self) -> int:
+        # computed once: profiles key the per-layer unit memos on the search's hot path
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.name, self.part_family, self.coef))
+            object.__setattr__(self, "_hash", h)
+        return h
+
+    @functools.cached_property
     def coefficients(self) -> dict[str, dict[str, dict[str, float]]]:
+        """op -> resource -> term -> coefficient (built once; do not mutate)."""
         return {op: {res: dict(terms) for res, terms in by_res} for op, by_res in self.coef}
 
     @property

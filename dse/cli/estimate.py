@@ -96,25 +96,58 @@ PART_OPS = {
     "fifo_in": "StreamingFIFO",
     "adders": "AddStreams",
     "skip_fifo": "StreamingFIFO",
+    "duplicate": "DuplicateStreams",
+    "mux": "StreamingConcat",
+    "branch_fifos": "StreamingFIFO",
+}
+#: The FINN op of a whole layer (a layer without a breakdown: FINN's own estimator).
+LAYER_OPS = {
+    Op.CONV: "MVAU",
+    Op.DENSE: "MVAU",
+    Op.MAXPOOL: "StreamingMaxPool",
+    Op.AVGPOOL: "Pool",
+    Op.ADD: "AddStreams",
+    Op.CONCAT: "StreamingConcat",
 }
 KEYS = ("lut", "ff", "dsp", "bram18", "uram")
 
 
-def layer_units(lc: LayerCost) -> list[dict[str, Any]]:
+def layer_units(
+    lc: LayerCost, depthwise: bool = False, template: str = "dataflow"
+) -> list[dict[str, Any]]:
     """A layer's cost per FINN node: `{finn_op, lut, ff, dsp, bram18, uram}` in stream
     order. Calibrated estimates carry their units; the analytical model's breakdown parts
-    are summed per FINN op (`PART_OPS`; pooling is StreamingMaxPool/Pool). Fused
-    thresholds are inside MVAU. An MVAU is reported as VVAU for a depthwise conv."""
+    are summed per FINN op (`PART_OPS`; pooling is StreamingMaxPool/Pool); FINN's own
+    estimator (no breakdown) gives the layer's one node. Fused thresholds are inside MVAU;
+    a depthwise conv's MVAU is a VVAU. The engines template shares its hardware: no
+    units per layer."""
+    if template != "dataflow":
+        return []
+    if not lc.breakdown:
+        op = LAYER_OPS.get(lc.op, lc.op.value)
+        op = "VVAU" if depthwise and op == "MVAU" else op
+        return [{"finn_op": op, **{k: getattr(lc.resources, k) for k in KEYS}}]
     units: list[tuple[str, Resources]] = []
     for part, r in lc.breakdown:
         op = PART_OPS.get(part, part)
         if part == "pool":
             op = "StreamingMaxPool" if lc.op is Op.MAXPOOL else "Pool"
-        if units and units[-1][0] == op and op == "MVAU":
+        if op == "MVAU" and depthwise:
+            op = "VVAU"
+        if units and units[-1][0] == op and op in ("MVAU", "VVAU"):
             units[-1] = (op, units[-1][1] + r)
         else:
             units.append((op, r))
     return [{"finn_op": op, **{k: getattr(r, k) for k in KEYS}} for op, r in units]
+
+
+def _depthwise(spec: LayerSpec | None) -> bool:
+    return (
+        spec is not None
+        and spec.op is Op.CONV
+        and spec.groups > 1
+        and spec.groups == spec.out_channels
+    )
 
 
 def layer_design(spec: LayerSpec) -> dict[str, Any]:
@@ -187,7 +220,7 @@ def cost_to_dict(
                 "uram": lc.resources.uram,
                 "cycles": lc.cycles,
                 "breakdown": {part: {k: getattr(r, k) for k in keys} for part, r in lc.breakdown},
-                "units": layer_units(lc),
+                "units": layer_units(lc, _depthwise(specs.get(lc.name)), template),
             }
             for lc in cost.layers
         ],
@@ -223,7 +256,7 @@ def render(
             f"{lc.cycles:,}",
         )
         if units:
-            for unit in layer_units(lc):
+            for unit in layer_units(lc, template=template):
                 table.add_row(
                     "",
                     f"  {unit['finn_op']}",
