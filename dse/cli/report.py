@@ -10,15 +10,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from costmodels.errors import DseError
 from dse.cli.app import app
 from dse.cli.common import console, print_json
 from dse.config import DEFAULT_STORAGE
+from dse.holdout import Holdout, holdout_front, noise_points, within_noise
 from dse.modes import view_of
 from dse.outputs import PLOT_SUFFIXES, check_output
 from dse.report import (
     counts,
+    front,
     front_rows,
     hypervolume,
     lq_bits,
@@ -70,11 +74,19 @@ def report(
         typer.Option("--plot", help="Write a Pareto plot (.png, .pdf, .svg).", dir_okay=False),
     ] = None,
     trial: Annotated[int | None, typer.Option(help="Show one trial in full, per layer.")] = None,
+    test: Annotated[
+        bool,
+        typer.Option(
+            "--test/--no-test",
+            help="Evaluate the front on the workload's held-out test split (95% intervals).",
+        ),
+    ] = True,
 ) -> None:
     """Show the feasible Pareto front of a study (or one trial in full)."""
     if plot_path is not None:  # dse.outputs: never onto the storage or a database
         check_output(plot_path, storage=storage, suffixes=PLOT_SUFFIXES, what="plot")
     record = load_study_record(storage, study)
+    held = _holdout(record, quiet=fmt is not ReportFormat.TABLE) if test and trial is None else None
     if trial is not None:
         detail = trial_detail(record, trial)
         if fmt is ReportFormat.JSON:
@@ -84,11 +96,15 @@ def report(
         else:
             _render_trial(record, detail)
     elif fmt is ReportFormat.JSON:
-        print_json(summary(record))
+        doc = summary(record)
+        if held is not None:
+            doc["front"] = _with_holdout(doc["front"], held)
+            doc["test_note"] = held[1]
+        print_json(doc)
     elif fmt is ReportFormat.CSV:
-        _write_csv(front_rows(record))
+        _write_csv(_with_holdout(front_rows(record), held))
     else:
-        _render_front(record)
+        _render_front(record, held)
     if plot_path is not None:
         plot(record, plot_path)
         if fmt is ReportFormat.TABLE:
@@ -104,7 +120,58 @@ def _write_csv(rows: list[dict[str, Any]]) -> None:
     sys.stdout.write(buf.getvalue())
 
 
-def _render_front(record: StudyRecord) -> None:
+Held = tuple[dict[int, Holdout], str]
+
+
+def _holdout(record: StudyRecord, *, quiet: bool) -> Held | None:
+    """The front's test-split accuracies (single-network studies that evaluate accuracy);
+    a workload that no longer loads gets a one-line note, not an error."""
+    if record.meta.get("cost_only") or str(record.meta.get("mode") or "single") != "single":
+        return None
+    trials = front(record)
+    if not trials:
+        return None
+    try:
+        if quiet:
+            return holdout_front(record, trials)
+        with Progress(
+            TextColumn("test split"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console, transient=True,
+        ) as bar:  # fmt: skip
+            task = bar.add_task("test", total=len(trials))
+            return holdout_front(
+                record, trials, progress=lambda done, _n: bar.update(task, completed=done)
+            )
+    except DseError as exc:
+        if not quiet:
+            console.print(
+                f"no test-split accuracy: {exc}", markup=False, highlight=False, style="yellow"
+            )
+        return None
+
+
+def _with_holdout(rows: list[dict[str, Any]], held: Held | None) -> list[dict[str, Any]]:
+    if held is None:
+        return rows
+    results, _ = held
+    noise = within_noise(results)
+    out = []
+    for r in rows:
+        h = results.get(int(r["trial"]))
+        extra: dict[str, Any] = {}
+        if h is not None:
+            lo, hi = h.interval
+            extra = {
+                f"{h.split}_accuracy": round(h.accuracy, 6),
+                f"{h.split}_ci95_low": round(lo, 6),
+                f"{h.split}_ci95_high": round(hi, 6),
+                "within_noise_of_best": noise[int(r["trial"])],
+            }
+        out.append({**r, **extra})
+    return out
+
+
+def _render_front(record: StudyRecord, held: Held | None = None) -> None:
     c = counts(record)
     meta = record.meta
     console.print(
@@ -141,11 +208,41 @@ def _render_front(record: StudyRecord) -> None:
         cells += [_fmt(r.get(k)) for k, _title in cols]
         table.add_row(*cells)
     console.print(table)
+    if held is not None and held[0]:
+        _render_holdout(rows, held)
     console.print("per-layer choices (w/a bits, arithmetic, PExSIMD, pruning):", markup=False)
     for r in rows:
         console.print(f"  {r['trial']}: {r['layers']}", markup=False, highlight=False)
     if any(r["baseline"] for r in rows):
         console.print("* a baseline (uniform 8-bit or SetFolding)", markup=False)
+
+
+def _render_holdout(rows: list[dict[str, Any]], held: Held) -> None:
+    results, note = held
+    noise = within_noise(results)
+    split = next(iter(results.values())).split
+    table = Table(title=f"Front accuracy on the {split} split (95% Wilson intervals)")
+    for col in ("trial", "validation", split, "95% interval", "within noise of best"):
+        table.add_column(col, justify="right" if col != "within noise of best" else "center")
+    for r in rows:
+        h = results.get(int(r["trial"]))
+        if h is None:
+            continue
+        lo, hi = h.interval
+        table.add_row(
+            str(r["trial"]), _fmt(r.get("accuracy")), f"{h.accuracy:.3f}",
+            f"{lo:.3f} - {hi:.3f}", "yes" if noise[int(r["trial"])] else "no",
+        )  # fmt: skip
+    console.print(table)
+    best = max(results.values(), key=lambda h: h.accuracy)
+    console.print(
+        f"{note}; at {best.accuracy:.3f} the interval is +/-"
+        f"{noise_points(best.n, best.accuracy):.1f} points. 'within noise': the interval "
+        "overlaps the most accurate design's. The validation column is what the search "
+        "selected on.",
+        markup=False,
+        highlight=False,
+    )
 
 
 def _render_trial(record: StudyRecord, d: dict[str, Any]) -> None:
