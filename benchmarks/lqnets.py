@@ -2,7 +2,8 @@
 arithmetic on its AlexNet layer-2 shape against wide fixed-point baselines on one XCKU095,
 and an AlexNet that fits no single board placed on several.
 
-    python benchmarks/lqnets.py
+    python benchmarks/lqnets.py              # cost model only (about a second)
+    python benchmarks/lqnets.py --accuracy   # plus LQ vs uniform accuracy on digits-cnn
 
 What the thesis reports (Tables 5.1/5.2, 4.1.2; seed_results rows 75-78, Vivado HLS
 estimates): on conv2, the LQ 2/2-bit table method needs about 1/3 of the FP32 design's BRAM
@@ -114,7 +115,44 @@ def alexnet(w_conv: int, w_fc: int) -> Network:
     return Network(f"alexnet-lq-w{w_conv}-fc{w_fc}", (3, 227, 227), 8, layers)
 
 
+def accuracy_table() -> None:
+    """Uniform vs LQ-Nets weights and activations, every layer at the same bits, on the
+    built-in digits-cnn: post-training and after the search's 60-step fine-tune."""
+    from dse.nn import AccuracyEvaluator, load_workload
+
+    wl = load_workload("digits-cnn", seed=0)
+
+    def with_all(bits: int, lq: bool) -> Network:
+        out = {}
+        for layer in wl.network.compute_layers:
+            assert layer.choice is not None
+            has_act = layer.choice.a_bits is not None
+            out[layer.name] = replace(
+                layer.choice,
+                w_bits=bits,
+                w_type=WType.LQ if lq else WType.INT,
+                a_bits=bits if has_act else None,
+                a_type=NumType.LQ if lq and has_act else None,
+                arith=Arith.AUTO,
+            )
+        return wl.network.with_choices(out)
+
+    print(f"== digits-cnn accuracy, all layers at k/k bits (float {wl.float_accuracy:.4f})")
+    for steps in (0, 60):
+        ev = AccuracyEvaluator(wl, finetune_steps=steps, seed=0)
+        for bits in (2, 3):
+            uni = ev.evaluate(with_all(bits, False)).accuracy
+            lq = ev.evaluate(with_all(bits, True)).accuracy
+            print(
+                f"  {bits}/{bits} bits, {steps:3d} fine-tune steps: uniform {uni:.4f}  LQ {lq:.4f}"
+            )
+
+
 def main() -> None:
+    import sys
+
+    if "--accuracy" in sys.argv[1:]:
+        accuracy_table()
     print("== AlexNet conv2 (96->256, 5x5, 27x27) on XCKU095, same folding PE=16 SIMD=16")
     base = None
     for label, choice in VARIANTS.items():
