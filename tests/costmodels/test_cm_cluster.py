@@ -127,3 +127,27 @@ def test_parse_cluster(tmp_path: Path) -> None:
     f.write_text("boards: [XCKU115]\nlink: {gbps: -1}\n")
     with pytest.raises(DeviceError, match=r"link\.gbps"):
         parse_cluster(str(f))
+
+
+def test_crossing_bits_of_a_branching_graph() -> None:
+    # c0 -> (c1, c2 both read c0) -> concat(c1, c2) -> c3
+    def conv(name: str, src: str | None = None) -> LayerSpec:
+        return LayerSpec(name, Op.CONV, out_channels=8, kernel=3, padding=1, source=src,
+                         choice=LayerChoice(w_bits=4, a_bits=4))  # fmt: skip
+
+    net = Network(
+        "branches",
+        (8, 8, 8),
+        4,
+        (
+            conv("c0"),
+            conv("c1"),
+            conv("c2", "c0"),
+            LayerSpec("cat", Op.CONCAT, inputs=("c1", "c2")),
+            conv("c3"),
+        ),
+    )
+    layers = resolve(net)
+    t = 8 * 8 * 8 * 4
+    # before c1: c0; before c2: c1 (for cat) + c0 (for c2); before cat: c1 + c2; before c3: cat
+    assert crossing_bits(layers)[1:] == [t, 2 * t, 2 * t, 2 * t]
