@@ -169,8 +169,7 @@ def layer_units(
     """(FINN op, resources) per node of one layer (memoised: the search re-scores layers)."""
     coef = profile.coefficients
     return tuple(
-        (n.finn_op, unit_resources(n, coef))
-        for n in layer_nodes(rl, in_lanes, branches, duplicate)
+        (n.finn_op, unit_resources(n, coef)) for n in layer_nodes(rl, in_lanes, branches, duplicate)
     )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from costmodels.cluster import Cluster, MultiCost, estimate_cluster, parse_cluster
+from costmodels.errors import StudyError
 from costmodels.network import resolve
 from costmodels.types import Device, Network, NetworkCost
 from dse.config import StudyConfig
@@ -152,7 +153,10 @@ class MultiView:
         return None
 
     def check_finn_export(self) -> None:
-        return None
+        raise StudyError(
+            "a multi-board design has no single FINN device: export it with --format spec "
+            "and build each board's layer range (dse report --trial N shows the ranges)"
+        )
 
 
 def describe_partition(part: Mapping[str, Any]) -> list[str]:

@@ -45,6 +45,14 @@ def test_too_big_for_one_board_fits_on_two(dse: Callable[..., Any], tmp_path: Pa
     assert part["cuts"][0]["bits_per_frame"] == 512 * 13 * 13 * 4
     text = dse("report", "--storage", url, "--study", d["study"], "--trial", best["trial"])
     assert "boards: 2 of 2xXCKU115" in text.out and "cut after conv" in text.out
+    n = str(best["trial"])
+    spec = tmp_path / "d.yaml"
+    ok = dse("export", "--storage", url, "--study", d["study"], "--trial", n, "-o", spec)
+    assert ok.code == 0, ok.err
+    assert spec.is_file()
+    finn = dse("export", "--storage", url, "--study", d["study"], "--trial", n,
+               "--format", "finn-folding", "-o", tmp_path / "f.json")  # fmt: skip
+    assert finn.code != 0 and "multi-board design" in finn.err and "Traceback" not in finn.err
 
 
 def test_devices_bad_input(dse: Callable[..., Any], tmp_path: Path) -> None:
