@@ -191,7 +191,8 @@ class BoardLoad:
 @dataclass(frozen=True)
 class MultiCost:
     """A design placed on a cluster. `boards` is empty when no placement fits; then
-    `fits` is false and `utilization` is the cheapest single-unit overflow found.
+    `fits` is false, `utilization` is what the hungriest unit needs of its best board and
+    `fps`/`latency_ms` are the unplaced pipeline's (finite, for hypervolume bounds).
 
     Duck-types the parts of `NetworkCost` a study reads (`total`, `utilization`, `fps`,
     `latency_ms`, `clock_mhz`, `cycles_per_frame`, `layers`)."""
@@ -439,7 +440,9 @@ def estimate_cluster(
             ]
             u = min(options, key=lambda r: max(getattr(r, k) for k in _RESOURCES))
             worst = [max(w, v) for w, v in zip(worst, _fields(u), strict=True)]
-        return MultiCost(single, cluster, (), (), 0.0, math.inf, Resources(*worst), names)
+        # FPS and latency of the unplaced pipeline (finite, for bounds); `fits` is false
+        fps0, lat0 = single.fps, single.latency_ms
+        return MultiCost(single, cluster, (), (), fps0, lat0, Resources(*worst), names)
     starts = (0, *plan.cuts)
     ends = (*plan.cuts, len(names))
     loads = []
