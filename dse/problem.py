@@ -26,16 +26,7 @@ from optuna.study import StudyDirection
 from costmodels.errors import ConfigError, DseError
 from costmodels.types import Arith, Device, Network, NetworkCost
 from dse.config import OBJECTIVES, Direction, StudyConfig
-from dse.storage import (
-    ATTR_ACCURACY,
-    ATTR_CANDIDATE,
-    ATTR_COST,
-    ATTR_ERROR,
-    ATTR_LAYERS,
-    ATTR_STATUS,
-    ATTR_TIMING,
-    RESOURCE_KEYS,
-)
+from dse.records import ATTR_COST, ATTR_LAYERS, RESOURCE_KEYS, LayerCostRow, TrialAttrs
 from search_spaces import Candidate, SearchSpace, Space
 from search_spaces import baselines as bl
 
@@ -49,11 +40,12 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Outcome:
     """One evaluated candidate: objective values (None: the trial failed), constraint
-    values (> 0 violated, Optuna's convention), and the attributes a report needs."""
+    values (> 0 violated, Optuna's convention), and the attributes a report needs
+    (`dse.records.TrialAttrs`)."""
 
     values: tuple[float, ...] | None
     constraints: Mapping[str, float]
-    attrs: Mapping[str, Any]
+    attrs: TrialAttrs
     fits: bool
     feasible: bool
 
@@ -151,12 +143,12 @@ class SingleProblem(Problem):
             cost = self.estimate(candidate)
         except DseError as exc:
             return Outcome(
-                None, {}, {ATTR_CANDIDATE: candidate.as_dict(), ATTR_ERROR: str(exc)}, False, False
+                None, {}, TrialAttrs(candidate.as_dict(), error=str(exc)), False, False
             )
         cost_s = time.perf_counter() - t0
         constraints = self.cost_constraints(cost)
         fits = all(v <= 0 for v in constraints.values())
-        attrs: dict[str, Any] = {ATTR_CANDIDATE: candidate.as_dict(), **self.cost_attrs(cost)}
+        reported = self.cost_attrs(cost)
         accuracy: float | None = None
         timing: dict[str, Any] = {"cost_s": round(cost_s, 6)}
         if self.evaluator is not None and fits:
@@ -167,10 +159,13 @@ class SingleProblem(Problem):
         if self.min_accuracy is not None:
             constraints["accuracy"] = self.min_accuracy - accuracy if accuracy is not None else 0.0
         feasible = fits and all(v <= 0 for v in constraints.values())
-        attrs[ATTR_ACCURACY] = accuracy
-        attrs[ATTR_TIMING] = timing
-        attrs[ATTR_STATUS] = (
-            "feasible" if feasible else ("infeasible" if not fits else "low-accuracy")
+        attrs = TrialAttrs(
+            candidate.as_dict(),
+            cost=reported[ATTR_COST],
+            layers=tuple(reported[ATTR_LAYERS]),
+            accuracy=accuracy,
+            timing=timing,
+            status=status(fits, feasible),
         )
         values = tuple(self.objective_value(o, cost, accuracy) for o in self.objectives)
         return Outcome(values, constraints, attrs, fits, feasible)
@@ -226,21 +221,14 @@ def cost_summary(cost: NetworkCost) -> dict[str, Any]:
     }
 
 
-def layer_rows(cost: NetworkCost) -> list[list[Any]]:
-    """Per unit: [name, op, lut, ff, dsp, bram18, uram, cycles] (compact for storage)."""
-    return [
-        [
-            lc.name,
-            lc.op.value,
-            round(lc.resources.lut, 1),
-            round(lc.resources.ff, 1),
-            round(lc.resources.dsp, 2),
-            round(lc.resources.bram18, 2),
-            round(lc.resources.uram, 2),
-            lc.cycles,
-        ]
-        for lc in cost.layers
-    ]
+def layer_rows(cost: NetworkCost) -> tuple[LayerCostRow, ...]:
+    """Per unit, its cost as a trial stores it."""
+    return tuple(LayerCostRow.of(lc) for lc in cost.layers)
+
+
+def status(fits: bool, feasible: bool) -> str:
+    """A trial's status line: feasible, infeasible (does not fit), or low-accuracy."""
+    return "feasible" if feasible else ("infeasible" if not fits else "low-accuracy")
 
 
 # ----------------------------------------------------------------------------- workloads

@@ -14,11 +14,11 @@ import numpy as np
 from dse.config import OBJECTIVES, Direction
 from dse.modes import view_of
 from dse.problem import pareto_mask
+from dse.records import TrialAttrs
 from dse.storage import (
     ATTR_ACCURACY,
     ATTR_CANDIDATE,
     ATTR_COST,
-    ATTR_LAYERS,
     ATTR_TIMING,
     StudyRecord,
     TrialRecord,
@@ -202,14 +202,14 @@ def trial_detail(record: StudyRecord, number: int) -> dict[str, Any]:
     t = record.trial(number)
     row = trial_row(record, t)
     cand = t.attrs.get(ATTR_CANDIDATE) or {}
-    costs = {r[0]: r for r in (t.attrs.get(ATTR_LAYERS) or [])}
+    costs = {r.name: r for r in (TrialAttrs.decode(t.attrs).layers or ())}
     layers = []
     for name, r in costs.items():
         c = cand.get(name, {})
         layers.append(
             {
                 "layer": name,
-                "op": r[1],
+                "op": r.op,
                 "w_bits": c.get("w_bits"),
                 "a_bits": c.get("a_bits"),
                 "w_type": c.get("w_type"),
@@ -219,12 +219,12 @@ def trial_detail(record: StudyRecord, number: int) -> dict[str, Any]:
                 "pe": c.get("pe"),
                 "simd": c.get("simd"),
                 "mmv": c.get("mmv"),
-                "lut": r[2],
-                "ff": r[3],
-                "dsp": r[4],
-                "bram18": r[5],
-                "uram": r[6],
-                "cycles": r[7],
+                "lut": r.lut,
+                "ff": r.ff,
+                "dsp": r.dsp,
+                "bram18": r.bram18,
+                "uram": r.uram,
+                "cycles": r.cycles,
             }
         )
     return {

@@ -42,8 +42,27 @@ from optuna.trial import FrozenTrial, TrialState
 from costmodels.errors import DseError, StorageError, StudyError
 from costmodels.types import Network
 from dse.config import Direction
+from dse.records import (  # the trial schema, re-exported under its old import path
+    ATTR_ACCURACY as ATTR_ACCURACY,
+)
+from dse.records import ATTR_BASELINE as ATTR_BASELINE
+from dse.records import ATTR_CANDIDATE as ATTR_CANDIDATE
+from dse.records import ATTR_COST as ATTR_COST
+from dse.records import ATTR_ERROR as ATTR_ERROR
+from dse.records import ATTR_LAYERS as ATTR_LAYERS
+from dse.records import ATTR_STATUS as ATTR_STATUS
+from dse.records import ATTR_TIMING as ATTR_TIMING
+from dse.records import RESOURCE_KEYS as RESOURCE_KEYS
+from dse.records import STUDY_ATTR as STUDY_ATTR
 from dse.redact import display_url
-from dse.storage_safety import check_schema, check_storage, read_only_url, short_db_error
+from dse.storage_safety import (
+    check_schema,
+    check_storage,
+    is_sqlite,
+    read_only_url,
+    short_db_error,
+    sqlite_file,
+)
 from dse.workers import heartbeat_kwargs, retry_schema_race
 from search_spaces import choice_from_dict
 
@@ -52,32 +71,15 @@ logger = logging.getLogger(__name__)
 FLUSH_INTERVAL_S = 0.25
 MAX_BATCH = 5000  # trials per transaction
 BACKPRESSURE_S = 0.5  # the search waits while a trial is uncommitted for longer
-ATTR_CANDIDATE = "candidate"
-ATTR_COST = "cost"
-ATTR_LAYERS = "layers"
-ATTR_ACCURACY = "accuracy"
-ATTR_TIMING = "timing"
-ATTR_STATUS = "status"
-ATTR_BASELINE = "baseline"
-ATTR_ERROR = "error"
-STUDY_ATTR = "dse"  # study user attr: {version, fingerprint, definition, network, ...}
-RESOURCE_KEYS = ("lut", "dsp", "bram18", "uram")
 
 
 # ----------------------------------------------------------------------------- storage
 
 
 def sqlite_path(url: str) -> Path | None:
-    """The database file of an SQLite URL (None: a server database or in-memory SQLite)."""
-    try:
-        u = sa.engine.make_url(url)
-    except Exception:
-        raise StorageError(f"not a storage URL: {url!r} (e.g. sqlite:///runs/dse.db)") from None
-    if u.get_backend_name() != "sqlite":
-        return None
-    if not u.database or u.database == ":memory:":
-        return None
-    return Path(u.database)
+    """The database file of an SQLite URL (None: a server database or in-memory SQLite);
+    `dse.storage_safety.sqlite_file`."""
+    return sqlite_file(url)
 
 
 def open_storage(url: str, *, create: bool, heartbeat: bool = False) -> RDBStorage:
@@ -286,7 +288,7 @@ class BatchWriter:
         max_lag_s: float = BACKPRESSURE_S,
     ) -> None:
         self._engine = sa.create_engine(
-            url, connect_args={"timeout": 30} if url.startswith("sqlite") else {}
+            url, connect_args={"timeout": 30} if is_sqlite(url) else {}
         )
         _wal(self._engine)
         self._study_id = study_id

@@ -39,8 +39,17 @@ MIN_FREE_BYTES = 1 << 20
 each batch of trials several pages (sqlite.org/walformat.html)."""
 
 
+def is_sqlite(url: str) -> bool:
+    """Whether `url` is an SQLite database (a file or in memory)."""
+    try:
+        return bool(sa.engine.make_url(url).get_backend_name() == "sqlite")
+    except Exception:
+        return False
+
+
 def sqlite_file(url: str) -> Path | None:
-    """The file of a `sqlite:///` URL (None for servers and in-memory databases)."""
+    """The file of a `sqlite:///` URL (None for servers and in-memory databases): the one
+    SQLite URL parser (storage, locks, safety checks, the accuracy cache use it)."""
     try:
         u = sa.engine.make_url(url)
     except Exception:

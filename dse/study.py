@@ -47,6 +47,7 @@ from dse.problem import (
     load_workload,
     pareto_mask,
 )
+from dse.records import TrialAttrs
 from dse.redact import redact, storage_default
 from dse.samplers import make_sampler, resolve_sampler
 from dse.storage import (
@@ -54,7 +55,6 @@ from dse.storage import (
     ATTR_BASELINE,
     ATTR_CANDIDATE,
     ATTR_COST,
-    ATTR_ERROR,
     ATTR_LAYERS,
     STUDY_ATTR,
     BatchWriter,
@@ -296,16 +296,13 @@ def run_search(
                         f"{failures} trials in a row failed; last: {type(exc).__name__}: {exc}"
                     ) from exc
                 outcome = Outcome(
-                    None,
-                    {},
-                    {ATTR_CANDIDATE: candidate.as_dict(), ATTR_ERROR: str(exc)},
-                    False,
-                    False,
+                    None, {}, TrialAttrs(candidate.as_dict(), error=str(exc)), False, False
                 )
             # The report's attributes are large; in batch mode they go only to the stored
             # copy (the sampler never reads them, and `tell` deep-copies the trial).
-            heavy = outcome.attrs if writer is not None else {}
-            for key, value in outcome.attrs.items():
+            trial_attrs = outcome.attrs.encode()
+            heavy = trial_attrs if writer is not None else {}
+            for key, value in trial_attrs.items():
                 if key not in heavy:
                     trial.set_user_attr(key, value)
             for key, value in outcome.constraints.items():

@@ -47,6 +47,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from costmodels.errors import ConfigError, StorageError, StudyError
+from dse.storage_safety import sqlite_file
 
 logger = logging.getLogger(__name__)
 # Heartbeats are "experimental" in Optuna since 2.9 and stable in use; the warning would be
@@ -204,12 +205,9 @@ def wait_for_meta(
 
 def _sqlite_file(url: str) -> Path | None:
     try:
-        u = sa.engine.make_url(url)
-    except Exception:
+        return sqlite_file(url)
+    except StorageError:
         return None
-    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
-        return None
-    return Path(u.database)
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from costmodels.errors import StorageError
 from dse.redact import display_url
+from dse.storage_safety import is_sqlite
 
 TABLE = "dse_accuracy_cache"
 
@@ -72,7 +73,7 @@ class AccuracyCache:
                     finally:
                         probe.dispose()
                 kwargs: dict[str, Any] = {}
-                if url.startswith("sqlite"):
+                if is_sqlite(url):
                     kwargs["connect_args"] = {"timeout": 60}
                 engine = sa.create_engine(url, **kwargs)
             try:

@@ -10,11 +10,10 @@ from typing import Any
 
 from costmodels.errors import StudyError
 from costmodels.types import Network
+from dse.records import ATTR_CANDIDATE, ATTR_TWIN
 from search_spaces import choice_from_dict
 from search_spaces.twin import split_choices
 
-ATTR_TWIN = "twin"
-ATTR_CANDIDATE = "candidate"
 #: (row key, column title) of the twin columns in `dse report`.
 COLUMNS = (
     ("threshold", "T"),

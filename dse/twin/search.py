@@ -24,17 +24,15 @@ import numpy as np
 from costmodels.errors import ConfigError, DseError
 from costmodels.types import Device, Network, NetworkCost
 from dse.config import StudyConfig
-from dse.problem import LoadedWorkload, Outcome, Problem, accuracy_evaluator, layer_rows
-from dse.storage import (
-    ATTR_ACCURACY,
-    ATTR_CANDIDATE,
-    ATTR_COST,
-    ATTR_ERROR,
-    ATTR_LAYERS,
-    ATTR_STATUS,
-    ATTR_TIMING,
-    RESOURCE_KEYS,
+from dse.problem import (
+    LoadedWorkload,
+    Outcome,
+    Problem,
+    accuracy_evaluator,
+    layer_rows,
+    status,
 )
+from dse.records import RESOURCE_KEYS, LayerCostRow, TrialAttrs
 from dse.twin.evaluate import PairCost, pair_cost
 from dse.twin.pair import TwinPair, default_pair
 from dse.twin.schedule import TwinResult, TwinStream, simulate
@@ -44,9 +42,6 @@ from search_spaces import Candidate
 from search_spaces.twin import TwinCandidate, TwinSpace
 
 log = logging.getLogger(__name__)
-
-ATTR_TWIN = "twin"
-
 
 class TwinProblem(Problem):
     """A twin study's problem (see the module docstring)."""
@@ -137,37 +132,41 @@ class TwinProblem(Problem):
         if not isinstance(candidate, TwinCandidate):
             raise ConfigError("a twin study evaluates twin candidates only")
         t0 = time.perf_counter()
-        attrs: dict[str, Any] = {ATTR_CANDIDATE: candidate.as_dict()}
         try:
             cost = self.pair_cost(candidate)
         except DseError as exc:
-            attrs[ATTR_ERROR] = str(exc)
-            return Outcome(None, {}, attrs, False, False)
+            return Outcome(
+                None, {}, TrialAttrs(candidate.as_dict(), error=str(exc)), False, False
+            )
         cost_s = time.perf_counter() - t0
         util = cost.utilization
         constraints = {k: getattr(util, k) - self.cap_pct for k in RESOURCE_KEYS}
         fits = all(v <= 0 for v in constraints.values())
-        attrs[ATTR_COST] = pair_summary(cost)
-        attrs[ATTR_LAYERS] = pair_layer_rows(cost)
+        summary = pair_summary(cost)
         timing: dict[str, Any] = {"cost_s": round(cost_s, 6)}
         result: TwinResult | None = None
+        twin: dict[str, Any] | None = None
         if fits:
             t1 = time.perf_counter()
             stream = self.stream(candidate)
             result = simulate(stream, candidate.threshold, cost.cmp_time, cost.acc_time)
             sweep, best = threshold_sweep(stream, cost.cmp_time, cost.acc_time, points=21)
             timing["eval_s"] = round(time.perf_counter() - t1, 3)
-            attrs[ATTR_TWIN] = twin_attrs(result, sweep[best], self.settings)
-            attrs[ATTR_COST]["fps"] = result.throughput_fps
-            attrs[ATTR_COST]["latency_ms"] = result.latency_ms
+            twin = twin_attrs(result, sweep[best], self.settings)
+            summary["fps"] = result.throughput_fps
+            summary["latency_ms"] = result.latency_ms
         accuracy = result.accuracy if result is not None else None
         if self.min_accuracy is not None:
             constraints["accuracy"] = self.min_accuracy - accuracy if accuracy is not None else 0.0
         feasible = fits and all(v <= 0 for v in constraints.values())
-        attrs[ATTR_ACCURACY] = accuracy
-        attrs[ATTR_TIMING] = timing
-        attrs[ATTR_STATUS] = (
-            "feasible" if feasible else ("infeasible" if not fits else "low-accuracy")
+        attrs = TrialAttrs(
+            candidate.as_dict(),
+            cost=summary,
+            layers=pair_layer_rows(cost),
+            accuracy=accuracy,
+            timing=timing,
+            status=status(fits, feasible),
+            twin=twin,
         )
         values = tuple(self._objective(o, cost, result) for o in self.objectives)
         return Outcome(values, constraints, attrs, fits, feasible)
@@ -242,12 +241,13 @@ def pair_summary(cost: PairCost) -> dict[str, Any]:
     }
 
 
-def pair_layer_rows(cost: PairCost) -> list[list[Any]]:
+def pair_layer_rows(cost: PairCost) -> tuple[LayerCostRow, ...]:
     """Both halves' unit rows under prefixed names, plus the overhead as one row."""
-    rows = [["cmp." + r[0], *r[1:]] for r in layer_rows(cost.compressed)]
-    rows += [["acc." + r[0], *r[1:]] for r in layer_rows(cost.accurate)]
-    rows.append(["overhead", "twin", round(cost.overhead.lut, 1), 0.0, 0.0, 0.0, 0.0, 0])
-    return rows
+    return (
+        *(r.prefixed("cmp.") for r in layer_rows(cost.compressed)),
+        *(r.prefixed("acc.") for r in layer_rows(cost.accurate)),
+        LayerCostRow("overhead", "twin", round(cost.overhead.lut, 1), 0.0, 0.0, 0.0, 0.0, 0),
+    )
 
 
 def twin_attrs(result: TwinResult, balanced: TwinResult, settings: TwinSettings) -> dict[str, Any]:
