@@ -58,7 +58,7 @@ def _plain_optuna(cfg: StudyConfig, storage: str | None, seconds: float) -> tupl
 
     def objective(trial: optuna.Trial) -> tuple[float, ...]:
         outcome = problem.evaluate(problem.space.suggest(trial))
-        for k, v in outcome.attrs.items():
+        for k, v in outcome.attrs.encode().items():
             trial.set_user_attr(k, v)
         for k, v in outcome.constraints.items():
             trial.set_constraint(k, v)
