@@ -226,3 +226,16 @@ def test_units_for_finn_estimator_engines_and_depthwise(
         assert code == 0, err
         ops = [u["finn_op"] for u in json.loads(out)["layers"][0]["units"]]
         assert "VVAU" in ops and "MVAU" not in ops
+
+
+def test_calibrate_output_checked_before_any_work(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for out, message in (
+        (tmp_path / "p.txt", "unknown extension '.txt'"),
+        (tmp_path, "is a directory"),
+        (tmp_path / "nope" / "p.yaml", "does not exist"),
+    ):
+        code, _, err = _run(capsys, "calibrate", str(FIXTURE), "-o", str(out))
+        assert code == 2 and message in err, err
+        assert len(err.strip().splitlines()) == 1

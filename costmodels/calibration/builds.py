@@ -21,6 +21,7 @@ from typing import Any
 
 from costmodels.calibration.rows import NodeRow, _instance_op
 from costmodels.errors import ConfigError
+from costmodels.reading import parse_document, read_text
 
 RESOURCES_JSON = Path("report") / "post_synth_resources.json"
 HW_CONFIG_JSON = Path("final_hw_config.json")
@@ -35,14 +36,13 @@ _KEYS = {
 
 
 def _read_json(path: Path) -> Any:
+    """A JSON file of a build folder, through `costmodels.reading` (regular file, size,
+    nesting depth)."""
+    if not path.exists():
+        raise ConfigError(f"{path}: not found (is this a FINN build folder?)")
+    text = read_text(path, "build report", ConfigError, MAX_JSON_BYTES)
     try:
-        if path.stat().st_size > MAX_JSON_BYTES:
-            raise ConfigError(f"{path}: larger than {MAX_JSON_BYTES:,} bytes")
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: not found (is this a FINN build folder?)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read ({exc})") from None
+        return parse_document(text, str(path), ConfigError, as_json=True)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
 
@@ -72,12 +72,7 @@ _HIER_COLS = {
 def read_hierarchical_report(path: Path) -> dict[str, dict[str, float]]:
     """Per FINN node instance (the first, outermost row of each name) of a Vivado
     `report_utilization -hierarchical` table: LUT, FF, BRAM_36K, BRAM_18K, URAM, DSP."""
-    try:
-        if path.stat().st_size > MAX_JSON_BYTES:
-            raise ConfigError(f"{path}: larger than {MAX_JSON_BYTES:,} bytes")
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    lines = read_text(path, "utilization report", ConfigError, MAX_JSON_BYTES).splitlines()
     header: list[str] | None = None
     out: dict[str, dict[str, float]] = {}
     for line in lines:

@@ -20,13 +20,13 @@ from typing import Any
 import yaml
 
 from costmodels.errors import ConfigError
+from costmodels.reading import read_document
 from costmodels.types import Device
 
 FORMAT_VERSION = 1
 DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "calibration"
 DEFAULT_PROFILE = DATA_DIR / "finn-xc7z020-vivado2023.2.yaml"
 PRIORS = DATA_DIR / "priors.yaml"
-MAX_PROFILE_BYTES = 1024 * 1024
 
 Coef = tuple[tuple[str, tuple[tuple[str, tuple[tuple[str, float], ...]], ...]], ...]
 
@@ -173,22 +173,12 @@ def profile_from_dict(d: Any, where: str) -> Profile:
 
 
 def load_profile(path: str | Path) -> Profile:
-    """Read a profile YAML/JSON file (one-line `ConfigError` on any problem)."""
+    """Read a profile YAML/JSON file (through `costmodels.reading`; one-line
+    `ConfigError` on any problem)."""
     p = Path(path)
     try:
-        size = p.stat().st_size
-        if size > MAX_PROFILE_BYTES:
-            raise ConfigError(f"{p}: {size:,} bytes is too large for a calibration profile")
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"calibration profile {str(p)!r} not found") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read calibration profile {str(p)!r}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not UTF-8 text") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        data = read_document(p, "calibration profile", ConfigError)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "parse error"
         raise ConfigError(f"{p}: not valid YAML/JSON: {first}") from None
     return profile_from_dict(data, str(p))

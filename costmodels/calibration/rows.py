@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from costmodels.errors import ConfigError
+from costmodels.reading import read_text
 
 #: FINN op names of the units the model knows (FINN `custom_op/fpgadataflow`, v0.10).
 FINN_OPS = (
@@ -132,27 +134,19 @@ def _number(text: str, what: str, where: str) -> float:
 
 def read_csv(path: str | Path) -> list[NodeRow]:
     """The rows of one CSV in the shared finn_synth format (one-line `ConfigError` naming
-    the file and the problem if it is not one)."""
+    the file and the problem if it is not one; read through `costmodels.reading`: a
+    regular UTF-8 file of at most MAX_CSV_BYTES)."""
     p = Path(path)
+    text = read_text(p, "calibration data", ConfigError, MAX_CSV_BYTES)
     try:
-        size = p.stat().st_size
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read ({exc.strerror})") from None
-    if size > MAX_CSV_BYTES:
-        raise ConfigError(f"{p}: {size:,} bytes is more than the {MAX_CSV_BYTES:,} accepted")
-    try:
-        with p.open(newline="", encoding="utf-8") as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            missing = [c for c in ("Submodule Instance", *RESULT_COLUMNS) if c not in header]
-            if missing:
-                raise ConfigError(f"{p}: not a finn_synth CSV (missing column {missing[0]!r})")
-            rows = [_row(r, f"{p}:{i + 2}") for i, r in enumerate(reader)]
-    except UnicodeDecodeError:
-        raise ConfigError(f"{p}: not UTF-8 text") from None
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        header = reader.fieldnames or []
+        missing = [c for c in ("Submodule Instance", *RESULT_COLUMNS) if c not in header]
+        if missing:
+            raise ConfigError(f"{p}: not a finn_synth CSV (missing column {missing[0]!r})")
+        return [_row(r, f"{p}:{i + 2}") for i, r in enumerate(reader)]
     except csv.Error as exc:
         raise ConfigError(f"{p}: malformed CSV ({exc})") from None
-    return rows
 
 
 def _row(r: Mapping[str, str | None], where: str) -> NodeRow:

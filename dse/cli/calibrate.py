@@ -16,6 +16,7 @@ from costmodels.calibration.rows import NodeRow
 from costmodels.errors import ConfigError
 from dse.cli.app import app
 from dse.cli.common import console, print_json
+from dse.outputs import check_output, write_output
 
 
 def run_calibrate(
@@ -74,13 +75,9 @@ def calibrate_command(
     json_out: Annotated[bool, typer.Option("--json", help="Print the errors as JSON.")] = False,
 ) -> None:
     """Fit the unit model's coefficients to synthesis rows; write the profile."""
-    if output.exists() and output.is_dir():
-        raise ConfigError(f"-o {output}: is a directory")
+    check_output(output, suffixes=(".yaml", ".yml", ".json"), what="calibration profile")
     profile, scores, n = run_calibrate(data, name, part, part_family, tool, base, date)
-    try:
-        output.write_text(dump_profile(profile), encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"-o {output}: cannot write ({exc.strerror})") from None
+    write_output(output, dump_profile(profile))
     if json_out:
         print_json(
             {
