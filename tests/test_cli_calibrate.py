@@ -233,7 +233,7 @@ def test_calibrate_output_checked_before_any_work(
 ) -> None:
     for out, message in (
         (tmp_path / "p.txt", "unknown extension '.txt'"),
-        (tmp_path, "is a directory"),
+        (tmp_path, "unknown extension '(none)'"),
         (tmp_path / "nope" / "p.yaml", "does not exist"),
     ):
         code, _, err = _run(capsys, "calibrate", str(FIXTURE), "-o", str(out))
