@@ -288,3 +288,33 @@ def estimators() -> dict[str, Predictor]:
         "dse units": calibrated,
         "FINN": finn,
     }
+
+
+def leave_one_model_out(folder: Path) -> None:
+    """Fit on three networks' rows, score the fourth (every configuration of it): how the
+    unit model carries to a network it has not seen (shapes, bit-widths). MVAU only."""
+    from costmodels.calibration.fit import fit_profile, score
+    from costmodels.calibration.nodes import node_from_row
+    from costmodels.calibration.profile import PRIORS, load_profile
+
+    rows: list[NodeRow] = []
+    for f in sorted(folder.glob("*.csv")):
+        rows.extend(read_csv(f))
+    base = load_profile(PRIORS)
+    print(
+        "leave one network out (fit on the other three; MVAU configurations of the one left out):"
+    )
+    for model in sorted({r.model_id for r in rows}):
+        train = [r for r in rows if r.model_id != model]
+        profile, _ = fit_profile(train, base, name=f"without-{model}", date="-")
+        pairs = []
+        for cfg in distinct_configs(r for r in rows if r.model_id == model):
+            node = node_from_row(cfg.row)
+            if node is not None and node.finn_op == "MVAU":
+                pairs.append((cfg, node))
+        cells = []
+        for s in score(pairs, profile, "MVAU", "left-out"):
+            m = "-" if s.mape is None else f"{s.mape:.1f}%"
+            b = "-" if s.bias is None else f"{s.bias:+.1f}%"
+            cells.append(f"{s.resource} {m} / {b}")
+        print(f"  {model:12s} n={len(pairs):4d}  " + ", ".join(cells))

@@ -298,6 +298,8 @@ def finn_synth_main() -> None:
     print("MAPE over configurations with a synthesized value > 0; bias = sum(est - syn) / sum(syn)")
     fs.print_table(configs, fs.estimators())
     print()
+    fs.leave_one_model_out(folder)
+    print()
 
 
 def main() -> None:
