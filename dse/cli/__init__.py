@@ -23,7 +23,7 @@ import dse.cli.studies
 import dse.cli.twin  # noqa: F401
 from costmodels.errors import DseError
 from dse.cli.app import app
-from dse.cli.common import print_error
+from dse.cli.common import print_error, training_progress
 
 __all__ = ["app", "main"]
 
@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `dse` console script. Every error leaves as one line (passwords
     masked, control characters escaped: `dse.cli.common.error_line`) and an exit code."""
     try:
-        result = app(args=argv, standalone_mode=False)
+        with training_progress():
+            result = app(args=argv, standalone_mode=False)
         code = result if isinstance(result, int) else 0
     except _EXIT as exc:
         code = int(getattr(exc, "exit_code", 0) or 0)

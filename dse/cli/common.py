@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
 import sys
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 import typer
@@ -71,3 +73,49 @@ def print_json(obj: Any) -> None:
     """Print `obj` as JSON on stdout (non-finite floats become null), nothing else."""
     sys.stdout.write(json.dumps(_clean(obj), indent=2, default=str) + "\n")
     sys.stdout.flush()
+
+
+@contextlib.contextmanager
+def training_progress() -> Iterator[None]:
+    """Show a progress bar (epochs, validation accuracy) whenever a float model is trained
+    inside the block (`dse.nn.workloads.on_training`); nothing when the model is cached."""
+    from rich.errors import LiveError
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from dse.nn.workloads import on_training
+
+    bars: dict[str, Any] = {}
+
+    def hook(name: str, epoch: int, epochs: int, acc: float) -> None:
+        if "bar" not in bars:
+            if not err_console.is_terminal:
+                bars["bar"] = None
+                return
+            bar = Progress(
+                TextColumn("training the float model of {task.description}"),
+                BarColumn(), MofNCompleteColumn(), TextColumn("val {task.fields[acc]}"),
+                TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=True,
+            )  # fmt: skip
+            try:
+                bar.start()
+            except LiveError:  # another display is live (a report's own bar): stay quiet
+                bars["bar"] = None
+                return
+            bars["bar"] = bar
+            bars["task"] = bar.add_task(escape_controls(name), total=epochs, acc="-")
+        if bars["bar"] is not None:
+            bars["bar"].update(bars["task"], completed=epoch, acc=f"{acc:.3f}")
+
+    try:
+        with on_training(hook):
+            yield
+    finally:
+        if bars.get("bar") is not None:
+            bars["bar"].stop()

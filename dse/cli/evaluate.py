@@ -89,8 +89,19 @@ def evaluate_cmd(
         bool, typer.Option("--kl-report", help="Also print the RCCM distribution-matching table.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    torch_device: Annotated[
+        str | None,
+        typer.Option(
+            "--torch-device",
+            help="Where torch trains and evaluates: cpu, cuda, mps or auto [default: cpu].",
+        ),
+    ] = None,
 ) -> None:
     """Quantize (and prune) a workload as given, fine-tune briefly, print its accuracy."""
+    if torch_device is not None:
+        from dse.nn.device import set_torch_device
+
+        set_torch_device(torch_device)
     int_in(seed, 0, MAX_SEED, "--seed", ConfigError)  # costmodels.validate
     from dse.nn.cache import AccuracyCache
     from dse.nn.choices import apply_choices, read_choices, read_input_bits, uniform_choices

@@ -143,6 +143,13 @@ def search(
         bool, typer.Option("--fork", help="Changed config: continue in a new forked study.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON summary.")] = False,
+    torch_device: Annotated[
+        str | None,
+        typer.Option(
+            "--torch-device",
+            help="Where torch trains and evaluates: cpu, cuda, mps or auto [default: cpu].",
+        ),
+    ] = None,
     jobs: Annotated[
         int,
         typer.Option(
@@ -151,6 +158,10 @@ def search(
     ] = 1,
 ) -> None:
     """Search the design space; resumes the study when it exists."""
+    if torch_device is not None:
+        from dse.nn.device import set_torch_device
+
+        set_torch_device(torch_device)  # workers inherit it (environment)
     file_values = load_config_file(config) if config is not None else {}
     overrides = {
         "workload": workload,

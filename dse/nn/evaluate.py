@@ -34,6 +34,7 @@ from costmodels.network import INPUT, resolve
 from costmodels.pruning import PruneGroup, prune_graph, tie_pruning
 from costmodels.types import Arith, LayerChoice, Network, NumType, Op, WType
 from dse.nn.cache import AccuracyCache
+from dse.nn.device import EVAL_BATCH, torch_device
 from dse.nn.lq import fit_weight_basis, qem, quantize_weight_lq
 from dse.nn.prune import PruneRank, balanced_top, filter_importance
 from dse.nn.qnet import (
@@ -593,8 +594,11 @@ class AccuracyEvaluator:
                 step = build_inference_step(layer, qw, b, act, in_scale)
             steps.append(step)
             scales[layer.name] = act.step if act is not None else 1.0
+        dev = torch_device()
         with torch.no_grad():
-            return run_codes(steps, x, scale)
+            return torch.cat(
+                [run_codes(steps, xb.to(dev), scale, dev).cpu() for xb in x.split(EVAL_BATCH)]
+            )
 
     def _finetune(
         self,
@@ -606,7 +610,8 @@ class AccuracyEvaluator:
         """Quantization-aware fine-tuning (STE) of the pruned network for
         `finetune_steps` Adam steps on seeded random training batches; LQ bases move by
         QEM steps in the forward passes. Returns the weights and activation quantizers."""
-        net = self._qat_net(plan, quants, acts)
+        dev = torch_device()
+        net = self._qat_net(plan, quants, acts).to(dev)
         codes, s = self._input_codes("train", input_bits)
         x = codes * s
         y = self.workload.data["train"][1]
@@ -628,9 +633,11 @@ class AccuracyEvaluator:
                 idx = order[pos : pos + batch]
                 pos += batch
                 opt.zero_grad(set_to_none=True)
-                loss_fn(net(x[idx]), y[idx]).backward()
+                loss_fn(net(x[idx].to(dev)), y[idx].to(dev)).backward()
                 opt.step()
                 if sched is not None:
                     sched.step()
         net.eval()
-        return net.quantized_weights(), dict(net.acts)
+        return {k: (w.cpu(), b.cpu()) for k, (w, b) in net.quantized_weights().items()}, dict(
+            net.acts
+        )

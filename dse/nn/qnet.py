@@ -206,9 +206,13 @@ def _readers(steps: list[Step] | list[TracedLayer]) -> dict[str, int]:
     return count
 
 
-def run_codes(steps: list[Step], x: Tensor, scale: float) -> Tensor:
+def run_codes(
+    steps: list[Step], x: Tensor, scale: float, device: torch.device | None = None
+) -> Tensor:
     """Run built inference steps on input codes `x` (step `scale`); returns float logits.
-    Values are kept only while a later step still reads them."""
+    Values are kept only while a later step still reads them; weights are moved to
+    `device` (x's device by default)."""
+    dev = device or x.device
     vals: dict[str, tuple[Tensor, float]] = {INPUT: (x, scale)}
     left = _readers(steps)
     out = x
@@ -220,11 +224,12 @@ def run_codes(steps: list[Step], x: Tensor, scale: float) -> Tensor:
                 del vals[n]
         x, scale = args[0]
         if st.op is Op.CONV:
-            x = F.conv2d(x, st.weight, st.bias, st.stride, st.padding, 1, st.groups)  # type: ignore[arg-type]
+            w, b = _on(st.weight, dev), _on(st.bias, dev)
+            x = F.conv2d(x, w, b, st.stride, st.padding, 1, st.groups)
         elif st.op is Op.DENSE:
             if x.dim() > 2:
                 x = x.flatten(1)
-            x = F.linear(x, st.weight, st.bias)  # type: ignore[arg-type]
+            x = F.linear(x, _on(st.weight, dev), _on(st.bias, dev))
         elif st.op is Op.MAXPOOL:
             x = F.max_pool2d(x, st.kernel, st.stride, st.padding)
         elif st.op is Op.AVGPOOL:
@@ -260,6 +265,11 @@ def run_codes(steps: list[Step], x: Tensor, scale: float) -> Tensor:
             vals[st.name] = (x, scale)
         out = x if scale == 1.0 else x * scale
     return out
+
+
+def _on(t: Tensor | None, device: torch.device) -> Tensor:
+    assert t is not None  # compute steps always carry weights
+    return t if t.device == device else t.to(device)
 
 
 def build_inference_step(
@@ -381,7 +391,7 @@ class QatNet(nn.Module):
         with torch.no_grad():
             if fmt.kind is WeightKind.RCCM:
                 assert fmt.arith is not None
-                q = quantize_rccm(w, fmt.arith, self.rccm_lambda[name])
+                q = quantize_rccm(w, fmt.arith, self.rccm_lambda[name].to(w.device))
             elif fmt.kind is WeightKind.LQ:
                 basis = self.lq_basis[name]
                 if self.training:  # one QEM step per iteration (LQ-Nets Algorithm 1)

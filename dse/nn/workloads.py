@@ -17,6 +17,8 @@ the seed and the training recipe.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import importlib
 import io
@@ -25,7 +27,7 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,7 @@ from torch import Tensor, nn
 from costmodels.errors import WorkloadError
 from costmodels.reading import check_npz
 from costmodels.types import Network
+from dse.nn.device import EVAL_BATCH, torch_device
 from dse.nn.models import MLP, model_for_shape
 from dse.nn.trace import TracedModel, to_network, trace_model
 
@@ -439,18 +442,48 @@ def workload_key(
     return h.hexdigest()
 
 
-def _accuracy(model: nn.Module, x: Tensor, y: Tensor) -> float:
+def _accuracy(model: nn.Module, x: Tensor, y: Tensor, device: torch.device | None = None) -> float:
+    """Accuracy of `model` on (x, y), in batches of EVAL_BATCH on `device` (memory stays
+    bounded on large splits)."""
     model.eval()
+    dev = device or torch.device("cpu")
+    right = 0
     with torch.no_grad():
-        return float((model(x).argmax(dim=1) == y).float().mean())
+        for i in range(0, len(x), EVAL_BATCH):
+            out = model(x[i : i + EVAL_BATCH].to(dev)).argmax(dim=1).cpu()
+            right += int((out == y[i : i + EVAL_BATCH]).sum())
+    return right / max(1, len(x))
+
+
+TrainingHook = Callable[[str, int, int, float], None]
+_TRAINING_HOOK: contextvars.ContextVar[TrainingHook | None] = contextvars.ContextVar(
+    "dse_training_hook", default=None
+)
+
+
+@contextlib.contextmanager
+def on_training(hook: TrainingHook) -> Iterator[None]:
+    """Within the block, every float-model training calls `hook(name, epoch, epochs,
+    validation accuracy)` after each epoch (the CLI shows a progress bar with it)."""
+    token = _TRAINING_HOOK.set(hook)
+    try:
+        yield
+    finally:
+        _TRAINING_HOOK.reset(token)
 
 
 def train_float(
-    model: nn.Module, data: dict[str, tuple[Tensor, Tensor]], seed: int, num_classes: int
+    model: nn.Module,
+    data: dict[str, tuple[Tensor, Tensor]],
+    seed: int,
+    num_classes: int,
+    name: str = "model",
 ) -> None:
     """Train the float baseline in place (TRAIN_RECIPE: Adam, cosine learning rate,
     cross-entropy), seeded; keeps the weights of the best validation epoch."""
     torch.manual_seed(seed)
+    dev = torch_device()
+    model.to(dev)
     x, y = data["train"]
     xv, yv = data["val"]
     gen = torch.Generator().manual_seed(seed)
@@ -460,7 +493,8 @@ def train_float(
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     loss_fn = nn.CrossEntropyLoss()
     best, best_state = -1.0, None
-    for _ in range(epochs):
+    hook = _TRAINING_HOOK.get()
+    for epoch in range(epochs):
         model.train()
         order = torch.randperm(len(x), generator=gen)
         for i in range(0, len(x), batch):
@@ -468,21 +502,24 @@ def train_float(
             if len(idx) < 2:
                 continue
             opt.zero_grad()
-            out = model(x[idx])
+            out = model(x[idx].to(dev))
             if out.dim() != 2 or out.shape[1] < num_classes:
                 raise WorkloadError(
                     f"the model returns {list(out.shape[1:])} per sample; "
                     f"need logits [{num_classes}]"
                 )
-            loss_fn(out, y[idx]).backward()
+            loss_fn(out, y[idx].to(dev)).backward()
             opt.step()
             sched.step()
-        acc = _accuracy(model, xv, yv)
+        acc = _accuracy(model, xv, yv, dev)
+        if hook is not None:
+            hook(name, epoch + 1, epochs, acc)
         if acc > best:
             best = acc
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.to("cpu")
     if best_state is not None:
-        model.load_state_dict(best_state)
+        model.load_state_dict({k: v.cpu() for k, v in best_state.items()})
     model.eval()
 
 
@@ -511,7 +548,7 @@ def _load_or_train(
         except Exception as exc:  # a torn or foreign file: retrain and overwrite
             log.warning("ignoring unreadable cache file %s: %s", path, _one_line(exc))
     log.info("training the float baseline of %s (seed %d)", name, seed)
-    train_float(model, data, seed, classes)
+    train_float(model, data, seed, classes, name)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()

@@ -276,3 +276,28 @@ def test_factory_imports_a_sibling_lazily(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.chdir(tmp_path)
     wl = load_workload("proj.wl_i13:make", cache_dir=tmp_path)
     assert wl.num_classes == 3
+
+
+def test_float_training_reports_every_epoch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dse.nn.workloads import TRAIN_RECIPE, on_training
+
+    monkeypatch.chdir(tmp_path)
+    mod = _factory_module(
+        tmp_path,
+        "y = np.arange(40) % 4\n"
+        "def make():\n"
+        "    m = nn.Sequential(nn.Flatten(), nn.Linear(64, 4))\n"
+        "    return WorkloadData(m, x[:30], y[:30], x[30:], y[30:], name='tiny')\n",
+    )
+    seen: list[tuple[str, int, int]] = []
+    with on_training(lambda name, epoch, epochs, acc: seen.append((name, epoch, epochs))):
+        load_workload(f"{mod}:make", cache_dir=tmp_path)
+    epochs = int(TRAIN_RECIPE["epochs"])
+    assert [e for _, e, _ in seen] == list(range(1, epochs + 1))
+    assert {(n, t) for n, _, t in seen} == {("tiny", epochs)}
+    seen.clear()
+    with on_training(lambda *a: seen.append(a)):  # cached: no training, no calls
+        load_workload(f"{mod}:make", cache_dir=tmp_path)
+    assert not seen
