@@ -40,6 +40,7 @@ from costmodels.arith import (
 )
 from costmodels.engines import ENGINES_BASE_LUT
 from costmodels.mvau import mvau_breakdown, mvau_cost
+from costmodels.types import Scaling
 from costmodels.zoo import alexnet_thesis_network, resnet18_main_path
 
 FIXTURE = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "seed_results.csv"
@@ -86,10 +87,11 @@ def table65_layer(arith: Arith) -> Network:
 TABLE65 = {29: Arith.DSP, 30: Arith.LUT, 31: Arith.RCCM2, 32: Arith.RCCM3, 33: Arith.RCCM4}
 
 
-def table57_layer(simd: int, pe: int) -> Network:
+def table57_layer(simd: int, pe: int, scaling: Scaling = Scaling.LAYER) -> Network:
     """Thesis Table 5.7: one MVTU, I=384 input channels, N=256 filters, K=3 (matrix
-    3456 x 256), binary weights (SYQ) x 2-bit activations, 2-bit thresholds out."""
-    choice = LayerChoice(w_bits=1, a_bits=2, pe=pe, simd=simd)
+    3456 x 256), binary weights (SYQ) x 2-bit activations, 2-bit thresholds out; rows
+    23-25 layer-wise scales, 26-28 pixel-wise SYQ (one scaling multiplier per PE)."""
+    choice = LayerChoice(w_bits=1, a_bits=2, pe=pe, simd=simd, scaling=scaling)
     conv = LayerSpec("mvtu", Op.CONV, out_channels=256, kernel=3, padding=1, choice=choice)
     return Network("t57", (384, 14, 14), 2, (conv,))
 
@@ -141,7 +143,7 @@ def compare_rows(rows: dict[int, dict[str, str]]) -> list[Comparison]:
 
     # rows 23-28: Table 5.7 MVTU (check; Vivado HLS estimates, not PAR)
     for rid, (simd, pe) in TABLE57.items():
-        (rl,) = resolve(table57_layer(simd, pe))
+        (rl,) = resolve(table57_layer(simd, pe, Scaling.PIXEL if rid >= 26 else Scaling.LAYER))
         cost = mvau_cost(rl, ZU3)
         r = rows[rid]
         what = f"T5.7 MVTU SIMD={simd} PE={pe} {r['layer']}"

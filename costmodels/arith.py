@@ -88,6 +88,11 @@ def resolve_arith(
         if wtype in (WType.BIPOLAR, WType.TERNARY):
             return Arith.LUT
         return Arith.LUT if choice.w_bits + in_bits <= 8 else Arith.DSP
+    if arith is Arith.SPARSE and wtype is not WType.TERNARY:
+        raise SpecError(
+            f"layer {layer!r}: arith sparse needs ternary weights (w_bits 2), got "
+            f"w_bits={choice.w_bits}"
+        )
     if arith is Arith.XNOR and not (wtype is WType.BIPOLAR and bipolar_in):
         raise SpecError(
             f"layer {layer!r}: arith xnor needs bipolar 1-bit weights and 1-bit inputs "
@@ -151,6 +156,10 @@ def lane_luts(choice: LayerChoice, arith: Arith, in_bits: int) -> float:
             return 0.0  # the table memory is priced per lane by mvau (lqarith.table_memory)
         case Arith.BITPLANE:
             return bitplane_lane_luts(choice, in_bits)
+        case Arith.SPARSE:
+            # only non-zero weights reach the lane: +/-A, one LUT per input bit (thesis
+            # 3.4.1: the decompressor outputs the sign, ELB-NN Fig. 4's add/sub)
+            return float(in_bits)
         case Arith.RCCM2 | Arith.RCCM3 | Arith.RCCM4:
             return RCCM_LUT_PER_INPUT_BIT[arith] * in_bits + RCCM_LANE_OVERHEAD[arith]
         case _:

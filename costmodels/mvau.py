@@ -27,6 +27,8 @@ from costmodels.lqarith import (
     table_memory,
 )
 from costmodels.memory import place_memory, place_memory_as
+from costmodels.sparse import sparse_cycles, sparse_memory_parts
+from costmodels.syq import syq_parts
 from costmodels.types import (
     Arith,
     Device,
@@ -110,8 +112,11 @@ def threshold_comparators(out_bits: int) -> int:
 
 def mvau_cycles(layer: ResolvedLayer) -> int:
     """Cycles per frame: (MH/PE) * (MW/SIMD) * (vectors/MMV) (FINN `get_exp_cycles`;
-    Faraone thesis Eq. 4.1 with MMV)."""
+    Faraone thesis Eq. 4.1 with MMV); a `sparse` unit steps through non-zeros only
+    (`costmodels.sparse.sparse_cycles`)."""
     c = layer.choice
+    if c.arith is Arith.SPARSE:
+        return sparse_cycles(layer)
     return (layer.mh // c.pe) * (layer.mw // c.simd) * math.ceil(layer.num_vectors / c.mmv)
 
 
@@ -185,6 +190,12 @@ def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
         luts = float(trees * (acc + 2 * c.a_bits))
         act = ("activation", luts, float(trees * c.a_bits), 0.0, 0.0, 0.0)
 
+    # SYQ row/pixel-wise scales: a scaling multiplier per PE on the sub-dot-product
+    tree_out = pbits + max(0, math.ceil(math.log2(simd)))
+    syq = syq_parts(layer, tree_out, 0.0 if arith is Arith.DSP else float(acc), device)
+    if arith is Arith.SPARSE:
+        # compressed weights, decompressors and input copies (costmodels.sparse)
+        return (_BASE_PART, mult, tree, accum, act, *sparse_memory_parts(layer, device), *syq)
     # weight memory: one memory per PE, SIMD weights wide (shared by the MMV lanes), where
     # ram_style puts it; none on chip for mem_mode external (FINN streams them in)
     wbits = stored_weight_bits(c, arith)
@@ -194,7 +205,7 @@ def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
     else:
         w = place_memory_as(simd * wbits, depth, device, c.ram_style)
     wmem: Part = ("weights", w.lut * pe, w.ff * pe, 0.0, w.bram18 * pe, w.uram * pe)
-    return (_BASE_PART, mult, tree, accum, act, wmem)
+    return (_BASE_PART, mult, tree, accum, act, wmem, *syq)
 
 
 def parts_total(parts: tuple[Part, ...]) -> Resources:

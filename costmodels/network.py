@@ -19,6 +19,7 @@ from costmodels.types import (
     NumType,
     Op,
     ResolvedLayer,
+    Scaling,
     WType,
 )
 from costmodels.util import new_resolved_layer
@@ -127,6 +128,18 @@ def _check_bits(layer: LayerSpec) -> None:
         )
     if c.pe < 1 or c.simd < 1 or c.mmv < 1:
         raise FoldingError(f"layer {layer.name!r}: pe, simd and mmv must be >= 1")
+    if not (math.isfinite(c.threshold) and c.threshold > 0):
+        raise SpecError(f"layer {layer.name!r}: threshold={c.threshold} must be a positive number")
+    if c.density is not None and not (math.isfinite(c.density) and 0.0 <= c.density <= 1.0):
+        raise SpecError(f"layer {layer.name!r}: density={c.density} must be in [0, 1]")
+    if c.scaling in (Scaling.ROW, Scaling.PIXEL) and c.weight_type not in (
+        WType.BIPOLAR,
+        WType.TERNARY,
+    ):
+        raise SpecError(
+            f"layer {layer.name!r}: scaling {c.scaling.value} (SYQ) needs binary or ternary "
+            f"weights, got w_bits={c.w_bits}"
+        )
 
 
 def _fold_error(layer: str, what: str, value: int, dim: str, n: int) -> FoldingError:

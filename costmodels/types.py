@@ -133,10 +133,27 @@ class Arith(str, Enum):
     #: Fig. 4.1-4.4; costmodels/lqarith.py)
     TABLE = "table"
     BITPLANE = "bitplane"
+    SPARSE = "sparse"
 
     @property
     def is_rccm(self) -> bool:
         return self in (Arith.RCCM2, Arith.RCCM3, Arith.RCCM4)
+
+
+class Scaling(str, Enum):
+    """Granularity of the scaling factors of binary/ternary weights (Faraone thesis ch. 5).
+
+    `CHANNEL`: one scale per output channel, absorbed with the batch norm into the
+    thresholds (ELB-NN sec. V.B; this project's default). `LAYER`, `ROW`, `PIXEL`: SYQ's
+    symmetric learned scales, 1, K or K^2 per layer, shared by all channels (thesis 5.4);
+    row and pixel scales need one scaling multiplier per PE (thesis 5.7.2, Fig. 5.3),
+    layer-wise ones are absorbed into the thresholds like channel-wise ones.
+    """
+
+    CHANNEL = "channel"
+    LAYER = "layer"
+    ROW = "row"
+    PIXEL = "pixel"
 
 
 @dataclass(frozen=True)
@@ -149,6 +166,13 @@ class LayerChoice:
     default for `w_bits` (see `WType`), `a_type` `None` the default for `a_bits` (see
     `NumType`; `lq`: LQ-Nets codes). `ram_style`, `mem_mode` and `impl` are FINN's
     implementation attributes; `auto`/`None` keep the cost model's own choice.
+
+    Binary/ternary extras (Faraone thesis ch. 3 and 5): `threshold` is the ternary
+    quantization threshold as a multiple of the mean weight magnitude (0.7: TWN, ELB-NN
+    sec. IV.A; larger values give sparser weights, thesis 3.2.1); `scaling` the granularity
+    of the weight scales (see `Scaling`); `density` the measured ratio of non-zero weights
+    (gamma, thesis 3.4.4), which the `sparse` arithmetic's cost needs and which the search
+    measures on the quantized weights of the trained model.
     """
 
     __hash__ = _cached_hash
@@ -166,6 +190,10 @@ class LayerChoice:
     mem_mode: MemMode | None = None
     impl: Impl = Impl.AUTO
     a_type: NumType | None = None
+
+    threshold: float = 0.7
+    scaling: Scaling = Scaling.CHANNEL
+    density: float | None = None
 
     @property
     def is_default_impl(self) -> bool:

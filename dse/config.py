@@ -23,7 +23,7 @@ import yaml
 
 from costmodels.errors import ConfigError
 from costmodels.reading import read_document
-from costmodels.types import Arith
+from costmodels.types import Arith, Scaling
 from costmodels.validate import MAX_CLOCK_MHZ, MAX_INT, MAX_SEED, finite_in, int_in
 from dse.redact import storage_default
 from dse.twin.settings import TwinSettings
@@ -363,6 +363,8 @@ SPACE_KEYS = frozenset(
         "arith",
         "w_types",
         "a_types",
+        "threshold",
+        "scaling",
         "search_bits",
         "search_prune",
         "fixed",
@@ -401,6 +403,10 @@ def parse_space(raw: Mapping[str, Any] | None, base: SpaceLimits | None = None) 
         for key in ("w_types", "a_types"):
             if key in raw:
                 kw[key] = parse_types(raw[key], key)
+        if "threshold" in raw:
+            kw["threshold"] = tuple(sorted({float(x) for x in _as_list(raw["threshold"])}))
+        if "scaling" in raw:
+            kw["scaling"] = parse_scaling(raw["scaling"])
         for key in ("search_bits", "search_prune"):
             if key in raw:
                 kw[key] = None if raw[key] in (None, "auto") else bool(raw[key])
@@ -446,6 +452,19 @@ def parse_arith(raw: Any) -> tuple[Arith, ...]:
             out.append(Arith(name))
         except ValueError:
             raise ConfigError(f"unknown arithmetic {name!r}{suggest(name, options)}") from None
+    return tuple(dict.fromkeys(out))
+
+
+def parse_scaling(raw: Any) -> tuple[Scaling, ...]:
+    """`channel,layer,row,pixel` (or a list) into SYQ scaling granularities."""
+    out: list[Scaling] = []
+    options = [g.value for g in Scaling]
+    for item in _as_list(raw):
+        name = str(item).strip().lower()
+        try:
+            out.append(Scaling(name))
+        except ValueError:
+            raise ConfigError(f"unknown scaling {name!r}{suggest(name, options)}") from None
     return tuple(dict.fromkeys(out))
 
 

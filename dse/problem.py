@@ -17,7 +17,7 @@ import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -121,9 +121,25 @@ class SingleProblem(Problem):
     def estimate(self, candidate: Candidate) -> NetworkCost:
         from costmodels import estimate
 
+        candidate = self.measured(candidate)
         return estimate(
             candidate.network, self.device, clock_mhz=self.clock_mhz, calibration=self.calibration
         )
+
+    def measured(self, candidate: Candidate) -> Candidate:
+        """The candidate with the measured non-zero ratio of every `sparse` layer's
+        quantized weights filled in (Faraone thesis 3.4.4's gamma, which the cost model
+        needs; measured by the accuracy evaluator on the trained model, never guessed)."""
+        if self.evaluator is None or not any(
+            c.arith is Arith.SPARSE and c.density is None for c in candidate.choices.values()
+        ):
+            return candidate
+        found = self.evaluator.densities(candidate.network)
+        choices = {
+            name: replace(c, density=found[name]) if name in found else c
+            for name, c in candidate.choices.items()
+        }
+        return Candidate(candidate.network.with_choices(choices), choices)
 
     def fits(self, cost: NetworkCost) -> bool:
         return cost.fits(self.cap_pct)
@@ -140,6 +156,7 @@ class SingleProblem(Problem):
     def evaluate(self, candidate: Candidate) -> Outcome:
         t0 = time.perf_counter()
         try:
+            candidate = self.measured(candidate)
             cost = self.estimate(candidate)
         except DseError as exc:
             return Outcome(
@@ -294,15 +311,16 @@ def build_single_problem(
     cost_only = loaded.cost_only
     objectives = cfg.objectives_for(cost_only=cost_only)
     limits = cfg.space
+    evaluator = None
+    if not cost_only and ("accuracy" in objectives or cfg.min_accuracy is not None):
+        evaluator = accuracy_evaluator(cfg, loaded, storage=storage)
     space = SearchSpace(
         loaded.network,
         limits,
         search_bits=limits.search_bits if limits.search_bits is not None else not cost_only,
         search_prune=limits.search_prune if limits.search_prune is not None else not cost_only,
+        measures_density=evaluator is not None,
     )
-    evaluator = None
-    if not cost_only and ("accuracy" in objectives or cfg.min_accuracy is not None):
-        evaluator = accuracy_evaluator(cfg, loaded, storage=storage)
     return SingleProblem(
         loaded.network,
         device,

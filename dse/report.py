@@ -139,13 +139,26 @@ def layer_summary(t: TrialRecord) -> str:
         w = lq_bits(c["w_bits"], c.get("w_type"))
         fold = f"{c['pe']}x{c['simd']}" + (f"x{c['mmv']}" if c.get("mmv", 1) > 1 else "")
         prune = f" -{c['prune'] * 100:.0f}%" if c.get("prune") else ""
-        parts.append(f"{name} {w}/{a} {c['arith']} {fold}{prune}")
+        parts.append(f"{name} {w}/{a} {c['arith']} {fold}{prune}{_extras(c)}")
     return ", ".join(parts)
 
 
 def lq_bits(bits: Any, qtype: str | None) -> str:
     """`2`, or `lq2` for LQ-Nets codes."""
     return f"lq{bits}" if qtype == "lq" else str(bits)
+
+
+def _extras(c: dict[str, Any]) -> str:
+    """` t1.5 d=0.23 pixel`: a non-default ternary threshold, the measured density of a
+    sparse layer, a non-default SYQ scaling granularity."""
+    out = ""
+    if c.get("threshold") not in (None, 0.7):
+        out += f" t{c['threshold']:g}"
+    if c.get("density") is not None:
+        out += f" d={c['density']:.2f}"
+    if c.get("scaling") not in (None, "channel"):
+        out += f" {c['scaling']}"
+    return out
 
 
 def trial_row(record: StudyRecord, t: TrialRecord) -> dict[str, Any]:
@@ -219,6 +232,9 @@ def trial_detail(record: StudyRecord, number: int) -> dict[str, Any]:
                 "pe": c.get("pe"),
                 "simd": c.get("simd"),
                 "mmv": c.get("mmv"),
+                "threshold": c.get("threshold"),
+                "scaling": c.get("scaling"),
+                "density": c.get("density"),
                 "lut": r.lut,
                 "ff": r.ff,
                 "dsp": r.dsp,

@@ -50,6 +50,7 @@ from costmodels.types import (
     NumType,
     Op,
     RamStyle,
+    Scaling,
     WType,
 )
 from costmodels.validate import MAX_CLOCK_MHZ, MAX_INT, MAX_LAYERS, check_name, finite_in
@@ -71,6 +72,9 @@ CHOICE_KEYS = (
     "ram_style",
     "mem_mode",
     "impl",
+    "threshold",
+    "scaling",
+    "density",
 )
 OP_KEYS: Mapping[Op, tuple[str, ...]] = {
     Op.CONV: ("out_channels", "kernel", "stride", "padding", "groups", "from", *CHOICE_KEYS),
@@ -174,7 +178,26 @@ def _choice(d: Mapping[str, Any], name: str) -> LayerChoice:
         mem_mode=mem_mode,
         impl=impl,
         a_type=a_type,
+        **sparse_syq_fields(d, name),
     )
+
+
+def sparse_syq_fields(d: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """`threshold`, `scaling` and `density` of a layer's choice (Faraone thesis ch. 3 and
+    5), validated, as LayerChoice keyword arguments (only the keys present)."""
+    out: dict[str, Any] = {}
+    if d.get("scaling") is not None:
+        out["scaling"] = _enum(Scaling, d["scaling"], "scaling", name)
+    for key, lo, hi in (("threshold", 0.0, math.inf), ("density", 0.0, 1.0)):
+        if d.get(key) is None:
+            continue
+        v = d[key]
+        ok = not isinstance(v, bool) and isinstance(v, (int, float)) and math.isfinite(v)
+        if not ok or not (lo < v < hi if key == "threshold" else lo <= v <= hi):
+            want = "a positive number" if key == "threshold" else "a number in [0, 1]"
+            raise SpecError(f"layer {name!r}: {key} must be {want}, got {v!r}")
+        out[key] = float(v)
+    return out
 
 
 def _layer(d: Any, index: int) -> LayerSpec:

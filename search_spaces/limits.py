@@ -3,13 +3,14 @@ search may pick. A frozen value that the study configuration builds and fingerpr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from costmodels.errors import ConfigError
 from costmodels.network import MAX_BITS
-from costmodels.types import Arith, NumType, WType
+from costmodels.types import Arith, NumType, Scaling, WType
 
 ALL_BITS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16)
 DEFAULT_ARITH: tuple[Arith, ...] = (
@@ -19,7 +20,11 @@ DEFAULT_ARITH: tuple[Arith, ...] = (
     Arith.RCCM3,
     Arith.RCCM4,
     Arith.XNOR,
+    Arith.SPARSE,
 )
+#: Ternary thresholds searched (multiples of the mean weight magnitude; 0.7 is TWN's, the
+#: larger ones give the sparse layers of Faraone thesis 3.2.1).
+DEFAULT_THRESHOLDS: tuple[float, ...] = (0.7, 1.0, 1.5, 2.0)
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,8 @@ class SpaceLimits:
     w_types: tuple[WType | None, ...] = (None,)
     #: activation quantizers: `None` uniform, `lq` LQ-Nets codes
     a_types: tuple[NumType | None, ...] = (None,)
+    threshold: tuple[float, ...] = DEFAULT_THRESHOLDS
+    scaling: tuple[Scaling, ...] = tuple(Scaling)
     search_bits: bool | None = None
     search_prune: bool | None = None
     fixed: tuple[tuple[str, FixedChoice], ...] = field(
@@ -94,6 +101,10 @@ class SpaceLimits:
             raise ConfigError("space.w_types must list some of: default, lq")
         if not self.a_types or any(t not in (None, NumType.LQ) for t in self.a_types):
             raise ConfigError("space.a_types must list some of: int, lq")
+        if not self.threshold or not all(math.isfinite(t) and t > 0 for t in self.threshold):
+            raise ConfigError("space.threshold must list positive numbers (e.g. 0.7, 1.5)")
+        if not self.scaling:
+            raise ConfigError("space.scaling must list at least one of channel, layer, row, pixel")
 
     def fixed_for(self, layer: str, *, first: bool, last: bool) -> FixedChoice:
         """The fixed values of one layer: its own entry over `first`/`last`."""
@@ -114,6 +125,8 @@ class SpaceLimits:
             "max_simd": self.max_simd,
             "max_mmv": self.max_mmv,
             "arith": [a.value for a in self.arith],
+            "threshold": list(self.threshold),
+            "scaling": [g.value for g in self.scaling],
             "search_bits": self.search_bits,
             "search_prune": self.search_prune,
             "fixed": {name: fc.as_dict() for name, fc in self.fixed},

@@ -20,7 +20,7 @@ from costmodels.errors import SpecError
 from costmodels.lqarith import table_depth
 from costmodels.network import LQ_MAX_BITS, divisors, mmv_dim, pe_dim, resolve, simd_dim
 from costmodels.pruning import prune_graph, tie_pruning
-from costmodels.types import Arith, LayerChoice, Network, NumType, ResolvedLayer, WType
+from costmodels.types import Arith, LayerChoice, Network, NumType, ResolvedLayer, Scaling, WType
 from search_spaces.base import Candidate, Suggester
 from search_spaces.limits import SpaceLimits
 
@@ -46,6 +46,8 @@ def arith_valid(arith: Arith, w_bits: int, in_bits: int, lq: bool = False) -> bo
         return True
     if arith is Arith.XNOR:
         return w_bits == 1 and in_bits == 1
+    if arith is Arith.SPARSE:  # sign-magnitude run-length code of ternary weights
+        return w_bits == 2
     if arith.is_rccm:
         return w_bits >= 2
     return True
@@ -74,24 +76,36 @@ class LayerSpace:
     default: LayerChoice
     w_type: tuple[WType | None, ...] = (None,)
     a_type: tuple[NumType | None, ...] = (None,)
+    threshold: tuple[float, ...] = (LayerChoice.threshold,)
+    scaling: tuple[Scaling, ...] = (Scaling.CHANNEL,)
 
 
 class SearchSpace:
     """A network's per-layer design space under some `SpaceLimits` (a `Space`).
 
     Parameter names are `<layer>.<what>` with `what` in w_bits, a_bits, prune, pe, simd,
-    mmv, arith; only dimensions with more than one choice are sampled. All but `arith` are
-    ordinal and sampled as integer *indices* into the layer's static choice set (ascending),
-    so samplers see their order (NSGA-II's SBX crossover, TPE's kernels) and Optuna's
-    per-parameter checks stay cheap; `arith` is categorical. The candidate (real values) is
-    what a trial stores for reports.
+    mmv, arith, threshold (ternary threshold, thesis 3.2.1), scaling (SYQ granularity,
+    thesis 5.4); only dimensions with more than one choice are sampled. The `sparse`
+    arithmetic needs the measured density of the quantized weights, so it is offered only
+    with `measures_density` (a study that evaluates accuracy). All but `arith` and
+    `scaling` are ordinal and sampled as integer *indices* into the layer's static choice
+    set (ascending), so samplers see their order (NSGA-II's SBX crossover, TPE's kernels)
+    and Optuna's per-parameter checks stay cheap; `arith` and `scaling` are categorical.
+    The candidate (real values) is what a trial stores for reports.
     """
 
     def __init__(
-        self, network: Network, limits: SpaceLimits, *, search_bits: bool, search_prune: bool
+        self,
+        network: Network,
+        limits: SpaceLimits,
+        *,
+        search_bits: bool,
+        search_prune: bool,
+        measures_density: bool = False,
     ) -> None:
         self.network = network
         self.limits = limits
+        self.measures_density = measures_density
         self.search_bits = search_bits
         self.search_prune = search_prune
         base = _unpruned(network)
@@ -143,9 +157,22 @@ class SearchSpace:
             a
             for a in arith_set
             if any(arith_valid(a, wb, ib) for wb in w_bits for ib in in_bits_options)
+            and (a is not Arith.SPARSE or self.measures_density)
         ) or (Arith.AUTO,)
         w_type = lim.w_types if any(b <= LQ_MAX_BITS for b in w_bits) else (None,)
         a_type = lim.a_types if a_bits != (None,) else (None,)
+        # ternary threshold and SYQ granularity: searched only where the layer may have
+        # ternary (threshold) or binary/ternary (scaling) weights; row and pixel are the
+        # same as layer-wise for a dense layer or a 1x1 kernel (one kernel position)
+        threshold: tuple[float, ...] = (default.threshold,)
+        scaling: tuple[Scaling, ...] = (default.scaling,)
+        if self.search_bits and 2 in w_bits:
+            threshold = tuple(sorted(set(lim.threshold)))
+        if self.search_bits and any(b <= 2 for b in w_bits):
+            spatial = r.op.value == "conv" and r.spec.kernel > 1
+            scaling = tuple(
+                g for g in lim.scaling if spatial or g not in (Scaling.ROW, Scaling.PIXEL)
+            ) or (Scaling.CHANNEL,)
         return LayerSpace(
             name=r.name,
             w_bits=w_bits,
@@ -159,6 +186,8 @@ class SearchSpace:
             default=default,
             w_type=w_type,
             a_type=a_type,
+            threshold=threshold,
+            scaling=scaling,
         )
 
     @property
@@ -199,6 +228,8 @@ class SearchSpace:
             ("arith", ls.arith),
             ("w_type", ls.w_type),
             ("a_type", ls.a_type),
+            ("threshold", ls.threshold),
+            ("scaling", ls.scaling),
         )
 
     def suggest(self, trial: Suggester) -> Candidate:
@@ -217,6 +248,10 @@ class SearchSpace:
                 ),
                 "w_type": _pick(trial, f"{ls.name}.w_type", _values(ls.w_type), True),
                 "a_type": _pick(trial, f"{ls.name}.a_type", _values(ls.a_type), True),
+                "threshold": _pick(trial, f"{ls.name}.threshold", ls.threshold),
+                "scaling": Scaling(
+                    _pick(trial, f"{ls.name}.scaling", tuple(g.value for g in ls.scaling), True)
+                ),
             }
         return self.build(raw)
 
@@ -248,7 +283,11 @@ class SearchSpace:
                 simd=1,
                 mmv=int(v["mmv"]),
                 arith=Arith.AUTO,
+                threshold=float(v.get("threshold", ls.default.threshold)),
+                scaling=Scaling(v.get("scaling", ls.default.scaling)),
+                density=None,
             )
+            first[ls.name] = _normalized(first[ls.name])
         # Resolve with SIMD=1 to learn the actual (pruned, PE-rounded) dimensions SIMD
         # folds; PE and MMV come from divisors of unpruned dimensions, so they are valid.
         trial_net = tie_pruning(self.network.with_choices(first))
@@ -273,7 +312,9 @@ class SearchSpace:
                 else first[ls.name].pe
             )
             arith = v["arith"] if isinstance(v["arith"], Arith) else Arith(v["arith"])
-            if not arith_valid(arith, ch.w_bits, r.in_bits, lq):
+            if not arith_valid(arith, ch.w_bits, r.in_bits, lq) or (
+                arith is Arith.SPARSE and ch.scaling in (Scaling.ROW, Scaling.PIXEL)
+            ):
                 arith = Arith.AUTO
             if lq and arith is Arith.AUTO:  # LQ codes: the table while it is one LUT6 ROM
                 small = ch.w_bits + r.in_bits <= LQ_TABLE_AUTO_BITS
@@ -308,6 +349,8 @@ class SearchSpace:
                 "arith": (c.arith if c.arith in ls.arith else ls.arith[0]).value,
                 "w_type": _value(c.w_type if c.w_type in ls.w_type else ls.w_type[0]),
                 "a_type": _value(c.a_type if c.a_type in ls.a_type else ls.a_type[0]),
+                "threshold": ls.threshold.index(_nearest(ls.threshold, c.threshold)),
+                "scaling": (c.scaling if c.scaling in ls.scaling else ls.scaling[0]).value,
             }
             for what, options in self._dims(ls):
                 if len(options) > 1:
@@ -339,13 +382,15 @@ class SearchSpace:
                 "simd": 1,
                 "mmv": 1,
                 "arith": arith if arith in ls.arith else ls.arith[0],
+                "threshold": max(ls.threshold),
+                "scaling": Scaling.CHANNEL if Scaling.CHANNEL in ls.scaling else ls.scaling[0],
             }
             for ls in self.layers
         }
         return self.build(raw)
 
 
-_CATEGORICAL = ("arith", "w_type", "a_type")
+_CATEGORICAL = ("arith", "w_type", "a_type", "scaling")
 
 
 def _value(member: Any) -> str:
@@ -361,6 +406,20 @@ def _typed(kind: Any, value: Any) -> Any:
     if value is None or isinstance(value, kind):
         return value
     return None if value == "none" else kind(value)
+
+
+def _normalized(c: LayerChoice) -> LayerChoice:
+    """A choice with the binary/ternary extras reset where they mean nothing: the
+    threshold off ternary weights, SYQ scaling off int/LQ weights (so equal designs get
+    equal accuracy keys)."""
+    from costmodels.types import WType
+
+    wtype = c.weight_type
+    if wtype is not WType.TERNARY and c.threshold != LayerChoice.threshold:
+        c = replace(c, threshold=LayerChoice.threshold)
+    if wtype not in (WType.BIPOLAR, WType.TERNARY) and c.scaling is not Scaling.CHANNEL:
+        c = replace(c, scaling=Scaling.CHANNEL)
+    return c
 
 
 def _nearest(options: tuple[Any, ...], value: Any) -> Any:

@@ -267,10 +267,10 @@ def _render_trial(record: StudyRecord, d: dict[str, Any]) -> None:
     if extra is not None:
         console.print(extra, markup=False, highlight=False)
     table = Table(title="per layer", pad_edge=False)
-    heads = ["layer", "op", "w/a", "arith", "prune", "pe/simd/mmv"]
+    heads = ["layer", "op", "w/a", "arith", "prune", "pe/simd/mmv", "thr", "density", "scaling"]
     heads += ["LUT", "DSP", "BRAM18", "cycles"]
     for col in heads:
-        left = col in ("layer", "op", "arith")
+        left = col in ("layer", "op", "arith", "scaling")
         table.add_column(col, justify="left" if left else "right", no_wrap=True)
     for la in d["per_layer"]:
         compute = la.get("pe") is not None
@@ -280,8 +280,11 @@ def _render_trial(record: StudyRecord, d: dict[str, Any]) -> None:
             wa = f"{lq_bits(la['w_bits'], la.get('w_type'))}/{a_bits}"
         fold = f"{la['pe']}/{la['simd']}/{la['mmv']}" if compute else "-"
         prune = f"{la['prune'] * 100:.0f}%" if compute else "-"
+        thr = _fmt(la.get("threshold"), 2) if compute and la["w_bits"] == 2 else "-"
+        dens = _fmt(la.get("density"), 4) if compute else "-"
+        scaling = _fmt(la.get("scaling")) if compute else "-"
         table.add_row(
-            la["layer"], la["op"], wa, _fmt(la["arith"]), prune, fold,
+            la["layer"], la["op"], wa, _fmt(la["arith"]), prune, fold, thr, dens, scaling,
             _fmt(la["lut"]), _fmt(la["dsp"]), _fmt(la["bram18"]), _fmt(la["cycles"]),
         )  # fmt: skip
     console.print(table)

@@ -25,8 +25,10 @@ import yaml
 from costmodels.errors import SpecError
 from costmodels.reading import read_document
 from costmodels.types import Arith, LayerChoice, Network, NumType, WType
+from dse.spec import sparse_syq_fields
 
-CHOICE_KEYS = ("w_bits", "a_bits", "w_type", "a_type", "pe", "simd", "mmv", "arith", "prune")
+CHOICE_KEYS = ("w_bits", "a_bits", "w_type", "a_type", "pe", "simd", "mmv", "arith", "prune",
+               "threshold", "scaling", "density")  # fmt: skip
 STRUCTURE_KEYS = ("name", "op", "out_channels", "out_features", "kernel", "stride", "padding",
                   "groups", "from")  # fmt: skip
 
@@ -112,6 +114,7 @@ def apply_choices(network: Network, raw: Mapping[str, Mapping[str, Any]]) -> Net
                 fields[key] = None if v is None else _enum(NumType, v, key, name)
             elif key == "arith":
                 fields[key] = _enum(Arith, v, key, name)
+        fields.update(sparse_syq_fields(d, name))
         new[name] = replace(c, **fields)
     return network.with_choices(new)
 

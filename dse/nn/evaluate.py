@@ -52,6 +52,7 @@ from dse.nn.quant import (
     KLRow,
     WeightFormat,
     WeightKind,
+    bn_factor,
     calibrate_clip,
     fold_batchnorm,
     kl_row,
@@ -59,6 +60,7 @@ from dse.nn.quant import (
     quantize_weight,
     rccm_scale,
 )
+from dse.nn.sparse_syq import density as weight_density
 from dse.nn.trace import TracedLayer
 from dse.nn.workloads import Workload, limit_threads
 
@@ -175,12 +177,15 @@ class AccuracyEvaluator:
         self._compute = [layer for layer in self._traced.layers if layer.op.is_compute]
         self._signature = tuple((lay.name, lay.op, lay.out_shape[0]) for lay in self._compute)
         self._folded: dict[str, tuple[Tensor, Tensor]] = {}
+        # per-channel batch-norm factor folded into each layer (SYQ scales around it)
+        self._norm: dict[str, Tensor] = {}
         for layer in self._compute:
             mod = layer.module
             assert isinstance(mod, (nn.Conv2d, nn.Linear))
             if layer.bn is not None:
                 assert isinstance(layer.bn, (nn.BatchNorm1d, nn.BatchNorm2d))
                 self._folded[layer.name] = fold_batchnorm(mod.weight, mod.bias, layer.bn)
+                self._norm[layer.name] = bn_factor(layer.bn, mod.weight.shape[0])
             else:
                 bias = (
                     mod.bias.detach().clone()
@@ -350,7 +355,47 @@ class AccuracyEvaluator:
             if out_idx is not None:
                 lam = lam[list(out_idx)]
             return quantize_rccm(w, fmt.arith, lam)
-        return quantize_weight(w, fmt)
+        return quantize_weight(w, fmt, self._layer_norm(name, out_idx))
+
+    def _layer_norm(self, name: str, out_idx: tuple[int, ...] | None) -> Tensor | None:
+        """The batch-norm factor of a layer's kept channels (None without a batch norm)."""
+        norm = self._norm.get(name)
+        if norm is None or out_idx is None:
+            return norm
+        return norm[list(out_idx)]
+
+    def densities(self, network: Network) -> dict[str, float]:
+        """Measured ratio of non-zero weights (gamma, thesis 3.4.4) of every layer that
+        uses the `sparse` arithmetic: the quantized weights of the trained model, pruned
+        as the candidate says (the zero mask stays fixed while fine-tuning, so this is the
+        deployed density). Rounded to 4 decimals."""
+        sparse = {
+            layer.name
+            for layer in network.compute_layers
+            if layer.choice is not None and layer.choice.arith is Arith.SPARSE
+        }
+        if not sparse:
+            return {}
+        _, layers = self.config(network)
+        quants, plan, _ = self._assemble(layers)
+        out: dict[str, float] = {}
+        for name in sorted(sparse):
+            q = quants[name]
+            out_idx, in_idx = plan[name]
+            qw = self._qweights.get_or(
+                (name, q.fmt.label, out_idx, in_idx),
+                lambda n=name, f=q.fmt, o=out_idx, i=in_idx: self._quantized(n, f, o, i),  # type: ignore[misc]
+            )[0]
+            out[name] = round(weight_density(qw), 4)
+        return out
+
+    def _quantized(
+        self, name: str, fmt: WeightFormat, o: tuple[int, ...] | None, i: tuple[int, ...] | None
+    ) -> tuple[Tensor, Tensor]:
+        """A layer's post-training quantized weights and bias, pruned as `o`/`i` say (the
+        value `_run` caches under the same key)."""
+        w, b = sliced_weights(self._folded, {name: (o, i)}, self._input_means(), self._groups)[name]
+        return self._quantize(name, w, fmt, o), b
 
     def _qat_net(
         self,
@@ -372,7 +417,8 @@ class AccuracyEvaluator:
             for n, q in quants.items()
             if q.fmt.kind is WeightKind.LQ
         }
-        return QatNet(self._traced, weights, fmts, acts, lambdas, bases)
+        norms = {n: self._layer_norm(n, plan[n][0]) for n in quants}
+        return QatNet(self._traced, weights, fmts, acts, lambdas, bases, norms)
 
     def _input_codes(self, split: str, bits: int) -> tuple[Tensor, float]:
         def make() -> tuple[Tensor, float]:

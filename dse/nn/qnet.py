@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from costmodels.network import INPUT
 from costmodels.pruning import ChannelLayout, PruneGraph
-from costmodels.types import Op
+from costmodels.types import Op, Scaling
 from dse.nn.lq import ACT_MOMENTUM, channel_scale, qem_step, quantize_weight_lq
 from dse.nn.quant import (
     WeightFormat,
@@ -30,7 +30,23 @@ from dse.nn.quant import (
     quantize_weight,
     rccm_scale,
 )
+from dse.nn.sparse_syq import (
+    NORM_FLOOR,
+    group_index,
+    group_scales,
+    quantize_scaled,
+    signs,
+    ternary_mask,
+)
 from dse.nn.trace import FloatAct, TracedLayer, TracedModel
+
+
+def _norm_of(w: Tensor, norm: Tensor | None) -> Tensor:
+    """The per-channel normaliser of `w` as a broadcastable tensor (ones without one)."""
+    shape = (-1,) + (1,) * (w.dim() - 1)
+    if norm is None:
+        return torch.ones(w.shape[0], dtype=w.dtype).reshape(shape)
+    return norm.abs().to(w.dtype).clamp(min=NORM_FLOOR).reshape(shape)
 
 
 @dataclass(frozen=True)
@@ -359,6 +375,7 @@ class QatNet(nn.Module):
         acts: dict[str, ActQuant | None],
         rccm_lambda: dict[str, Tensor] | None = None,
         lq_basis: dict[str, Tensor] | None = None,
+        norms: dict[str, Tensor | None] | None = None,
     ) -> None:
         super().__init__()
         self.layers = list(traced.layers)
@@ -370,6 +387,9 @@ class QatNet(nn.Module):
         self.weight = nn.ParameterDict()
         self.bias = nn.ParameterDict()
         self.rccm_lambda: dict[str, Tensor] = {}
+        # SYQ (non-default binary/ternary formats): learned group scales, fixed zero masks
+        self.syq_scale = nn.ParameterDict()
+        self.syq: dict[str, tuple[Tensor | None, Tensor | None]] = {}  # norm, fixed mask
         for name, (w, b) in weights.items():
             key = self._key(name)
             self.weight[key] = nn.Parameter(w.clone())
@@ -380,6 +400,53 @@ class QatNet(nn.Module):
                 # lambda stays at its distribution-matched initial value during fine-tuning
                 given = (rccm_lambda or {}).get(name)
                 self.rccm_lambda[name] = given if given is not None else rccm_scale(w, fmt.arith)
+            elif fmt.kind in (WeightKind.BIPOLAR, WeightKind.TERNARY) and not fmt.is_plain:
+                self._init_syq(name, w, fmt, (norms or {}).get(name))
+
+    def _init_syq(self, name: str, w: Tensor, fmt: WeightFormat, norm: Tensor | None) -> None:
+        """Learned symmetric scales of a SYQ layer, initialised to the least-squares
+        (mean-magnitude) value of each group (thesis 5.5.2), and the zero mask of the
+        initial quantization kept fixed under quantization pruning (thesis 3.2.3)."""
+        ternary = fmt.kind is WeightKind.TERNARY
+        mask = None
+        if ternary and fmt.fixed_mask:
+            mask = ternary_mask(w, fmt.threshold, fmt.scaling, norm)
+        self.syq[name] = (norm, mask)
+        if fmt.scaling is not Scaling.CHANNEL:
+            u = w / _norm_of(w, norm)
+            m = (
+                mask
+                if mask is not None
+                else (ternary_mask(w, fmt.threshold, fmt.scaling, norm) if ternary else None)
+            )
+            groups, n_groups = group_index(tuple(w.shape), fmt.scaling)
+            alpha = group_scales(u, signs(u, m), groups, n_groups)
+            self.syq_scale[self._key(name)] = nn.Parameter(alpha)
+
+    def _syq_weight(self, name: str, w: Tensor) -> Tensor:
+        """Q = n * alpha_g * s with a straight-through sign (dQ/dw = alpha_g, SYQ eq. 5.11)
+        and learned alpha (dE/dalpha_g = sum over the group, eq. 5.10); channel scaling
+        keeps its per-channel least-squares scales, recomputed every step."""
+        fmt = self.fmts[name]
+        norm, mask = self.syq[name]
+        ternary = fmt.kind is WeightKind.TERNARY
+        if fmt.scaling is Scaling.CHANNEL:
+            with torch.no_grad():
+                q = quantize_scaled(
+                    w, ternary=ternary, threshold=fmt.threshold, scaling=fmt.scaling,
+                    norm=norm, mask=mask,
+                )  # fmt: skip
+            return w + (q - w).detach()
+        n = _norm_of(w, norm)
+        u = w / n
+        with torch.no_grad():
+            m = mask
+            if ternary and m is None:
+                m = ternary_mask(w, fmt.threshold, fmt.scaling, norm)
+            s = signs(u, m if ternary else None)
+        s_ste = u + (s - u).detach()
+        groups, _ = group_index(tuple(w.shape), fmt.scaling)
+        return n * self.syq_scale[self._key(name)][groups] * s_ste
 
     @staticmethod
     def _key(name: str) -> str:
@@ -388,6 +455,8 @@ class QatNet(nn.Module):
     def quantized_weight(self, name: str) -> Tensor:
         w = self.weight[self._key(name)]
         fmt = self.fmts[name]
+        if name in self.syq:
+            return self._syq_weight(name, w)
         with torch.no_grad():
             if fmt.kind is WeightKind.RCCM:
                 assert fmt.arith is not None

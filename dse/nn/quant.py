@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from costmodels.errors import SpecError
-from costmodels.types import Arith, LayerChoice, WType
+from costmodels.types import Arith, LayerChoice, Scaling, WType
 
 # Thesis Table 6.2, "Optimized RCCM coefficients": the positive half of each symmetric set
 # (the sets are +-these values; 15, 59 and 207 coefficients including one zero).
@@ -74,25 +74,34 @@ class WeightFormat:
     kind: WeightKind
     bits: int
     arith: Arith | None = None
+    threshold: float = TERNARY_THRESHOLD
+    scaling: Scaling = Scaling.CHANNEL
+    fixed_mask: bool = False
 
     @classmethod
     def from_choice(cls, choice: LayerChoice) -> WeightFormat:
+        """Binary weights take the choice's scaling; ternary ones also its threshold, and
+        a fixed zero mask under the `sparse` arithmetic (`dse.nn.sparse_syq`)."""
         if choice.arith.is_rccm:
             return cls(WeightKind.RCCM, choice.w_bits, choice.arith)
         wtype = choice.weight_type
         if wtype is WType.LQ:
             return cls(WeightKind.LQ, choice.w_bits)
         if wtype is WType.BIPOLAR:
-            return cls(WeightKind.BIPOLAR, 1)
+            return cls(WeightKind.BIPOLAR, 1, scaling=choice.scaling)
         if wtype is WType.TERNARY:
-            return cls(WeightKind.TERNARY, 2)
+            return cls(
+                WeightKind.TERNARY, 2, threshold=choice.threshold, scaling=choice.scaling,
+                fixed_mask=choice.arith is Arith.SPARSE,
+            )  # fmt: skip
         if choice.w_bits < 2:
             raise SpecError(f"int weights need w_bits >= 2, got {choice.w_bits}")
         return cls(WeightKind.INT, choice.w_bits)
 
     @property
     def label(self) -> str:
-        """Short stable name: `bipolar`, `ternary`, `int4`, `rccm2`, `lq2`."""
+        """Short stable name: `bipolar`, `ternary`, `int4`, `rccm2`, `lq2`; non-default
+        binary/ternary options append `-t<eta>`, `-<scaling>`, `-qp` (fixed zero mask)."""
         if self.kind is WeightKind.INT:
             return f"int{self.bits}"
         if self.kind is WeightKind.LQ:
@@ -100,7 +109,24 @@ class WeightFormat:
         if self.kind is WeightKind.RCCM:
             assert self.arith is not None
             return self.arith.value
-        return self.kind.value
+        out = self.kind.value
+        if self.kind is WeightKind.TERNARY and self.threshold != TERNARY_THRESHOLD:
+            out += f"-t{self.threshold:g}"
+        if self.scaling is not Scaling.CHANNEL:
+            out += f"-{self.scaling.value}"
+        if self.fixed_mask:
+            out += "-qp"
+        return out
+
+    @property
+    def is_plain(self) -> bool:
+        """Whether the format is one of the original per-channel quantizers (no SYQ
+        scaling, default threshold, no fixed mask)."""
+        return (
+            self.scaling is Scaling.CHANNEL
+            and self.threshold == TERNARY_THRESHOLD
+            and not self.fixed_mask
+        )
 
 
 # --------------------------------------------------------------------------- batch norm
@@ -126,6 +152,14 @@ def fold_batchnorm(
     factor = gamma / torch.sqrt(var + bn.eps)
     shape = (-1,) + (1,) * (w.dim() - 1)
     return (w * factor.reshape(shape)).contiguous(), (b - mean) * factor + beta
+
+
+def bn_factor(bn: nn.BatchNorm1d | nn.BatchNorm2d, channels: int) -> Tensor:
+    """The per-channel factor gamma / sqrt(Var + eps) that `fold_batchnorm` multiplies
+    into the weights (TwinDNN eq. 3)."""
+    var = bn.running_var if bn.running_var is not None else torch.ones(channels)
+    gamma = bn.weight.detach() if bn.weight is not None else torch.ones(channels)
+    return (gamma / torch.sqrt(var + bn.eps)).detach().to(torch.float32).clone()
 
 
 # --------------------------------------------------------------------------- weights
@@ -216,8 +250,16 @@ def quantize_rccm(w: Tensor, arith: Arith, scale: Tensor | None = None) -> Tenso
     return _nearest(w / lam_b, rccm_levels(arith)) * lam_b
 
 
-def quantize_weight(w: Tensor, fmt: WeightFormat) -> Tensor:
-    """Quantize a (folded) weight tensor [out, ...] in the given format."""
+def quantize_weight(w: Tensor, fmt: WeightFormat, norm: Tensor | None = None) -> Tensor:
+    """Quantize a (folded) weight tensor [out, ...] in the given format; `norm` is the
+    per-channel batch-norm factor SYQ granularities scale around (`dse.nn.sparse_syq`)."""
+    if fmt.kind in (WeightKind.BIPOLAR, WeightKind.TERNARY) and not fmt.is_plain:
+        from dse.nn.sparse_syq import quantize_scaled
+
+        return quantize_scaled(
+            w, ternary=fmt.kind is WeightKind.TERNARY, threshold=fmt.threshold,
+            scaling=fmt.scaling, norm=norm,
+        )  # fmt: skip
     if fmt.kind is WeightKind.BIPOLAR:
         return binarize(w)
     if fmt.kind is WeightKind.TERNARY:
