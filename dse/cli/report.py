@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -37,6 +38,19 @@ class ReportFormat(str, Enum):
     TABLE = "table"
     CSV = "csv"
     JSON = "json"
+
+
+def _sparse_syq(la: dict[str, Any]) -> str:
+    """`t1.5 d=0.2309 layer`: a ternary layer's threshold (when not 0.7), a sparse layer's
+    measured density, a binary/ternary layer's SYQ scaling (when not channel); `-` if none."""
+    parts = []
+    if la.get("w_bits") == 2 and la.get("threshold") not in (None, 0.7):
+        parts.append(f"t{la['threshold']:g}")
+    if la.get("density") is not None:
+        parts.append(f"d={la['density']:.4g}")
+    if la.get("scaling") not in (None, "channel"):
+        parts.append(str(la["scaling"]))
+    return " ".join(parts) or "-"
 
 
 def _fmt(v: Any, digits: int = 3) -> str:
@@ -267,10 +281,14 @@ def _render_trial(record: StudyRecord, d: dict[str, Any]) -> None:
     if extra is not None:
         console.print(extra, markup=False, highlight=False)
     table = Table(title="per layer", pad_edge=False)
-    heads = ["layer", "op", "w/a", "arith", "prune", "pe/simd/mmv", "thr", "density", "scaling"]
+    # sparse ternary threshold/density and SYQ scaling, only when some layer has them
+    extras = {la["layer"]: _sparse_syq(la) for la in d["per_layer"] if la.get("pe") is not None}
+    show_extras = any(v != "-" for v in extras.values())
+    heads = ["layer", "op", "w/a", "arith", "prune", "pe/simd/mmv"]
+    heads += ["sparse/SYQ"] if show_extras else []
     heads += ["LUT", "DSP", "BRAM18", "cycles"]
     for col in heads:
-        left = col in ("layer", "op", "arith", "scaling")
+        left = col in ("layer", "op", "arith", "sparse/SYQ")
         table.add_column(col, justify="left" if left else "right", no_wrap=True)
     for la in d["per_layer"]:
         compute = la.get("pe") is not None
@@ -280,11 +298,9 @@ def _render_trial(record: StudyRecord, d: dict[str, Any]) -> None:
             wa = f"{lq_bits(la['w_bits'], la.get('w_type'))}/{a_bits}"
         fold = f"{la['pe']}/{la['simd']}/{la['mmv']}" if compute else "-"
         prune = f"{la['prune'] * 100:.0f}%" if compute else "-"
-        thr = _fmt(la.get("threshold"), 2) if compute and la["w_bits"] == 2 else "-"
-        dens = _fmt(la.get("density"), 4) if compute else "-"
-        scaling = _fmt(la.get("scaling")) if compute else "-"
+        extra = [extras.get(la["layer"], "-")] if show_extras else []
         table.add_row(
-            la["layer"], la["op"], wa, _fmt(la["arith"]), prune, fold, thr, dens, scaling,
+            la["layer"], la["op"], wa, _fmt(la["arith"]), prune, fold, *extra,
             _fmt(la["lut"]), _fmt(la["dsp"]), _fmt(la["bram18"]), _fmt(la["cycles"]),
         )  # fmt: skip
-    console.print(table)
+    (console if console.is_terminal else Console(width=160)).print(table)
