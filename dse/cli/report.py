@@ -298,9 +298,9 @@ def _render_trial(record: StudyRecord, d: dict[str, Any]) -> None:
             wa = f"{lq_bits(la['w_bits'], la.get('w_type'))}/{a_bits}"
         fold = f"{la['pe']}/{la['simd']}/{la['mmv']}" if compute else "-"
         prune = f"{la['prune'] * 100:.0f}%" if compute else "-"
-        extra = [extras.get(la["layer"], "-")] if show_extras else []
+        cells = [extras.get(la["layer"], "-")] if show_extras else []
         table.add_row(
-            la["layer"], la["op"], wa, _fmt(la["arith"]), prune, fold, *extra,
+            la["layer"], la["op"], wa, _fmt(la["arith"]), prune, fold, *cells,
             _fmt(la["lut"]), _fmt(la["dsp"]), _fmt(la["bram18"]), _fmt(la["cycles"]),
         )  # fmt: skip
     (console if console.is_terminal else Console(width=160)).print(table)
