@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from costmodels.errors import ConfigError
-from dse.storage_safety import SQLITE_MAGIC, sqlite_file
+from dse.storage.safety import SQLITE_MAGIC, sqlite_file
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
 _COMPANIONS = ("", "-wal", "-shm", "-journal", ".lock")

@@ -8,7 +8,7 @@
 cannot fit, enqueues the baseline designs into a new study, then runs the ask/tell loop.
 In `batch` storage mode the sampler runs on an in-memory study (the stored trials loaded
 into it on resume) and finished trials go to `dse.storage.BatchWriter`; in `direct` mode
-every call goes to Optuna's `RDBStorage`, with heartbeats (`dse.workers`).
+every call goes to Optuna's `RDBStorage`, with heartbeats (`dse.storage.workers`).
 
 The names other modules used to import from here (storage, records, problem) are
 re-exported below; new code imports them from their own modules.
@@ -67,10 +67,10 @@ from dse.storage import (
     list_studies,
     load_study_record,
     open_storage,
-    sqlite_path,
+    storage_mode,
     trial_record,
 )
-from dse.workers import (
+from dse.storage.workers import (
     HEARTBEAT_ENV,
     StudyGuard,
     create_study,
@@ -141,12 +141,6 @@ class SearchSummary:
         }
 
 
-def _mode(cfg: StudyConfig) -> StorageMode:
-    if cfg.storage_mode is not StorageMode.AUTO:
-        return cfg.storage_mode
-    return StorageMode.BATCH if sqlite_path(cfg.storage) is not None else StorageMode.DIRECT
-
-
 def run_search(
     cfg: StudyConfig,
     *,
@@ -160,7 +154,7 @@ def run_search(
     `cfg.fork`; refuses a space whose smallest design cannot fit.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    # ask/tell with heartbeats: dse.workers records them itself (see its StudyGuard)
+    # ask/tell with heartbeats: dse.storage.workers records them itself (see its StudyGuard)
     warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
     loaded = load_workload(cfg.workload, seed=cfg.seed)
     problem = build_problem(cfg, loaded, storage=cfg.storage)
@@ -171,7 +165,7 @@ def run_search(
     definition["network"] = fingerprint(network_to_dict(loaded.network))
     fp = fingerprint(definition)
     name = cfg.study_name()
-    mode = _mode(cfg)
+    mode = storage_mode(cfg.storage, cfg.storage_mode)
     n_trials = cfg.trials_for(cost_only=cost_only)
     sampler_name = resolve_sampler(cfg.sampler, cost_only=cost_only, trials=n_trials)
 
@@ -182,7 +176,7 @@ def run_search(
         sid = find_study_id(storage, name)
         if sid is not None:
             meta = wait_for_meta(storage, sid, STUDY_ATTR)  # may be a worker's new study
-            if meta is None:  # dse.workers: deleted the empty orphan of a killed creator
+            if meta is None:  # dse.storage.workers: deleted the empty orphan of a killed creator
                 sid = None
             elif meta.get("fingerprint") != fp:
                 changes = describe_changes(meta.get("definition", {}), definition)
@@ -235,7 +229,7 @@ def run_search(
         writer = BatchWriter(cfg.storage, sid)
     else:
         study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
-    for params in guard.attach():  # dse.workers: trials of a killed run, run again here
+    for params in guard.attach():  # dse.storage.workers: trials of a killed run, run again here
         study.enqueue_trial(params, skip_if_exists=False)
 
     summary = SearchSummary(
@@ -280,7 +274,7 @@ def run_search(
             if cfg.timeout_s is not None and elapsed >= cfg.timeout_s:
                 break
             guard.before_ask()
-            with deferred_signals():  # dse.workers: never a RUNNING trial nobody knows of
+            with deferred_signals():  # dse.storage.workers: never a RUNNING trial nobody knows of
                 trial = study.ask()
                 guard.started(trial)
             candidate = problem.space.suggest(trial)
@@ -339,7 +333,7 @@ def run_search(
                         left,
                     )
                 )
-    except optuna.exceptions.UpdateFinishedTrialError as exc:  # dse.workers: judged dead
+    except optuna.exceptions.UpdateFinishedTrialError as exc:  # dse.storage.workers: judged dead
         raise StudyError(
             f"{exc} Another worker judged this one dead (no heartbeat for {grace_s()} s) and "
             f"retries its trial; on a loaded machine raise {HEARTBEAT_ENV}"

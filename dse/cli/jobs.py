@@ -1,7 +1,7 @@
 """`dse search --jobs N`: N local worker processes on one storage, then one summary.
 
 Each worker is a plain `dse search` in `direct` storage mode (heartbeats, shared trial
-numbering; see `dse.workers`), given an even share of `--trials`. This process only starts
+numbering; see `dse.storage.workers`), given an even share of `--trials`. This process only starts
 them, shows the study's progress by counting stored trials, passes Ctrl-C/SIGTERM on, and
 renders the front of the whole study at the end.
 """
@@ -23,7 +23,7 @@ from dse.config import StorageMode, StudyConfig
 from dse.jobs import count_finished, study_summary
 from dse.problem import is_cost_only
 from dse.storage import display_url, open_storage
-from dse.workers import option_args, run_local_workers, split_trials
+from dse.storage.workers import option_args, run_local_workers, split_trials
 
 _NOT_PASSED = ("jobs", "trials", "as_json", "storage_mode")
 

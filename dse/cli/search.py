@@ -19,9 +19,9 @@ from dse.cli.render import compact as _fmt
 from dse.cli.render import render_summary
 from dse.config import DEFAULT_STORAGE, build_config, load_config_file
 from dse.redact import display_url
+from dse.storage.workers import STOP_SIGNALS
 from dse.study import Progress as SearchProgress
 from dse.study import SearchSummary, resume_hint, run_search
-from dse.workers import STOP_SIGNALS
 
 
 def _best_text(best: dict[str, float]) -> str:
@@ -38,7 +38,7 @@ class _Interrupt:
 
     def __enter__(self) -> _Interrupt:
         if threading.current_thread() is threading.main_thread():
-            # dse.workers.STOP_SIGNALS: SIGINT, SIGTERM, SIGHUP (terminal closed), SIGQUIT
+            # dse.storage.workers.STOP_SIGNALS: SIGINT, SIGTERM, SIGHUP (terminal closed), SIGQUIT
             self._old = {sig: signal.signal(sig, self._handle) for sig in STOP_SIGNALS}
         return self
 

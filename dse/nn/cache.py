@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from costmodels.errors import StorageError
 from dse.redact import display_url
-from dse.storage_safety import is_sqlite
+from dse.storage.safety import is_sqlite
 
 TABLE = "dse_accuracy_cache"
 
@@ -63,7 +63,7 @@ class AccuracyCache:
         try:
             engine = self._given_engine
             if engine is None:
-                from dse.storage_safety import check_schema, check_storage
+                from dse.storage.safety import check_schema, check_storage
 
                 check_storage(url, write=True)  # never a table in somebody else's database
                 if sa.engine.make_url(url).get_backend_name() != "sqlite":

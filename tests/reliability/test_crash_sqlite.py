@@ -24,7 +24,7 @@ from reliability_helpers import (
 )
 
 from dse.cli import main
-from dse.workers import sqlite_study_lock
+from dse.storage.workers import sqlite_study_lock
 
 
 def _finished(url: str, study: str) -> dict[int, tuple[str, tuple[float, ...] | None]]:
@@ -160,7 +160,7 @@ def test_second_batch_writer_is_refused(tmp_path: Path, capfd: pytest.CaptureFix
 def test_jobs_on_sqlite_never_run_a_trial_twice(tmp_path: Path) -> None:
     """Three direct-mode workers on one SQLite file claim the enqueued baselines: with
     pysqlite's deferred transactions two of them could both claim one (Optuna's row lock
-    is no lock on SQLite); `BEGIN IMMEDIATE` (dse.workers.enable_wal) prevents it."""
+    is no lock on SQLite); `BEGIN IMMEDIATE` (dse.storage.workers.enable_wal) prevents it."""
     url = f"sqlite:///{tmp_path / 'j.db'}"
     res = run_dse(search_args(url, "j", 45, "--jobs", "3", "--json"))
     assert res.returncode == 0, res.stderr
@@ -176,9 +176,9 @@ def test_resume_after_a_kill_between_creating_the_study_and_its_definition(
 ) -> None:
     """`kill -9` right after `create_new_study` leaves a bare study (no definition, no
     trials); the next run recognizes the orphan, recreates it and runs."""
-    import dse.workers
+    import dse.storage.workers
 
-    monkeypatch.setattr(dse.workers, "META_WAIT_S", 0.5)
+    monkeypatch.setattr(dse.storage.workers, "META_WAIT_S", 0.5)
     url = f"sqlite:///{tmp_path / 'o.db'}"
     optuna.create_study(study_name="o", storage=url, directions=["maximize", "minimize"])
     assert main(search_args(url, "o", 4)) == 0

@@ -106,7 +106,7 @@ def test_direct_mode_sqlite(specs, tmp_path: Path) -> None:  # type: ignore[no-u
     # ... and a batch-mode resume continues the numbering after it
     s2 = run_search(StudyConfig(**{**cfg.__dict__, "storage_mode": StorageMode.BATCH,
                                    "trials": 6}))  # fmt: skip
-    assert s2.trials_total == 19  # the waiting row counts (failed by dse.workers)
+    assert s2.trials_total == 19  # the waiting row counts (failed by dse.storage.workers)
     numbers = [t.number for t in optuna.load_study(study_name="d", storage=url).trials]
     assert sorted(numbers) == list(range(19))
 

@@ -41,7 +41,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from costmodels.errors import DseError, StorageError, StudyError
 from costmodels.types import Network
-from dse.config import Direction
+from dse.config import Direction, StorageMode
 from dse.records import (  # the trial schema, re-exported under its old import path
     ATTR_ACCURACY as ATTR_ACCURACY,
 )
@@ -55,7 +55,7 @@ from dse.records import ATTR_TIMING as ATTR_TIMING
 from dse.records import RESOURCE_KEYS as RESOURCE_KEYS
 from dse.records import STUDY_ATTR as STUDY_ATTR
 from dse.redact import display_url
-from dse.storage_safety import (
+from dse.storage.safety import (
     check_schema,
     check_storage,
     is_sqlite,
@@ -63,7 +63,7 @@ from dse.storage_safety import (
     short_db_error,
     sqlite_file,
 )
-from dse.workers import heartbeat_kwargs, retry_schema_race
+from dse.storage.workers import heartbeat_kwargs, retry_schema_race
 from search_spaces import choice_from_dict
 
 logger = logging.getLogger(__name__)
@@ -78,8 +78,16 @@ BACKPRESSURE_S = 0.5  # the search waits while a trial is uncommitted for longer
 
 def sqlite_path(url: str) -> Path | None:
     """The database file of an SQLite URL (None: a server database or in-memory SQLite);
-    `dse.storage_safety.sqlite_file`."""
+    `dse.storage.safety.sqlite_file`."""
     return sqlite_file(url)
+
+
+def storage_mode(url: str, requested: StorageMode = StorageMode.AUTO) -> StorageMode:
+    """How a search writes to `url`: as requested, or for `auto` batch on an SQLite file
+    (one writer per study) and direct on a server database (workers share it)."""
+    if requested is not StorageMode.AUTO:
+        return requested
+    return StorageMode.BATCH if sqlite_path(url) is not None else StorageMode.DIRECT
 
 
 def open_storage(url: str, *, create: bool, heartbeat: bool = False) -> RDBStorage:
@@ -99,9 +107,9 @@ def open_storage(url: str, *, create: bool, heartbeat: bool = False) -> RDBStora
                     f"cannot open storage {display_url(url)}: folder {str(path.parent)!r} "
                     "does not exist"
                 )
-    check_storage(url, write=create)  # dse.storage_safety: refuse a bad file untouched
+    check_storage(url, write=create)  # dse.storage.safety: refuse a bad file untouched
     if not create:
-        url = read_only_url(url)  # dse.storage_safety: a study on a read-only mount
+        url = read_only_url(url)  # dse.storage.safety: a study on a read-only mount
     kwargs: dict[str, Any] = {}
     if path is None and url.startswith(("postgresql", "mysql")):
         kwargs["connect_args"] = {"connect_timeout": 5}
@@ -109,13 +117,13 @@ def open_storage(url: str, *, create: bool, heartbeat: bool = False) -> RDBStora
     if path is not None:
         kwargs["connect_args"] = {"timeout": 30}
     try:
-        if path is None:  # dse.storage_safety: a server database dse did not create
+        if path is None:  # dse.storage.safety: a server database dse did not create
             _check_server_schema(url, kwargs)
-        storage = retry_schema_race(  # dse.workers: workers creating the tables at once
+        storage = retry_schema_race(  # dse.storage.workers: workers creating the tables at once
             lambda: RDBStorage(
                 url,
                 engine_kwargs=kwargs,
-                **(heartbeat_kwargs() if heartbeat else {}),  # dse.workers: heartbeats, retry
+                **(heartbeat_kwargs() if heartbeat else {}),  # heartbeats, retry (workers)
             )
         )
     except DseError:

@@ -47,7 +47,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from costmodels.errors import ConfigError, StorageError, StudyError
-from dse.storage_safety import sqlite_file
+from dse.storage.safety import sqlite_file
 
 logger = logging.getLogger(__name__)
 # Heartbeats are "experimental" in Optuna since 2.9 and stable in use; the warning would be
