@@ -159,9 +159,7 @@ class SingleProblem(Problem):
             candidate = self.measured(candidate)
             cost = self.estimate(candidate)
         except DseError as exc:
-            return Outcome(
-                None, {}, TrialAttrs(candidate.as_dict(), error=str(exc)), False, False
-            )
+            return Outcome(None, {}, TrialAttrs(candidate.as_dict(), error=str(exc)), False, False)
         cost_s = time.perf_counter() - t0
         constraints = self.cost_constraints(cost)
         fits = all(v <= 0 for v in constraints.values())

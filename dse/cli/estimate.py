@@ -232,7 +232,12 @@ def _fmt(v: float) -> str:
 
 
 def render(
-    cost: NetworkCost, cap_pct: float, estimator: str, template: str, units: bool = False
+    cost: NetworkCost,
+    cap_pct: float,
+    estimator: str,
+    template: str,
+    units: bool = False,
+    verdict_line: bool = True,
 ) -> None:
     bottleneck = max(cost.layers, key=lambda lc: lc.cycles).name
     table = Table(
@@ -292,6 +297,8 @@ def render(
     )
     out = console if console.is_terminal else Console(width=120)
     out.print(table)
+    if not verdict_line:
+        return
     fits = cost.fits(cap_pct)
     verdict = "[green]fits[/green]" if fits else "[red]does not fit[/red]"
     console.print(
@@ -305,7 +312,9 @@ def render(
 @app.command("estimate")
 def estimate_command(
     spec: Annotated[Path, typer.Argument(help="Network spec (YAML or JSON).")],
-    device: Annotated[str, typer.Option("--device", "-d", help="Part, board or device YAML.")],
+    device: Annotated[
+        str | None, typer.Option("--device", "-d", help="Part, board or device YAML.")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     estimator: Annotated[Estimator, typer.Option(help="dse model or FINN's formulas.")] = (
         Estimator.DSE
@@ -336,10 +345,22 @@ def estimate_command(
     units: Annotated[
         bool, typer.Option("--units", help="Show each layer's FINN nodes in the table.")
     ] = False,
+    devices: Annotated[
+        str | None,
+        typer.Option(
+            "--devices", help="Several boards (2xXCKU115 or a cluster YAML): place the design."
+        ),
+    ] = None,
 ) -> None:
     """Estimate LUT/DSP/BRAM/URAM, throughput and latency of a fixed design."""
     if not 0 < cap <= 100:
         raise ConfigError(f"--cap {cap} must be in (0, 100]")
+    if (device is None) == (devices is None):
+        raise ConfigError("give --device PART (one board) or --devices 2xPART (several)")
+    if devices is not None:
+        _estimate_cluster(spec, devices, cap, clock_mhz, json_out)
+        return
+    assert device is not None
     cfg = None
     if engines is not None or lanes is not None:
         default = EngineConfig()
@@ -361,3 +382,47 @@ def estimate_command(
                 f"{cost.device.part} is {part_family(cost.device)} (BRAM aspect ratios are the "
                 "same, UG573; its DSP48E2 and CARRY8 are not calibrated)"
             )
+
+
+def _estimate_cluster(
+    spec: Path, devices: str, cap: float, clock_mhz: float | None, json_out: bool
+) -> None:
+    """`dse estimate --devices`: the design placed on several boards (`costmodels.cluster`):
+    the per-layer table on the first board, then boards, layer ranges, cuts and link load."""
+    from costmodels.cluster import estimate_cluster, parse_cluster
+    from costmodels.network import resolve
+    from dse.multi import describe_partition
+
+    if clock_mhz is not None:
+        finite_in(clock_mhz, 0, MAX_CLOCK_MHZ, "--clock-mhz", ConfigError)
+    network = load_network(spec)
+    cluster = parse_cluster(devices)
+    clock = clock_mhz or network.clock_mhz or min(b.clock_mhz for b in cluster.boards)
+    per_device = {
+        d: estimate(network, d, clock_mhz=clock, detail=True) for d in dict.fromkeys(cluster.boards)
+    }
+    mc = estimate_cluster(resolve(network), [per_device[d] for d in cluster.boards], cluster, cap)
+    if json_out:
+        print_json(
+            {
+                "network": network.name,
+                "devices": cluster.label,
+                "cap_pct": cap,
+                "fits": mc.fits,
+                "fps": mc.fps,
+                "latency_ms": mc.latency_ms,
+                "totals": {k: getattr(mc.total, k) for k in KEYS},
+                "partition": mc.summary(),
+            }
+        )
+        return
+    render(per_device[cluster.boards[0]], 100.0, "dse", "dataflow", verdict_line=False)
+    for line in describe_partition(mc.summary()):
+        console.print(line, markup=False, highlight=False)
+    if mc.fits:
+        console.print(
+            f"placed on {mc.n_boards} of {len(cluster.boards)} boards within {cap:g}% each: "
+            f"{mc.fps:,.1f} FPS (compute {mc.compute_fps:,.1f}), latency {mc.latency_ms:.3f} ms",
+            markup=False,
+            highlight=False,
+        )

@@ -295,9 +295,7 @@ class BatchWriter:
         interval_s: float = FLUSH_INTERVAL_S,
         max_lag_s: float = BACKPRESSURE_S,
     ) -> None:
-        self._engine = sa.create_engine(
-            url, connect_args={"timeout": 30} if is_sqlite(url) else {}
-        )
+        self._engine = sa.create_engine(url, connect_args={"timeout": 30} if is_sqlite(url) else {})
         _wal(self._engine)
         self._study_id = study_id
         self._interval = interval_s

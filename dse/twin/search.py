@@ -43,6 +43,7 @@ from search_spaces.twin import TwinCandidate, TwinSpace
 
 log = logging.getLogger(__name__)
 
+
 class TwinProblem(Problem):
     """A twin study's problem (see the module docstring)."""
 
@@ -135,9 +136,7 @@ class TwinProblem(Problem):
         try:
             cost = self.pair_cost(candidate)
         except DseError as exc:
-            return Outcome(
-                None, {}, TrialAttrs(candidate.as_dict(), error=str(exc)), False, False
-            )
+            return Outcome(None, {}, TrialAttrs(candidate.as_dict(), error=str(exc)), False, False)
         cost_s = time.perf_counter() - t0
         util = cost.utilization
         constraints = {k: getattr(util, k) - self.cap_pct for k in RESOURCE_KEYS}
