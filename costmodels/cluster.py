@@ -106,7 +106,7 @@ def parse_cluster(text: str) -> Cluster:
     if not raw:
         raise DeviceError("--devices needs at least one board, e.g. 2xXCKU115")
     path = Path(raw)
-    if raw.lower().endswith((".yaml", ".yml")) and path.is_file():
+    if raw.lower().endswith((".yaml", ".yml", ".json")):
         return _cluster_yaml(path)
     boards: list[Device] = []
     for item in re.split(r"[,+]", raw):
@@ -127,14 +127,17 @@ def _check_count(n: int, where: str) -> None:
 
 
 def _cluster_yaml(path: Path) -> Cluster:
+    import json
+
     import yaml
 
     from costmodels.devices import get_device
+    from costmodels.reading import read_document
 
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise DeviceError(f"cannot read cluster file {str(path)!r}: {type(exc).__name__}") from None
+        data: Any = read_document(path, "cluster file", DeviceError)  # bounded reads
+    except (yaml.YAMLError, json.JSONDecodeError):
+        raise DeviceError(f"cluster file {str(path)!r} is not valid YAML/JSON") from None
     if not isinstance(data, dict) or not isinstance(data.get("boards"), list):
         raise DeviceError(f"cluster file {str(path)!r} needs `boards:` (a list of devices)")
     unknown = set(data) - {"boards", "link", "name"}

@@ -124,6 +124,9 @@ def test_parse_cluster(tmp_path: Path) -> None:
     ]:
         with pytest.raises(DeviceError, match=msg):
             parse_cluster(bad)
+    f.write_text("boards: [XCKU115\n")
+    with pytest.raises(DeviceError, match="not valid YAML"):
+        parse_cluster(str(f))
     f.write_text("boards: [XCKU115]\nlink: {gbps: -1}\n")
     with pytest.raises(DeviceError, match=r"link\.gbps"):
         parse_cluster(str(f))
