@@ -168,6 +168,9 @@ class StudyConfig:
     cap_pct: float = DEFAULT_CAP_PCT
     min_accuracy: float | None = None
     finetune_steps: int = DEFAULT_FINETUNE_STEPS
+    # evaluate candidates on a seeded subset of this many validation samples (faster,
+    # noisier: dse.holdout.noise_points); None: the whole split
+    val_subset: int | None = None
     seed: int = 0
     clock_mhz: float | None = None
     # `twin`: search TwinDNN pairs (dse.twin.search) with the `twin` settings
@@ -197,6 +200,8 @@ class StudyConfig:
         if self.finetune_steps < 0:
             raise ConfigError("finetune_steps must be >= 0")
         int_in(self.finetune_steps, 0, MAX_STEPS, "finetune_steps", ConfigError)
+        if self.val_subset is not None:
+            int_in(self.val_subset, 10, 100_000_000, "val_subset", ConfigError)
         if self.trials is not None and self.trials < 1:
             raise ConfigError("trials must be >= 1")
         if self.trials is not None:
@@ -293,6 +298,8 @@ class StudyConfig:
             ),
             **self._calibration_definition(),
             **({"mode": self.mode.value, "devices": self.devices} if self.devices else {}),
+            # only when set: studies without a subset keep their earlier definition
+            **({"val_subset": self.val_subset} if self.val_subset and not cost_only else {}),
         }
 
     def _calibration_definition(self) -> dict[str, Any]:
@@ -338,6 +345,7 @@ TOP_KEYS = frozenset(
         "cap",
         "min_accuracy",
         "finetune_steps",
+        "val_subset",
         "seed",
         "clock_mhz",
         "study",
@@ -528,6 +536,8 @@ def build_config(
             kw["min_accuracy"] = float(values["min_accuracy"])
         if values.get("finetune_steps") is not None:
             kw["finetune_steps"] = int(values["finetune_steps"])
+        if values.get("val_subset") is not None:
+            kw["val_subset"] = int(values["val_subset"])
         if values.get("seed") is not None:
             kw["seed"] = int(values["seed"])
         if values.get("clock_mhz") is not None:

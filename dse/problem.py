@@ -295,6 +295,7 @@ def accuracy_evaluator(
         loaded.workload,
         finetune_steps=cfg.finetune_steps,
         seed=cfg.seed,
+        val_subset=cfg.val_subset,
         cache=dnn.AccuracyCache(storage),
     )
 

@@ -104,6 +104,13 @@ def search(
     finetune_steps: Annotated[
         int | None, typer.Option(help="Fine-tuning steps per accuracy evaluation.")
     ] = None,
+    val_subset: Annotated[
+        int | None,
+        typer.Option(
+            "--val-subset",
+            help="Score accuracy on a seeded subset of N validation samples (faster, noisier).",
+        ),
+    ] = None,
     clock_mhz: Annotated[float | None, typer.Option(help="Clock of the design, MHz.")] = None,
     w_bits: Annotated[str | None, typer.Option(help="Allowed weight bits, e.g. 1,2,4-8.")] = None,
     a_bits: Annotated[str | None, typer.Option(help="Allowed activation bits, e.g. 2-8.")] = None,
@@ -178,6 +185,7 @@ def search(
         "cap": cap,
         "min_accuracy": min_accuracy,
         "finetune_steps": finetune_steps,
+        "val_subset": val_subset,
         "clock_mhz": clock_mhz,
         "w_bits": w_bits,
         "a_bits": a_bits,
@@ -192,6 +200,17 @@ def search(
         "calibration": calibration,
     }
     cfg = replace(build_config(file_values, overrides), fork=fork)
+    if cfg.val_subset is not None and not as_json:
+        from dse.holdout import noise_points
+
+        n = cfg.val_subset
+        err_console.print(
+            f"accuracy on a subset of {n} validation samples: 95% intervals of about "
+            f"+/-{noise_points(n, 0.9):.1f} points at 90% accuracy, +/-"
+            f"{noise_points(n, 0.99):.1f} at 99% (the test-split report is unaffected)",
+            markup=False,
+            highlight=False,
+        )
     if jobs > 1:  # dse.cli.jobs: N worker processes on one storage (docs/reliability.md)
         from dse.cli.jobs import run_jobs
 

@@ -164,6 +164,7 @@ class AccuracyEvaluator:
         seed: int = 0,
         cache: AccuracyCache | None = None,
         policy: QuantPolicy | None = None,
+        val_subset: int | None = None,
     ) -> None:
         if finetune_steps < 0:
             raise SpecError(f"finetune steps must be >= 0, got {finetune_steps}")
@@ -173,6 +174,13 @@ class AccuracyEvaluator:
         self.seed = int(seed)
         self.cache = cache
         self.policy = policy or QuantPolicy()
+        # accuracy on a seeded subset of the validation split (None: all of it)
+        n_val = len(workload.data["val"][1])
+        self.val_subset = val_subset if val_subset is not None and val_subset < n_val else None
+        self._val_idx: Tensor | None = None
+        if self.val_subset is not None:
+            gen = torch.Generator().manual_seed(0)
+            self._val_idx = torch.randperm(n_val, generator=gen)[: self.val_subset].sort().values
         self._traced = workload.traced
         self._compute = [layer for layer in self._traced.layers if layer.op.is_compute]
         self._signature = tuple((lay.name, lay.op, lay.out_shape[0]) for lay in self._compute)
@@ -265,6 +273,8 @@ class AccuracyEvaluator:
                 [q.name, q.fmt.label, q.a_bits, q.kept, *(["lq"] if q.a_lq else [])] for q in layers
             ],
         }
+        if self.val_subset is not None:  # only when set: earlier cache keys stay valid
+            doc["val_subset"] = self.val_subset
         return hashlib.sha256(json.dumps(doc, separators=(",", ":")).encode()).hexdigest()
 
     # ------------------------------------------------------------------ public
@@ -281,8 +291,8 @@ class AccuracyEvaluator:
                 self._memo[key] = hit
                 return EvalResult(hit, 0.0, True, key)
         t0 = time.perf_counter()
-        logits = self._logits(cfg, key, "val")
-        y = self.workload.data["val"][1]
+        logits = self._logits(cfg, key, "val", subset=True)
+        y = self._val_labels()
         acc = float((logits.argmax(dim=1) == y).float().mean())
         seconds = time.perf_counter() - t0
         if self.cache is not None:
@@ -565,7 +575,20 @@ class AccuracyEvaluator:
             self._kept[k] = balanced_top(total, kept, group.blocks)
         return self._kept[k]
 
-    def _logits(self, cfg: tuple[int, tuple[LayerQuant, ...]], key: str, split: str) -> Tensor:
+    def _val_labels(self) -> Tensor:
+        y = self.workload.data["val"][1]
+        return y if self._val_idx is None else y[self._val_idx]
+
+    def _logits(
+        self,
+        cfg: tuple[int, tuple[LayerQuant, ...]],
+        key: str,
+        split: str,
+        subset: bool = False,
+    ) -> Tensor:
+        """Logits on `split`; with `subset` (the search's accuracy) on the validation subset
+        only. The post-training/fine-tuned choice is made on the same validation samples
+        the accuracy is measured on."""
         input_bits, layers = cfg
         quants, plan, acts = self._assemble(layers)
         tuned = None
@@ -573,16 +596,16 @@ class AccuracyEvaluator:
 
             def select() -> _Tuned | None:
                 weights, tuned_acts = self._finetune(plan, quants, acts, input_bits)
-                y = self.workload.data["val"][1]
-                ptq = self._run(input_bits, quants, plan, acts, None, "val")
-                ft = self._run(input_bits, quants, plan, tuned_acts, weights, "val")
+                y = self._val_labels()
+                ptq = self._run(input_bits, quants, plan, acts, None, "val", True)
+                ft = self._run(input_bits, quants, plan, tuned_acts, weights, "val", True)
                 better = (ft.argmax(1) == y).sum() > (ptq.argmax(1) == y).sum()
                 return (weights, tuned_acts) if bool(better) else None
 
             tuned = self._tuned.get_or(key, select)
         if tuned is not None:
-            return self._run(input_bits, quants, plan, tuned[1], tuned[0], split)
-        return self._run(input_bits, quants, plan, acts, None, split)
+            return self._run(input_bits, quants, plan, tuned[1], tuned[0], split, subset)
+        return self._run(input_bits, quants, plan, acts, None, split, subset)
 
     def _run(
         self,
@@ -592,10 +615,14 @@ class AccuracyEvaluator:
         acts: dict[str, ActQuant | None],
         tuned: dict[str, tuple[Tensor, Tensor]] | None,
         split: str,
+        subset: bool = False,
     ) -> Tensor:
-        """Logits of the candidate on `split`: post-training weights (`tuned` None, from the
-        caches) or the fine-tuned quantized weights."""
+        """Logits of the candidate on `split` (the validation subset with `subset`):
+        post-training weights (`tuned` None, from the caches) or the fine-tuned quantized
+        weights."""
         x, scale = self._input_codes(split, input_bits)
+        if subset and split == "val" and self._val_idx is not None:
+            x = x[self._val_idx]
         scales: dict[str, float] = {INPUT: scale}
         steps: list[Step] = []
         for layer in self._traced.layers:

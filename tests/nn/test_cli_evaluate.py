@@ -23,7 +23,7 @@ def test_workloads_lists_builtins_with_accuracy(
     code, out, _ = run(capsys, "workloads", "--cache-dir", str(nn_cache), "--json")
     assert code == 0
     rows = {r["name"]: r for r in json.loads(out)}
-    assert set(rows) == {"digits-mlp", "digits-cnn"}
+    assert set(rows) == {"digits-mlp", "digits-cnn", "noisy-digits"}
     assert rows["digits-cnn"]["float_accuracy"] == pytest.approx(cnn.float_accuracy)
     assert rows["digits-cnn"]["layers"][:2] == ["conv1", "conv2"]
 

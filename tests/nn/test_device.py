@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -50,3 +52,29 @@ def test_cuda_evaluation_matches_cpu(cnn: Workload, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv(dev_mod.DEVICE_ENV, "cuda")
     gpu = AccuracyEvaluator(cnn, finetune_steps=5).evaluate(net).accuracy
     assert abs(gpu - cpu) <= 0.01
+
+
+def test_validation_subset_scores_on_n_samples(cnn: Workload) -> None:
+    full = AccuracyEvaluator(cnn, finetune_steps=0)
+    sub = AccuracyEvaluator(cnn, finetune_steps=0, val_subset=50)
+    net = cnn.network
+    assert full.accuracy_key(net) != sub.accuracy_key(net)
+    acc = sub.evaluate(net).accuracy
+    assert abs(acc * 50 - round(acc * 50)) < 1e-6  # a count out of 50
+    # outputs (twin designs, reports) still cover the whole split
+    assert len(sub.outputs(net, split="val")) == len(cnn.labels("val"))
+    # a subset as large as the split is the split
+    big = AccuracyEvaluator(cnn, finetune_steps=0, val_subset=10_000)
+    assert big.accuracy_key(net) == full.accuracy_key(net)
+
+
+def test_search_val_subset_states_its_noise(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    code = main([
+        "search", "--workload", "tests.fixtures.user_models:tfc_untrained", "--trials", "3",
+        "--finetune-steps", "0", "--val-subset", "100", "--storage", url, "--study", "v",
+    ])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0 and "subset of 100 validation samples" in err and "+/-" in err
