@@ -25,13 +25,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
+from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
 import dse
 from costmodels.errors import StudyError
+from costmodels.types import Network
 from dse.config import (
     OBJECTIVES,
     Direction,
+    SamplerName,
     StorageMode,
     StudyConfig,
     describe_changes,
@@ -148,7 +151,8 @@ def run_search(
     should_stop: Callable[[], bool] = lambda: False,
     on_start: Callable[[SearchSummary, Problem], None] | None = None,
 ) -> SearchSummary:
-    """Create or resume the study `cfg` describes and run its trials.
+    """Create or resume the study `cfg` describes and run its trials: plan, open (create
+    or resume), seed, run, close.
 
     Refuses (before touching the storage) a resume whose definition changed, unless
     `cfg.fork`; refuses a space whose smallest design cannot fit.
@@ -156,21 +160,88 @@ def run_search(
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # ask/tell with heartbeats: dse.storage.workers records them itself (see its StudyGuard)
     warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
-    loaded = load_workload(cfg.workload, seed=cfg.seed)
-    problem = build_problem(cfg, loaded, storage=cfg.storage)
+    plan = _plan(cfg)
+    check_feasible(plan.problem)
+    opened = _open(cfg, plan)
+    study, writer = _sampling_study(cfg, plan, opened)
+    summary = _seed(cfg, plan, opened, study)
+    if on_start is not None:
+        on_start(summary, plan.problem)
+    run = _Run(plan, opened, summary)
+    try:
+        _run_trials(cfg, plan, opened.guard, study, writer, run, on_progress, should_stop)
+    except optuna.exceptions.UpdateFinishedTrialError as exc:  # dse.storage.workers
+        raise StudyError(
+            f"{exc} Another worker judged this one dead (no heartbeat for {grace_s()} s) and "
+            f"retries its trial; on a loaded machine raise {HEARTBEAT_ENV}"
+        ) from None
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        _close(opened, writer, summary)
+    return _finish(plan, opened, run, should_stop)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a run needs before it touches the storage."""
+
+    problem: Problem
+    network: Network
+    cost_only: bool
+    definition: dict[str, Any]
+    fingerprint: str
+    mode: StorageMode
+    n_trials: int
+    sampler: SamplerName
+
+
+def _plan(cfg: StudyConfig) -> _Plan:
+    """The workload, the problem of the study's mode, its definition and fingerprint, the
+    storage mode, the trial budget and the sampler."""
     from dse.spec import network_to_dict
 
+    loaded = load_workload(cfg.workload, seed=cfg.seed)
+    problem = build_problem(cfg, loaded, storage=cfg.storage)
     cost_only = loaded.cost_only
     definition = cfg.definition(cost_only=cost_only)
     definition["network"] = fingerprint(network_to_dict(loaded.network))
-    fp = fingerprint(definition)
-    name = cfg.study_name()
-    mode = storage_mode(cfg.storage, cfg.storage_mode)
     n_trials = cfg.trials_for(cost_only=cost_only)
-    sampler_name = resolve_sampler(cfg.sampler, cost_only=cost_only, trials=n_trials)
+    return _Plan(
+        problem=problem,
+        network=loaded.network,
+        cost_only=cost_only,
+        definition=definition,
+        fingerprint=fingerprint(definition),
+        mode=storage_mode(cfg.storage, cfg.storage_mode),
+        n_trials=n_trials,
+        sampler=resolve_sampler(cfg.sampler, cost_only=cost_only, trials=n_trials),
+    )
 
-    check_feasible(problem)
-    storage = open_storage(cfg.storage, create=True, heartbeat=mode is StorageMode.DIRECT)
+
+@dataclass
+class _Opened:
+    """The study in its storage: name (a fork's own), id, whether it was resumed, the
+    guard of this worker, every stored trial and the finished ones."""
+
+    storage: RDBStorage
+    name: str
+    sid: int
+    resumed: bool
+    forked_from: str | None
+    guard: StudyGuard
+    everything: list[FrozenTrial]
+    stored: list[FrozenTrial]
+
+
+def _open(cfg: StudyConfig, plan: _Plan) -> _Opened:
+    """Open the storage and find the study (resume; a changed definition is refused unless
+    forked) or create it with its metadata; a damaged study is one line."""
+    from dse.spec import network_to_dict
+
+    problem = plan.problem
+    name = cfg.study_name()
+    storage = open_storage(cfg.storage, create=True, heartbeat=plan.mode is StorageMode.DIRECT)
     forked_from: str | None = None
     try:
         sid = find_study_id(storage, name)
@@ -178,8 +249,8 @@ def run_search(
             meta = wait_for_meta(storage, sid, STUDY_ATTR)  # may be a worker's new study
             if meta is None:  # dse.storage.workers: deleted the empty orphan of a killed creator
                 sid = None
-            elif meta.get("fingerprint") != fp:
-                changes = describe_changes(meta.get("definition", {}), definition)
+            elif meta.get("fingerprint") != plan.fingerprint:
+                changes = describe_changes(meta.get("definition", {}), plan.definition)
                 if not cfg.fork:
                     what = "; ".join(changes[:4]) or "it was not created by dse search"
                     raise StudyError(
@@ -187,27 +258,27 @@ def run_search(
                         f"({what}); rerun with --fork to start a new study from this one, "
                         "or pick another --study"
                     )
-                forked_from, name = name, f"{name}-fork-{fp[:6]}"
+                forked_from, name = name, f"{name}-fork-{plan.fingerprint[:6]}"
                 sid = find_study_id(storage, name)
         resumed = sid is not None
         if sid is None:
             meta = {
                 "version": dse.__version__,
-                "fingerprint": fp,
-                "definition": definition,
+                "fingerprint": plan.fingerprint,
+                "definition": plan.definition,
                 "objectives": list(problem.objectives),
                 "device": problem.device.part,
                 "workload": cfg.workload,
-                "cost_only": cost_only,
+                "cost_only": plan.cost_only,
                 "mode": cfg.mode.value,
-                "network": network_to_dict(loaded.network),
+                "network": network_to_dict(plan.network),
                 "hv_bounds": hv_bounds(problem),
                 "cap_pct": cfg.cap_pct,
                 "forked_from": forked_from,
             }
             sid, created = create_study(storage, problem.directions, name, STUDY_ATTR, meta)
             resumed = not created  # another worker created it at the same time
-        guard = StudyGuard(storage, sid, cfg.storage, shared=mode is StorageMode.DIRECT)
+        guard = StudyGuard(storage, sid, cfg.storage, shared=plan.mode is StorageMode.DIRECT)
         everything = storage.get_all_trials(sid, deepcopy=False)
         stored = [t for t in everything if t.state.is_finished()]
     except Exception as exc:
@@ -217,146 +288,182 @@ def run_search(
         if err is None or err is exc:
             raise
         raise err from None
+    return _Opened(storage, name, sid, resumed, forked_from, guard, everything, stored)
 
-    seed = cfg.seed + 7919 * len(stored)  # a resumed run must not replay the same draws
+
+def _sampling_study(
+    cfg: StudyConfig, plan: _Plan, opened: _Opened
+) -> tuple[optuna.Study, BatchWriter | None]:
+    """The seeded sampler on an in-memory copy of the study with a batch writer (batch
+    mode) or on the stored study itself (direct); trials of a killed run enqueued again."""
+    seed = cfg.seed + 7919 * len(opened.stored)  # a resumed run must not replay the same draws
     sampler = make_sampler(
-        sampler_name, seed, trials=n_trials, search_space=problem.space.distributions()
+        plan.sampler, seed, trials=plan.n_trials, search_space=plan.problem.space.distributions()
     )
     writer: BatchWriter | None = None
-    if mode is StorageMode.BATCH:
-        study = optuna.create_study(directions=problem.directions, sampler=sampler)
-        study.add_trials(_with_placeholders(everything))
-        writer = BatchWriter(cfg.storage, sid)
+    if plan.mode is StorageMode.BATCH:
+        study = optuna.create_study(directions=plan.problem.directions, sampler=sampler)
+        study.add_trials(_with_placeholders(opened.everything))
+        writer = BatchWriter(cfg.storage, opened.sid)
     else:
-        study = optuna.load_study(study_name=name, storage=storage, sampler=sampler)
-    for params in guard.attach():  # dse.storage.workers: trials of a killed run, run again here
+        study = optuna.load_study(study_name=opened.name, storage=opened.storage, sampler=sampler)
+    for params in opened.guard.attach():  # dse.storage.workers: a killed run's trials again
         study.enqueue_trial(params, skip_if_exists=False)
+    return study, writer
 
+
+def _seed(cfg: StudyConfig, plan: _Plan, opened: _Opened, study: optuna.Study) -> SearchSummary:
+    """The summary so far, and the baselines enqueued into a new study."""
+    stored = opened.stored
     summary = SearchSummary(
-        study=name,
+        study=opened.name,
         storage=cfg.storage,
-        storage_mode=mode.value,
-        sampler=sampler_name.value,
-        objectives=problem.objectives,
+        storage_mode=plan.mode.value,
+        sampler=plan.sampler.value,
+        objectives=plan.problem.objectives,
         trials_total=len(stored),
         trials_new=0,
         feasible=sum(1 for t in stored if trial_record(t).feasible),
         elapsed_s=0.0,
         trials_per_s=0.0,
         pareto=[],
-        forked_from=forked_from,
-        resumed=resumed,
+        forked_from=opened.forked_from,
+        resumed=opened.resumed,
     )
-    if not stored and (not resumed or mode is StorageMode.BATCH):
-        seeds = baseline_candidates(problem)
-        if mode is StorageMode.DIRECT:  # enqueued trials are stored rows: no more than run
-            seeds = seeds[:n_trials]
+    if not stored and (not opened.resumed or plan.mode is StorageMode.BATCH):
+        seeds = baseline_candidates(plan.problem)
+        if plan.mode is StorageMode.DIRECT:  # enqueued trials are stored rows: no more than run
+            seeds = seeds[: plan.n_trials]
         for label, cand in seeds:
             study.enqueue_trial(
-                problem.space.params_for(cand.choices), user_attrs={ATTR_BASELINE: label}
+                plan.problem.space.params_for(cand.choices), user_attrs={ATTR_BASELINE: label}
             )
             summary.baselines.append(label)
-    if on_start is not None:
-        on_start(summary, problem)
+    return summary
 
-    records: list[tuple[int, tuple[float, ...], bool]] = [
-        (t.number, tuple(t.values), True) for t in stored if trial_record(t).feasible and t.values
-    ]
-    best: dict[str, float] = {}
-    for _, vals, _ in records:
-        _update_best(best, problem.objectives, vals)
-    start = time.perf_counter()
-    done = 0
+
+class _Run:
+    """What the trial loop accumulates: the summary, the feasible records (stored ones
+    first), the best value per objective, the trials done and when it started."""
+
+    def __init__(self, plan: _Plan, opened: _Opened, summary: SearchSummary) -> None:
+        self.summary = summary
+        self.records: list[tuple[int, tuple[float, ...], bool]] = [
+            (t.number, tuple(t.values), True)
+            for t in opened.stored
+            if trial_record(t).feasible and t.values
+        ]
+        self.best: dict[str, float] = {}
+        for _, vals, _ in self.records:
+            _update_best(self.best, plan.problem.objectives, vals)
+        self.start = time.perf_counter()
+        self.done = 0
+
+
+def _run_trials(
+    cfg: StudyConfig,
+    plan: _Plan,
+    guard: StudyGuard,
+    study: optuna.Study,
+    writer: BatchWriter | None,
+    run: _Run,
+    on_progress: Callable[[Progress], None] | None,
+    should_stop: Callable[[], bool],
+) -> None:
+    """The ask / evaluate / tell loop until the budget, the timeout or a stop request."""
+    problem, n_trials, summary = plan.problem, plan.n_trials, run.summary
+    n_stored = summary.trials_total
     failures = 0
-    try:
-        while done < n_trials and not should_stop():
-            elapsed = time.perf_counter() - start
-            if cfg.timeout_s is not None and elapsed >= cfg.timeout_s:
-                break
-            guard.before_ask()
-            with deferred_signals():  # dse.storage.workers: never a RUNNING trial nobody knows of
-                trial = study.ask()
-                guard.started(trial)
-            candidate = problem.space.suggest(trial)
-            try:
-                outcome = problem.evaluate(candidate)
-                failures = 0
-            except Exception as exc:  # a failed evaluation fails the trial, not the study
-                failures += 1
-                logger.warning("trial %d failed: %s: %s", trial.number, type(exc).__name__, exc)
-                if failures >= MAX_CONSECUTIVE_FAILURES:
-                    study.tell(trial, state=TrialState.FAIL)
-                    raise StudyError(
-                        f"{failures} trials in a row failed; last: {type(exc).__name__}: {exc}"
-                    ) from exc
-                outcome = Outcome(
-                    None, {}, TrialAttrs(candidate.as_dict(), error=str(exc)), False, False
-                )
-            # The report's attributes are large; in batch mode they go only to the stored
-            # copy (the sampler never reads them, and `tell` deep-copies the trial).
-            trial_attrs = outcome.attrs.encode()
-            heavy = trial_attrs if writer is not None else {}
-            for key, value in trial_attrs.items():
-                if key not in heavy:
-                    trial.set_user_attr(key, value)
-            for key, value in outcome.constraints.items():
-                trial.set_constraint(key, value)
-            with deferred_signals():
-                if outcome.values is None:
-                    frozen = study.tell(trial, state=TrialState.FAIL)
-                else:
-                    frozen = study.tell(trial, list(outcome.values))
-                guard.finished()
-            if outcome.values is not None and outcome.feasible:
-                summary.feasible += 1
-                records.append((frozen.number, outcome.values, True))
-                _update_best(best, problem.objectives, outcome.values)
-            if writer is not None:
-                frozen.user_attrs.update(heavy)  # `frozen` is tell's own deep copy
-                writer.submit(frozen)
-            done += 1
-            if on_progress is not None:
-                elapsed = time.perf_counter() - start
-                rate = done / elapsed if elapsed > 0 else 0.0
-                left = (n_trials - done) / rate if rate > 0 else None
-                if cfg.timeout_s is not None:
-                    left = min(left if left is not None else math.inf, cfg.timeout_s - elapsed)
-                on_progress(
-                    Progress(
-                        done,
-                        n_trials,
-                        len(stored) + done,
-                        summary.feasible,
-                        elapsed,
-                        rate,
-                        dict(best),
-                        left,
-                    )
-                )
-    except optuna.exceptions.UpdateFinishedTrialError as exc:  # dse.storage.workers: judged dead
-        raise StudyError(
-            f"{exc} Another worker judged this one dead (no heartbeat for {grace_s()} s) and "
-            f"retries its trial; on a loaded machine raise {HEARTBEAT_ENV}"
-        ) from None
-    except KeyboardInterrupt:
-        summary.interrupted = True
-    finally:
+    while run.done < n_trials and not should_stop():
+        elapsed = time.perf_counter() - run.start
+        if cfg.timeout_s is not None and elapsed >= cfg.timeout_s:
+            break
+        guard.before_ask()
+        with deferred_signals():  # dse.storage.workers: never a RUNNING trial nobody knows of
+            trial = study.ask()
+            guard.started(trial)
+        candidate = problem.space.suggest(trial)
         try:
-            if writer is not None:
-                writer.close()
-                summary.max_commit_lag_s = round(writer.max_lag_s, 4)
-        finally:
-            guard.close()
-        storage.remove_session()
-    summary.interrupted = summary.interrupted or (done < n_trials and should_stop())
-    summary.elapsed_s = time.perf_counter() - start
+            outcome = problem.evaluate(candidate)
+            failures = 0
+        except Exception as exc:  # a failed evaluation fails the trial, not the study
+            failures += 1
+            logger.warning("trial %d failed: %s: %s", trial.number, type(exc).__name__, exc)
+            if failures >= MAX_CONSECUTIVE_FAILURES:
+                study.tell(trial, state=TrialState.FAIL)
+                raise StudyError(
+                    f"{failures} trials in a row failed; last: {type(exc).__name__}: {exc}"
+                ) from exc
+            outcome = Outcome(
+                None, {}, TrialAttrs(candidate.as_dict(), error=str(exc)), False, False
+            )
+        # The report's attributes are large; in batch mode they go only to the stored
+        # copy (the sampler never reads them, and `tell` deep-copies the trial).
+        trial_attrs = outcome.attrs.encode()
+        heavy = trial_attrs if writer is not None else {}
+        for key, value in trial_attrs.items():
+            if key not in heavy:
+                trial.set_user_attr(key, value)
+        for key, value in outcome.constraints.items():
+            trial.set_constraint(key, value)
+        with deferred_signals():
+            if outcome.values is None:
+                frozen = study.tell(trial, state=TrialState.FAIL)
+            else:
+                frozen = study.tell(trial, list(outcome.values))
+            guard.finished()
+        if outcome.values is not None and outcome.feasible:
+            summary.feasible += 1
+            run.records.append((frozen.number, outcome.values, True))
+            _update_best(run.best, problem.objectives, outcome.values)
+        if writer is not None:
+            frozen.user_attrs.update(heavy)  # `frozen` is tell's own deep copy
+            writer.submit(frozen)
+        run.done += 1
+        if on_progress is not None:
+            elapsed = time.perf_counter() - run.start
+            rate = run.done / elapsed if elapsed > 0 else 0.0
+            left = (n_trials - run.done) / rate if rate > 0 else None
+            if cfg.timeout_s is not None:
+                left = min(left if left is not None else math.inf, cfg.timeout_s - elapsed)
+            on_progress(
+                Progress(
+                    run.done,
+                    n_trials,
+                    n_stored + run.done,
+                    summary.feasible,
+                    elapsed,
+                    rate,
+                    dict(run.best),
+                    left,
+                )
+            )
+
+
+def _close(opened: _Opened, writer: BatchWriter | None, summary: SearchSummary) -> None:
+    """Commit what the writer holds, release this worker's guard, end the session."""
+    try:
+        if writer is not None:
+            writer.close()
+            summary.max_commit_lag_s = round(writer.max_lag_s, 4)
+    finally:
+        opened.guard.close()
+    opened.storage.remove_session()
+
+
+def _finish(
+    plan: _Plan, opened: _Opened, run: _Run, should_stop: Callable[[], bool]
+) -> SearchSummary:
+    """The summary of the run: counts, rate and the feasible front."""
+    summary, done = run.summary, run.done
+    summary.interrupted = summary.interrupted or (done < plan.n_trials and should_stop())
+    summary.elapsed_s = time.perf_counter() - run.start
     summary.trials_new = done
-    summary.trials_total = len(stored) + done
+    summary.trials_total = len(opened.stored) + done
     summary.trials_per_s = done / summary.elapsed_s if summary.elapsed_s > 0 else 0.0
-    summary.pareto = _pareto_dicts(
-        records, problem.objectives, [OBJECTIVES[o] for o in problem.objectives]
-    )
-    storage.engine.dispose()
+    objectives = plan.problem.objectives
+    summary.pareto = _pareto_dicts(run.records, objectives, [OBJECTIVES[o] for o in objectives])
+    opened.storage.engine.dispose()
     return summary
 
 
