@@ -1,9 +1,11 @@
 """An example user workload for `dse evaluate --workload examples.my_workload:make`.
 
-The factory returns `dse.nn.WorkloadData`: a torch model plus train/validation (and
-optionally test) arrays. Here: a small residual CNN on scikit-learn's embedded 8x8 digits
-(no download), with the skip connection written with `dse.nn.Add` so it becomes an `add`
-layer of the hardware network. dse trains it (seeded) on first use and caches the weights.
+The factory returns `dse.nn.WorkloadData`: a torch model plus train/validation/test
+arrays. `dse search --workload examples.my_workload:make` searches it with pruning (the
+residual add ties `stem` and `res_b`: they are pruned as one group). Here: a small
+residual CNN on scikit-learn's embedded 8x8 digits (no download), with the skip
+connection written with `dse.nn.Add` so it becomes an `add` layer of the hardware network.
+dse trains it (seeded) on first use and caches the weights.
 """
 
 from __future__ import annotations
@@ -43,12 +45,14 @@ def make() -> WorkloadData:
     x = (digits.data / 16.0).astype(np.float32).reshape(-1, 1, 8, 8)
     y = digits.target.astype(np.int64)
     order = np.random.default_rng(1).permutation(len(x))
-    train, val = order[:1200], order[1200:]
+    train, val, test = order[:1080], order[1080:1440], order[1440:]
     return WorkloadData(
         model=ResidualDigits(),
         x_train=x[train],
         y_train=y[train],
         x_val=x[val],
         y_val=y[val],
+        x_test=x[test],  # held out: `dse report` scores the front on it once, after selection
+        y_test=y[test],
         name="residual-digits",
     )

@@ -68,3 +68,30 @@ def test_search_with_pruning_on_graph_models(
     doc = json.loads(out)
     assert doc["trials_new"] >= 8 and "failed" not in err, err
     assert doc["pareto"], doc
+
+
+@pytest.mark.slow
+def test_readme_example_searches_with_pruning_and_reports_test_accuracy(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's worked example, trained for real: search with pruning, report with the
+    test split."""
+    monkeypatch.setenv("DSE_CACHE_DIR", str(tmp_path / "cache"))
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    code, _, err = run(
+        capsys, "search", "--workload", "examples.my_workload:make", "--trials", "16",
+        "--finetune-steps", "20", "--prune", "0,0.25,0.5", "--storage", url, "--study", "ex",
+    )  # fmt: skip
+    assert code == 0 and "failed" not in err, err
+    code, out, _ = run(capsys, "report", "--storage", url, "--study", "ex", "--format", "json")
+    doc = json.loads(out)
+    assert "evaluated once after selection" in doc["test_note"]
+    assert all(0.5 < r["test_accuracy"] <= 1.0 for r in doc["front"])
+    from dse.storage import load_study_record
+
+    record = load_study_record(url, "ex")
+    pruned = [
+        t for t in record.trials
+        if any(c["prune"] > 0 for c in (t.attrs.get("candidate") or {}).values())
+    ]  # fmt: skip
+    assert pruned, "no trial pruned anything"
