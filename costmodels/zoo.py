@@ -182,3 +182,36 @@ def fifty_layer_network() -> Network:
         LayerSpec("fc", Op.DENSE, out_channels=10, choice=LayerChoice(4, None, pe=2, simd=16))
     )
     return Network("fifty", (3, 32, 32), 8, tuple(layers))
+
+
+def resnet50_main_path(w_bits: int = 2, a_bits: int = 2, first_last_bits: int = 8) -> Network:
+    """ResNet-50's main path on 224x224 (He et al. 2016, Table 1): the 7x7/2 stem, a 3x3/2
+    max pool, 16 bottleneck blocks (1x1, 3x3, 1x1 convs; 3, 4, 6, 3 per stage, the first
+    3x3 of stages 2-4 with stride 2), global average pooling and the 1000-way classifier:
+    50 compute layers. The four 1x1 projection convs of the skip paths and the residual
+    adds are left out (the layer list is sequential). `first_last_bits` for the stem and
+    the classifier (the usual 8-bit first and last layers)."""
+    ch = LayerChoice(w_bits=w_bits, a_bits=a_bits, pe=1, simd=1)
+    edge = replace(ch, w_bits=first_last_bits)
+    layers: list[LayerSpec] = [
+        LayerSpec("conv1", Op.CONV, out_channels=64, kernel=7, stride=2, padding=3, choice=edge),
+        LayerSpec("pool1", Op.MAXPOOL, kernel=3, stride=2, padding=1),
+    ]
+    for stage, (width, blocks) in enumerate(((64, 3), (128, 4), (256, 6), (512, 3))):
+        for block in range(blocks):
+            stride = 2 if stage > 0 and block == 0 else 1
+            for j, (out, k) in enumerate(((width, 1), (width, 3), (4 * width, 1))):
+                layers.append(
+                    LayerSpec(
+                        f"s{stage}b{block}c{j}",
+                        Op.CONV,
+                        out_channels=out,
+                        kernel=k,
+                        stride=stride if j == 1 else 1,
+                        padding=1 if k == 3 else 0,
+                        choice=ch,
+                    )
+                )
+    layers.append(LayerSpec("gap", Op.AVGPOOL, kernel=7))
+    layers.append(LayerSpec("fc", Op.DENSE, out_channels=1000, choice=replace(edge, a_bits=None)))
+    return Network("resnet50-main", (3, 224, 224), 8, tuple(layers))

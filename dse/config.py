@@ -81,6 +81,17 @@ class SamplerName(str, Enum):
     RANDOM = "random"
 
 
+class HardwareMode(str, Enum):
+    """How a study chooses PE/SIMD/MMV/arithmetic (`dse.hardware`): `solve` computes them
+    with the exact folding solver (a cost-only study stores the exact front; with accuracy
+    objectives only the accuracy choices are sampled), `sample` samples them, `auto`
+    solves a cost-only study run without a trial count and samples otherwise."""
+
+    AUTO = "auto"
+    SOLVE = "solve"
+    SAMPLE = "sample"
+
+
 class StorageMode(str, Enum):
     """How trials reach the storage (see docs/search.md).
 
@@ -183,6 +194,7 @@ class StudyConfig:
     study: str | None = None
     storage: str = DEFAULT_STORAGE
     sampler: SamplerName = SamplerName.AUTO
+    hardware: HardwareMode = HardwareMode.AUTO
     trials: int | None = None  # None: DEFAULT_TRIALS or DEFAULT_COST_ONLY_TRIALS
     timeout_s: float | None = None
     storage_mode: StorageMode = StorageMode.AUTO
@@ -255,6 +267,13 @@ class StudyConfig:
                 )
             return self.objectives
         return DEFAULT_COST_ONLY_OBJECTIVES if cost_only else DEFAULT_OBJECTIVES
+
+    def hardware_for(self, *, cost_only: bool) -> HardwareMode:
+        """`solve` or `sample` (what `auto` means for this run: the exact front for a
+        cost-only study run without `--trials`, sampling otherwise)."""
+        if self.hardware is not HardwareMode.AUTO:
+            return self.hardware
+        return HardwareMode.SOLVE if cost_only and self.trials is None else HardwareMode.SAMPLE
 
     def trials_for(self, *, cost_only: bool) -> int:
         if self.trials is not None:
@@ -351,6 +370,7 @@ TOP_KEYS = frozenset(
         "study",
         "storage",
         "sampler",
+        "hardware",
         "trials",
         "timeout",
         "storage_mode",
@@ -524,6 +544,12 @@ def build_config(
             kw["objectives"] = parse_objectives(values["objectives"])
         if values.get("sampler") is not None:
             kw["sampler"] = parse_sampler(str(values["sampler"]))
+        if values.get("hardware") is not None:
+            hw = str(values["hardware"]).lower()
+            hw_options = [m.value for m in HardwareMode]
+            if hw not in hw_options:
+                raise ConfigError(f"unknown hardware mode {hw!r}{suggest(hw, hw_options)}")
+            kw["hardware"] = HardwareMode(hw)
         if values.get("storage_mode") is not None:
             mode = str(values["storage_mode"]).lower()
             options = [m.value for m in StorageMode]

@@ -40,6 +40,8 @@ class MultiProblem(SingleProblem):
     cluster's aggregate (summed totals, for normalising resource objectives); the budget
     is per board."""
 
+    solver_applies = False  # several boards: not the folding solver's single-device model
+
     def __init__(
         self,
         network: Network,

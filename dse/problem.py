@@ -14,6 +14,7 @@ hypervolume bounds and the Pareto mask.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -24,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 from optuna.study import StudyDirection
 
 from costmodels.errors import ConfigError, DseError
+from costmodels.solver import HardwareLimits
 from costmodels.types import Arith, Device, Network, NetworkCost
-from dse.config import OBJECTIVES, Direction, StudyConfig
+from dse.config import OBJECTIVES, Direction, HardwareMode, StudyConfig
 from dse.records import ATTR_COST, ATTR_LAYERS, RESOURCE_KEYS, LayerCostRow, TrialAttrs
 from search_spaces import Candidate, SearchSpace, Space
 from search_spaces import baselines as bl
@@ -33,6 +35,8 @@ from search_spaces import baselines as bl
 if TYPE_CHECKING:
     from costmodels.calibration.profile import Profile
     from dse.nn import AccuracyEvaluator
+
+logger = logging.getLogger(__name__)
 
 # ----------------------------------------------------------------------------- problem
 
@@ -102,6 +106,11 @@ class Problem(ABC):
     def hv_bounds(self) -> dict[str, list[Any]]:
         """Per objective (worst, best, scale) of a normalized hypervolume."""
 
+    def exact_front(self) -> list[tuple[str, Candidate]] | None:
+        """A cost-only study's exact hardware front as labelled candidates (`dse.hardware`),
+        or None when this problem has no solver (then the study samples)."""
+        return None
+
     @property
     def directions(self) -> list[StudyDirection]:
         return [
@@ -146,6 +155,15 @@ class SingleProblem(Problem):
 
     def baselines(self) -> list[tuple[str, Candidate]]:
         return _single_baselines(self)
+
+    #: whether `dse.hardware`'s solver models this problem's cost (a variant with its own
+    #: cost, `dse.multi.MultiProblem`, sets it False)
+    solver_applies = True
+
+    def exact_front(self) -> list[tuple[str, Candidate]] | None:
+        from dse.hardware import exact_front
+
+        return exact_front(self) if self.solver_applies else None
 
     def check_feasible(self) -> None:
         _single_check_feasible(self)
@@ -313,13 +331,42 @@ def build_single_problem(
     evaluator = None
     if not cost_only and ("accuracy" in objectives or cfg.min_accuracy is not None):
         evaluator = accuracy_evaluator(cfg, loaded, storage=storage)
-    space = SearchSpace(
+    search_bits = limits.search_bits if limits.search_bits is not None else not cost_only
+    search_prune = limits.search_prune if limits.search_prune is not None else not cost_only
+    calibration = cfg.calibration_profile()
+    space: SearchSpace = SearchSpace(
         loaded.network,
         limits,
-        search_bits=limits.search_bits if limits.search_bits is not None else not cost_only,
-        search_prune=limits.search_prune if limits.search_prune is not None else not cost_only,
+        search_bits=search_bits,
+        search_prune=search_prune,
         measures_density=evaluator is not None,
     )
+    if (
+        not cost_only
+        and cfg.hardware_for(cost_only=False) is HardwareMode.SOLVE
+        and calibration is None
+    ):  # dse.hardware: sample the accuracy choices, solve the hardware
+        from dse.hardware import front_solver
+        from search_spaces.decomposed import DecomposedSpace
+
+        # a sparse layer's cost depends on the density its weights have after the
+        # threshold, measured in torch after the solve: not a solver option
+        hw_arith = tuple(a for a in limits.arith if a is not Arith.SPARSE)
+        hw_limits = HardwareLimits(limits.max_pe, limits.max_simd, limits.max_mmv, hw_arith, True)
+        solver = front_solver(
+            device, cap_pct=cfg.cap_pct, clock_mhz=cfg.clock_mhz, limits=hw_limits
+        )
+        decomposed = DecomposedSpace(
+            loaded.network, limits, search_bits=search_bits, search_prune=search_prune,
+            solver=solver,
+        )  # fmt: skip
+        if decomposed.unsolved_dims():
+            logger.warning(
+                "hardware solver not used (%s searched): sampling",
+                ", ".join(decomposed.unsolved_dims()),
+            )
+        else:
+            space = decomposed
     return SingleProblem(
         loaded.network,
         device,
@@ -329,7 +376,7 @@ def build_single_problem(
         min_accuracy=cfg.min_accuracy,
         evaluator=evaluator,
         clock_mhz=cfg.clock_mhz,
-        calibration=cfg.calibration_profile(),
+        calibration=calibration,
     )
 
 
@@ -366,7 +413,8 @@ def _single_baselines(problem: SingleProblem) -> list[tuple[str, Candidate]]:
     """The network as given; the SetFolding sweep (every halved cycle target that fits,
     the fastest labelled plain `setfolding`) on its own bits and on uniform 8 bits; the
     fully folded designs (see `search_spaces.baselines`). Deduplicated. They seed the first
-    generation, so the front is never worse than these hand-style designs."""
+    generation, so the front is never worse than these hand-style designs. Plus
+    `solver-fastest` (`dse.hardware`): the fastest design that fits at the network's bits."""
     space = problem.space
     out: list[tuple[str, Candidate]] = []
     seen: set[str] = set()
@@ -390,6 +438,10 @@ def _single_baselines(problem: SingleProblem) -> list[tuple[str, Candidate]]:
         for i, (target, cand) in enumerate(reversed(sweep)):
             add(label if i == 0 else f"{label}@{target}", cand)
         add(f"{label}-min", bl.fully_folded(space, bits))
+    if problem.solver_applies:
+        from dse.hardware import fastest_baseline
+
+        add("solver-fastest", fastest_baseline(problem))
     return out
 
 

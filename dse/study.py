@@ -16,12 +16,13 @@ re-exported below; new code imports them from their own modules.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import optuna
@@ -34,12 +35,14 @@ from costmodels.types import Network
 from dse.config import (
     OBJECTIVES,
     Direction,
+    HardwareMode,
     SamplerName,
     StorageMode,
     StudyConfig,
     describe_changes,
     fingerprint,
 )
+from dse.hardware import ATTR_SOLVER
 from dse.modes import build_problem
 from dse.problem import (
     Outcome,
@@ -81,6 +84,7 @@ from dse.storage.workers import (
     grace_s,
     wait_for_meta,
 )
+from search_spaces import Candidate
 
 logger = logging.getLogger(__name__)
 
@@ -163,11 +167,15 @@ def run_search(
     plan = _plan(cfg)
     check_feasible(plan.problem)
     opened = _open(cfg, plan)
+    plan, exact = _exact_front(cfg, plan, opened)
     study, writer = _sampling_study(cfg, plan, opened)
-    summary = _seed(cfg, plan, opened, study)
+    summary, given, enqueued = _seed(cfg, plan, opened, study, exact)
+    if exact is not None:  # dse.hardware: the run evaluates the enqueued designs only
+        plan = replace(plan, n_trials=enqueued)
     if on_start is not None:
         on_start(summary, plan.problem)
     run = _Run(plan, opened, summary)
+    run.given = given
     try:
         _run_trials(cfg, plan, opened.guard, study, writer, run, on_progress, should_stop)
     except optuna.exceptions.UpdateFinishedTrialError as exc:  # dse.storage.workers
@@ -291,6 +299,26 @@ def _open(cfg: StudyConfig, plan: _Plan) -> _Opened:
     return _Opened(storage, name, sid, resumed, forked_from, guard, everything, stored)
 
 
+def _exact_front(
+    cfg: StudyConfig, plan: _Plan, opened: _Opened
+) -> tuple[_Plan, list[tuple[str, Candidate]] | None]:
+    """dse.hardware: a cost-only study in `solve` mode stores the exact front instead of
+    sampling (solved once; a resume has nothing left to do). None: the study samples."""
+    exact: list[tuple[str, Candidate]] | None = None
+    if plan.cost_only and cfg.hardware_for(cost_only=True) is HardwareMode.SOLVE:
+        if not opened.stored:
+            exact = plan.problem.exact_front()
+        elif any(t.user_attrs.get(ATTR_SOLVER) for t in opened.stored):
+            exact = []
+    if exact is None:
+        return plan, None
+    return replace(plan, n_trials=0, sampler=SamplerName.RANDOM), exact  # only enqueued
+
+
+def _design_key(cand: Candidate) -> str:
+    return json.dumps(cand.as_dict(), sort_keys=True)
+
+
 def _sampling_study(
     cfg: StudyConfig, plan: _Plan, opened: _Opened
 ) -> tuple[optuna.Study, BatchWriter | None]:
@@ -312,14 +340,21 @@ def _sampling_study(
     return study, writer
 
 
-def _seed(cfg: StudyConfig, plan: _Plan, opened: _Opened, study: optuna.Study) -> SearchSummary:
-    """The summary so far, and the baselines enqueued into a new study."""
+def _seed(
+    cfg: StudyConfig,
+    plan: _Plan,
+    opened: _Opened,
+    study: optuna.Study,
+    exact: list[tuple[str, Candidate]] | None = None,
+) -> tuple[SearchSummary, dict[str, Candidate], int]:
+    """The summary so far, the baselines enqueued into a new study (and the solver's exact
+    front when `exact`), by label the baselines' own designs, and how many were enqueued."""
     stored = opened.stored
     summary = SearchSummary(
         study=opened.name,
         storage=cfg.storage,
         storage_mode=plan.mode.value,
-        sampler=plan.sampler.value,
+        sampler="solver" if exact is not None else plan.sampler.value,
         objectives=plan.problem.objectives,
         trials_total=len(stored),
         trials_new=0,
@@ -330,16 +365,28 @@ def _seed(cfg: StudyConfig, plan: _Plan, opened: _Opened, study: optuna.Study) -
         forked_from=opened.forked_from,
         resumed=opened.resumed,
     )
+    given: dict[str, Candidate] = {}  # a baseline trial evaluates its own design
+    enqueued = 0
     if not stored and (not opened.resumed or plan.mode is StorageMode.BATCH):
         seeds = baseline_candidates(plan.problem)
-        if plan.mode is StorageMode.DIRECT:  # enqueued trials are stored rows: no more than run
+        if plan.mode is StorageMode.DIRECT and exact is None:  # enqueued trials are rows
             seeds = seeds[: plan.n_trials]
         for label, cand in seeds:
             study.enqueue_trial(
                 plan.problem.space.params_for(cand.choices), user_attrs={ATTR_BASELINE: label}
             )
             summary.baselines.append(label)
-    return summary
+            given[label] = cand
+        enqueued = len(seeds)
+        if exact:
+            known = {_design_key(c) for _, c in seeds}
+            front = [c for _, c in exact if _design_key(c) not in known]
+            for cand in front:
+                study.enqueue_trial(
+                    plan.problem.space.params_for(cand.choices), user_attrs={ATTR_SOLVER: "front"}
+                )
+            enqueued += len(front)
+    return summary, given, enqueued
 
 
 class _Run:
@@ -358,6 +405,7 @@ class _Run:
             _update_best(self.best, plan.problem.objectives, vals)
         self.start = time.perf_counter()
         self.done = 0
+        self.given: dict[str, Candidate] = {}  # baseline label -> its design
 
 
 def _run_trials(
@@ -383,6 +431,10 @@ def _run_trials(
             trial = study.ask()
             guard.started(trial)
         candidate = problem.space.suggest(trial)
+        # a space whose hardware is solved (dse.hardware) maps a baseline's parameters
+        # onto a solver design: the baseline's own folding is what the trial stores
+        if getattr(problem.space, "solves_hardware", False):
+            candidate = run.given.get(str(trial.user_attrs.get(ATTR_BASELINE)), candidate)
         try:
             outcome = problem.evaluate(candidate)
             failures = 0

@@ -80,6 +80,14 @@ def search(
     sampler: Annotated[
         str | None, typer.Option(help="nsga2, tpe, random or auto [default: auto].")
     ] = None,
+    hardware: Annotated[
+        str | None,
+        typer.Option(
+            help="solve: PE/SIMD/arithmetic from the exact folding solver (cost-only: the "
+            "exact front); sample: sample them; auto: solve a cost-only study run without "
+            "--trials [default: auto]."
+        ),
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of sampler and evaluation.")] = None,
     trials: Annotated[
         int | None, typer.Option(help="New trials this run [default: 120; cost-only 2000].")
@@ -176,6 +184,7 @@ def search(
         "devices": devices,
         "objectives": objectives,
         "sampler": sampler,
+        "hardware": hardware,
         "seed": seed,
         "trials": trials,
         "timeout": timeout,

@@ -1,0 +1,894 @@
+"""The exact hardware Pareto set of a network whose accuracy-relevant choices are fixed.
+
+Given a network (per compute layer: weight bits and type, RCCM set, activation bits and
+pruning fixed), a device, a utilization cap and the hardware objectives, `solve` returns
+every design on the Pareto front of (FPS or latency) against (LUT, DSP, BRAM18) among the
+foldings (PE, SIMD, MMV) and multiplier arithmetics the `HardwareLimits` allow, under the
+per-resource budgets (LUT, DSP, BRAM18, URAM each within the cap). No Optuna, no torch.
+
+How (a multiple-choice knapsack solved by dynamic programming with dominance pruning):
+
+1. Per compute layer, an option table: every (PE, SIMD, MMV, arithmetic) the limits allow
+   and the layer's fixed kept channels admit, costed with the canonical unit estimators
+   (each unit through the composer's own memoised `dataflow.unit`; `pool.add_cost`,
+   `memory.fifo_cost`, `streams.duplicate_resources` where the composer adds them).
+2. Separability: the dataflow estimate is a sum of unit resources plus the shell, the
+   bottleneck (max of unit cycles) and the latency (sum of unit fills plus the largest
+   `cycles - fill`, at least 0). Every unit's cost depends on its own choice and on the
+   width of the stream entering it, which the *feeding* compute layer decides (PE x MMV,
+   reduced by gcd through pools and adds). So a compute layer's *segment* is charged with
+   its own unit without its input FIFO, the pooling/add units that follow it up to the next
+   compute layer, and that layer's input FIFO; the first segment also carries the units in
+   front of the first compute layer and its own input FIFO (whose width is its own SIMD).
+   Segment vectors combine exactly: resources and fills by `+`, cycles and slack by `max`.
+   `segment_sums` re-adds a design's segments; tests check it equals `estimate`.
+3. One coupling term is not separable: a residual add's skip FIFO, whose depth is the fill
+   latency of the branch it bypasses and whose width is its source's stream. The solver
+   charges it at its cheapest possible value (depth 32, the narrowest source stream) and
+   re-estimates every returned design with `estimate`, dropping any that no longer fits.
+   For networks with adds the front is therefore exact only up to the skip FIFOs' cost
+   (their real cost is in every returned design's numbers); without adds it is exact.
+4. A DP over the segments in network order keeps, after each segment, the partial designs
+   not dominated in the dimensions that matter: the objectives (cycles per frame for FPS;
+   summed fill and largest slack for latency; the resources asked for) and every budgeted
+   resource that can bind (one whose largest possible total exceeds its budget). Partial
+   designs that exceed a budget even with the cheapest remaining segments are dropped.
+   Dominance pruning is exact because every later segment adds the same amounts to both
+   designs and `+`/`max` are monotone. The last step keeps the designs non-dominated in
+   the objectives.
+
+Every returned point is one concrete design, re-estimated with `estimate` (its numbers are
+the canonical ones). MMV > 1 is off by default (`max_mmv=1`): FINN does not implement it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from costmodels.arith import resolve_arith
+from costmodels.dataflow import STREAM_FIFO_DEPTH, shell_resources, unit
+from costmodels.errors import ConfigError, DseError
+from costmodels.estimate import estimate
+from costmodels.memory import fifo_cost
+from costmodels.network import (
+    INPUT,
+    divisors,
+    kept_channels,
+    layer_inputs,
+    mmv_dim,
+    pe_dim,
+    resolve,
+    simd_dim,
+)
+from costmodels.pool import add_cost
+from costmodels.streams import duplicate_cycles, duplicate_resources
+from costmodels.types import (
+    Arith,
+    Device,
+    LayerChoice,
+    Network,
+    NetworkCost,
+    Op,
+    RamStyle,
+    ResolvedLayer,
+    Resources,
+)
+
+#: The objectives the solver optimizes (accuracy is fixed by the network it is given).
+HARDWARE_OBJECTIVES = ("fps", "latency_ms", "lut", "dsp", "bram18")
+#: Budgeted resources, as `Resources.fits` checks them.
+BUDGETED = ("lut", "dsp", "bram18", "uram")
+#: Per-segment vector columns: summed resources and fill, max cycles and slack.
+_COLS = ("cycles", "fill", "slack", "lut", "dsp", "bram18", "uram")
+_MAX_COLS = frozenset({"cycles", "slack"})
+
+
+class SolverError(ConfigError):
+    """The exact front could not be computed within the solver's limits."""
+
+
+@dataclass(frozen=True)
+class HardwareLimits:
+    """What the solver may choose per compute layer: PE/SIMD/MMV up to these caps (divisors
+    of what they fold, as `search_spaces` offers them) and the arithmetics in `arith`.
+
+    With `keep_rccm` (the decomposed search: an RCCM set changes the weights, so it is an
+    accuracy choice) a layer whose given arithmetic is an RCCM keeps it and the others pick
+    among the non-RCCM members of `arith`; without it (cost-only) every member is a
+    hardware option. An arithmetic a layer cannot use (XNOR without 1-bit bipolar operands,
+    RCCM on 1-bit weights) is skipped; a layer left with none keeps `auto`. `ram_style`
+    lists where weights may live (FINN `ram_style`); None keeps each layer's own.
+    """
+
+    max_pe: int = 64
+    max_simd: int = 64
+    max_mmv: int = 1
+    arith: tuple[Arith, ...] = (Arith.LUT, Arith.DSP, Arith.XNOR)
+    keep_rccm: bool = True
+    ram_style: tuple[RamStyle, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if min(self.max_pe, self.max_simd, self.max_mmv) < 1:
+            raise ConfigError("max_pe, max_simd and max_mmv must be >= 1")
+
+
+@dataclass(frozen=True)
+class FrontPoint:
+    """One design of the exact front: its per-layer choices, network and canonical cost."""
+
+    choices: Mapping[str, LayerChoice]
+    network: Network
+    cost: NetworkCost
+
+
+@dataclass(frozen=True)
+class SolverResult:
+    """The front (sorted by its first objective, best first) and what the solve took."""
+
+    points: tuple[FrontPoint, ...]
+    objectives: tuple[str, ...]
+    options: int  # per-layer options enumerated, summed over layers
+    states_max: int  # largest partial front the DP kept
+    seconds: float
+    exact: bool  # False when a residual add's skip FIFO was bounded (see module doc)
+    notes: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class _Option:
+    choice: LayerChoice
+    vector: tuple[float, ...]  # in _COLS order
+
+
+@dataclass(frozen=True)
+class _Segment:
+    layer: str
+    options: tuple[_Option, ...]
+
+
+def _objective_check(objectives: Sequence[str]) -> tuple[str, ...]:
+    hw = tuple(o for o in objectives if o != "accuracy")
+    bad = [o for o in hw if o not in HARDWARE_OBJECTIVES]
+    if bad:
+        raise ConfigError(
+            f"the solver cannot optimize {bad[0]!r} (hardware objectives: "
+            f"{', '.join(HARDWARE_OBJECTIVES)})"
+        )
+    return hw
+
+
+def _arith_options(layer: ResolvedLayer, limits: HardwareLimits) -> tuple[Arith, ...]:
+    given = layer.choice.arith
+    if limits.keep_rccm and given.is_rccm:
+        return (given,)
+    wanted = [a for a in limits.arith if not (limits.keep_rccm and a.is_rccm)]
+    out: list[Arith] = []
+    for a in wanted:
+        try:
+            resolve_arith(replace(layer.choice, arith=a), layer.in_bits, layer.name)
+        except DseError:
+            continue
+        if a.is_rccm and layer.choice.w_bits < 2:
+            continue  # binary weights: a sign flip, nothing for an RCCM to do
+        out.append(a)
+    return tuple(out) or (Arith.AUTO,)
+
+
+def _fold_options(layer: ResolvedLayer, limits: HardwareLimits) -> list[tuple[int, int, int]]:
+    """(PE, SIMD, MMV) the layer admits with its kept channels unchanged (pruning keeps a
+    multiple of PE, `kept_channels`, and the kept count is an accuracy choice)."""
+    c = layer.choice
+    pes = [p for p in divisors(pe_dim(layer)) if p <= limits.max_pe] or [1]
+    if not layer.is_depthwise:
+        n = layer.spec.out_channels
+        pes = [p for p in pes if kept_channels(n, c.prune, p) == layer.mh]
+    simds = [s for s in divisors(simd_dim(layer)) if s <= limits.max_simd] or [1]
+    mmvs = [m for m in divisors(mmv_dim(layer)) if m <= limits.max_mmv] or [1]
+    return [(p, s, m) for p in pes for s in simds for m in mmvs]
+
+
+def _vector(res: Resources, cycles: int, fill: int, slack: int) -> list[float]:
+    return [float(cycles), float(fill), float(slack), res.lut, res.dsp, res.bram18, res.uram]
+
+
+def _merge(a: list[float], b: list[float]) -> list[float]:
+    return [max(x, y) if c in _MAX_COLS else x + y for c, x, y in zip(_COLS, a, b, strict=True)]
+
+
+def _check_shape(network: Network) -> None:
+    """The solver's separability holds for layer chains with residual adds (each unit fed
+    by the layer before it); a concat, a branch reading an earlier layer, or an add with
+    explicit inputs is refused."""
+    for layer in network.layers:
+        if layer.op is Op.CONCAT or layer.inputs or (layer.source and layer.op is not Op.ADD):
+            raise SolverError(
+                f"layer {layer.name!r}: the folding solver handles layer chains with residual "
+                "adds, not branches or concats; search this network by sampling "
+                "(--hardware sample)"
+            )
+
+
+def _readers(network: Network) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for ins in layer_inputs(network.layers):
+        for name in ins:
+            out[name] = out.get(name, 0) + 1
+    return out
+
+
+def _build_segments(
+    network: Network, device: Device, limits: HardwareLimits
+) -> tuple[list[_Segment], tuple[ResolvedLayer, ...], bool]:
+    """The per-compute-layer option tables (segment vectors, see the module docstring)."""
+    _check_shape(network)
+    resolved = resolve(network)
+    compute_idx = [i for i, r in enumerate(resolved) if r.op.is_compute]
+    if not compute_idx:
+        raise ConfigError(f"network {network.name!r} has no compute layers to fold")
+    has_add = any(r.op is Op.ADD for r in resolved)
+    readers = _readers(network)
+    segments: list[_Segment] = []
+    for k, ci in enumerate(compute_idx):
+        rl = resolved[ci]
+        start = 0 if k == 0 else ci
+        end = compute_idx[k + 1] if k + 1 < len(compute_idx) else len(resolved)
+        nxt = resolved[end] if end < len(resolved) else None
+        options: list[_Option] = []
+        for arith in _arith_options(rl, limits):
+            for ram in _ram_options(rl, limits):
+                for pe, simd, mmv in _fold_options(rl, limits):
+                    choice = replace(
+                        rl.choice, pe=pe, simd=simd, mmv=mmv, arith=arith, ram_style=ram
+                    )
+                    try:
+                        vec = _segment_vector(
+                            network, resolved, readers, start, ci, end, choice, device, k == 0,
+                            nxt,
+                        )  # fmt: skip
+                    except DseError:
+                        continue
+                    options.append(_Option(choice, tuple(vec)))
+        if not options:
+            raise ConfigError(f"layer {rl.name!r}: no folding fits its kept channels")
+        segments.append(_Segment(rl.name, tuple(options)))
+    return segments, resolved, has_add
+
+
+def _ram_options(layer: ResolvedLayer, limits: HardwareLimits) -> tuple[RamStyle, ...]:
+    if limits.ram_style is None:
+        return (layer.choice.ram_style,)
+    return limits.ram_style
+
+
+def _segment_vector(
+    network: Network,
+    resolved: tuple[ResolvedLayer, ...],
+    readers: Mapping[str, int],
+    start: int,
+    ci: int,
+    end: int,
+    choice: LayerChoice,
+    device: Device,
+    first: bool,
+    nxt: ResolvedLayer | None,
+) -> list[float]:
+    """The segment of compute layer `resolved[ci]` with `choice` (see the module docstring):
+    every unit through the composer's own memoised `dataflow.unit`."""
+    total = [0.0] * len(_COLS)
+    lanes = choice.simd if first else 1
+    if first and readers.get(INPUT, 0) > 1:  # the network input read twice (an add)
+        dup = duplicate_resources(network.input_shape, network.input_bits, lanes,
+                                  readers[INPUT])  # fmt: skip
+        cyc = duplicate_cycles(network.input_shape, lanes)
+        total = _merge(total, _vector(dup, cyc, 0, cyc))
+    for j in range(start, end):
+        rl = resolved[j]
+        if rl.op is Op.ADD:  # its skip FIFO at a nominal size (module docstring, point 3)
+            skip = fifo_cost(rl.in_bits, STREAM_FIFO_DEPTH, device)
+            cost = add_cost(rl, device, lanes, skip)
+            out_lanes = max(1, math.gcd(rl.out_channels, lanes))
+        else:
+            spec = replace(rl.spec, choice=choice) if j == ci else rl.spec
+            rl, cost, out_lanes = unit(spec, rl.in_shape, rl.in_bits, rl.in_type, lanes, device)
+        res = cost.resources
+        if j == ci and not first:  # the feeding segment pays for this unit's input FIFO
+            res = res + fifo_cost(lanes * rl.in_bits, STREAM_FIFO_DEPTH, device) * -1.0
+        vec = _vector(res, cost.cycles, cost.latency_cycles, cost.cycles - cost.latency_cycles)
+        fanout = readers.get(rl.name, 0)
+        if fanout > 1:  # DuplicateStreams on this unit's output, as the composer charges it
+            dup = duplicate_resources(rl.out_shape, rl.out_bits, out_lanes, fanout)
+            vec = _vector(
+                res + dup,
+                max(cost.cycles, duplicate_cycles(rl.out_shape, out_lanes)),
+                cost.latency_cycles,
+                max(cost.cycles, duplicate_cycles(rl.out_shape, out_lanes)) - cost.latency_cycles,
+            )
+        total = _merge(total, vec)
+        lanes = out_lanes
+    if nxt is not None:
+        f = fifo_cost(lanes * nxt.in_bits, STREAM_FIFO_DEPTH, device)
+        total = _merge(total, _vector(f, 0, 0, 0))
+    return total
+
+
+def _pareto(points: np.ndarray) -> np.ndarray:
+    """Indices of rows of `points` no other row dominates (all columns minimized); of equal
+    rows one is kept."""
+    n, d = points.shape
+    if n <= 1:
+        return np.arange(n)
+    order = np.lexsort(points.T[::-1])
+    p = points[order]
+    if d == 1:
+        return order[:1]
+    if d == 2:
+        best = np.minimum.accumulate(p[:, 1])
+        keep = np.ones(n, dtype=bool)
+        keep[1:] = p[1:, 1] < best[:-1]
+        return order[keep]
+    alive = np.arange(n)
+    kept: list[int] = []
+    while alive.size:
+        i = int(alive[0])
+        kept.append(i)
+        rest = alive[1:]
+        if not rest.size:
+            break
+        dominated = np.all(p[rest] >= p[i], axis=1)
+        alive = rest[~dominated]
+    return order[np.array(kept, dtype=np.int64)]
+
+
+def _budgets(device: Device, cap_pct: float) -> dict[str, float]:
+    """Per budgeted resource, what the units may use: the capped device total minus the
+    shell (`dataflow.shell_resources`), as `Resources.fits` checks it."""
+    shell = shell_resources(device)
+    out = {}
+    for r in BUDGETED:
+        total = float(getattr(device, r))
+        out[r] = total * cap_pct / 100.0 - getattr(shell, r)
+    return out
+
+
+#: Largest partial front the general DP keeps before giving up (see `SolverError`).
+MAX_DP_STATES = 200_000
+_EPS = 1e-9
+
+
+def solve(
+    network: Network,
+    device: Device,
+    *,
+    cap_pct: float = 85.0,
+    objectives: Sequence[str] = ("fps", "lut"),
+    limits: HardwareLimits | None = None,
+    clock_mhz: float | None = None,
+) -> SolverResult:
+    """The exact hardware Pareto front of `network` on `device` (see the module docstring).
+
+    `objectives` may name `accuracy` (ignored: it is fixed by the network's choices) and
+    any of fps, latency_ms, lut, dsp, bram18. With at most one of fps/latency_ms and at
+    most one resource (the usual case) the front is walked point by point with exact
+    multiple-choice knapsacks (`_walk`); otherwise a DP over partial fronts (`_dp`).
+    Returns an empty front when not even the cheapest folding fits. Raises `ConfigError`
+    for an objective the solver cannot handle, `SolverError` when the general DP's
+    partial front grows too large, `SpecError`/`FoldingError` for an inconsistent network.
+    """
+    t0 = time.perf_counter()
+    limits = limits or HardwareLimits()
+    hw = _objective_check(objectives)
+    segments, _, has_add = _build_segments(network, device, limits)
+    budgets = _budgets(device, cap_pct)
+    n_options = sum(len(s.options) for s in segments)
+    tables = [np.array([o.vector for o in s.options], dtype=float) for s in segments]
+    # which budgets can bind: the largest total over all designs exceeds the budget
+    binding = [
+        r for r in BUDGETED if sum(float(t[:, _COL[r]].max()) for t in tables) > budgets[r] + _EPS
+    ]
+    speed = [o for o in hw if o in ("fps", "latency_ms")]
+    resources = [o for o in hw if o not in ("fps", "latency_ms")]
+    if len(speed) <= 1 and len(resources) <= 1:
+        picks, states_max = _walk(
+            tables, speed[0] if speed else None, resources[0] if resources else None,
+            budgets, binding,
+        )  # fmt: skip
+    else:
+        picks, states_max = _dp(tables, hw, budgets, binding)
+
+    clock = next(c for c in (clock_mhz, network.clock_mhz, device.clock_mhz) if c is not None)
+    points: list[FrontPoint] = []
+    seen: set[tuple[int, ...]] = set()
+    for pick in picks:
+        if tuple(pick) in seen:
+            continue
+        seen.add(tuple(pick))
+        chosen = {seg.layer: seg.options[j].choice for seg, j in zip(segments, pick, strict=True)}
+        net = network.with_choices(chosen)
+        cost = estimate(net, device, clock_mhz=clock)
+        if not cost.fits(cap_pct):
+            continue  # only with adds (the nominal skip FIFO) or at a rounding edge
+        points.append(FrontPoint(chosen, net, cost))
+    points = _canonical_front(points, hw)
+    notes: tuple[str, ...] = ()
+    if has_add:
+        notes = (
+            "residual adds: skip FIFOs charged at a nominal size (depth 32, one lane) in the "
+            "search and at their real size in every returned design",
+        )
+    return SolverResult(
+        tuple(points), tuple(hw), n_options, states_max, time.perf_counter() - t0,
+        not has_add, notes,
+    )  # fmt: skip
+
+
+_COL = {c: i for i, c in enumerate(_COLS)}
+
+
+def _walk(
+    tables: list[np.ndarray],
+    speed: str | None,
+    resource: str | None,
+    budgets: Mapping[str, float],
+    binding: Sequence[str],
+) -> tuple[list[list[int]], int]:
+    """The bi-objective front (speed vs one resource) point by point, from the slowest
+    design to the fastest: (1) the fewest resources with the speed bound (cycles per frame
+    <= T, or latency <= L); (2) the best speed with at most those resources; then the bound
+    drops just below that speed. Every point is a Pareto point and every Pareto point's
+    speed is reached, so the walk is exact; each step is a multiple-choice knapsack under
+    the binding budgets (`_knapsack`), solved per layer when no budget binds."""
+    res_col = _COL[resource] if resource is not None else None
+    free = _latency_front(tables, res_col) if speed == "latency_ms" and res_col is not None else []
+    picks: list[list[int]] = []
+    bound = math.inf
+    steps = 0
+    while True:
+        steps += 1
+        shortcut = _free_point(free, bound, tables, budgets)
+        if shortcut is not None:  # the unconstrained optimum fits: it is the optimum
+            picks.append(shortcut)
+            bound = min(_speed_of(tables, shortcut, "latency_ms"), bound) - 1.0
+            continue
+        phase1 = _knapsack(tables, res_col, speed, bound, budgets, binding, None)
+        if phase1 is None:
+            break
+        value = _total(tables, phase1, res_col) if res_col is not None else 0.0
+        pick = phase1
+        if speed is not None:
+            cap = (res_col, value) if res_col is not None else None
+            phase2 = _knapsack(tables, None, speed, bound, budgets, binding, cap, best_speed=True)
+            pick = phase2 if phase2 is not None else phase1
+        picks.append(pick)
+        if speed is None:
+            break
+        achieved = _speed_of(tables, pick, speed)
+        bound = min(achieved, bound) - 1.0  # cycles and latency are whole cycles
+        if bound < 0:
+            break
+    return picks, steps
+
+
+def _latency_front(tables: list[np.ndarray], res_col: int) -> list[tuple[float, list[int]]]:
+    """The (latency, resource) Pareto front ignoring the budgets, as (latency, pick) sorted
+    by latency: for every bound S on the largest slack, a DP over (summed fill, summed
+    resource) keeping the 2-D non-dominated partial designs (exact: both sums are monotone),
+    then the non-dominated (fill + max(0, slack), resource) over all S."""
+    slack = _COL["slack"]
+    fill = _COL["fill"]
+    floor = max(float(np.maximum(t[:, slack], 0.0).min()) for t in tables)
+    bounds = sorted({float(v) for t in tables for v in np.maximum(t[:, slack], 0.0)
+                     if v >= floor})  # fmt: skip
+    found: list[tuple[float, float, list[int]]] = []
+    for sb in bounds:
+        states = np.zeros((1, 2))
+        parents: list[np.ndarray] = []
+        chosen: list[np.ndarray] = []
+        for t in tables:
+            idx = np.nonzero(np.maximum(t[:, slack], 0.0) <= sb)[0]
+            opts = t[idx][:, [fill, res_col]]
+            local = _pareto(opts)
+            opts, idx = opts[local], idx[local]
+            k, m = len(states), len(opts)
+            cand = (states[:, None, :] + opts[None, :, :]).reshape(k * m, 2)
+            keep = _pareto(cand)
+            states = cand[keep]
+            parents.append(keep // m)
+            chosen.append(idx[keep % m])
+        for s_i in range(len(states)):
+            pick = [0] * len(tables)
+            j = s_i
+            for i in range(len(tables) - 1, -1, -1):
+                pick[i] = int(chosen[i][j])
+                j = int(parents[i][j])
+            found.append((_speed_of(tables, pick, "latency_ms"), float(states[s_i, 1]), pick))
+    if not found:
+        return []
+    keep = _pareto(np.array([[f[0], f[1]] for f in found]))
+    return sorted(((found[i][0], found[i][2]) for i in keep), key=lambda f: f[0])
+
+
+def _free_point(
+    free: Sequence[tuple[float, list[int]]],
+    bound: float,
+    tables: list[np.ndarray],
+    budgets: Mapping[str, float],
+) -> list[int] | None:
+    """The unconstrained front's fewest-resource point within the latency bound, if it
+    fits every budget (then it is also the constrained optimum of both walk phases)."""
+    best = None
+    for latency, pick in free:  # sorted by latency: the last within the bound
+        if latency <= bound:
+            best = pick
+        else:
+            break
+    if best is None:
+        return None
+    for r in BUDGETED:
+        if _total(tables, best, _COL[r]) > budgets[r] + _EPS:
+            return None
+    return best
+
+
+def _total(tables: list[np.ndarray], pick: Sequence[int], col: int) -> float:
+    return float(sum(t[j, col] for t, j in zip(tables, pick, strict=True)))
+
+
+def _speed_of(tables: list[np.ndarray], pick: Sequence[int], speed: str) -> float:
+    rows = [t[j] for t, j in zip(tables, pick, strict=True)]
+    if speed == "fps":
+        return max(r[_COL["cycles"]] for r in rows)
+    return sum(r[_COL["fill"]] for r in rows) + max(0.0, *(r[_COL["slack"]] for r in rows))
+
+
+def _knapsack(
+    tables: list[np.ndarray],
+    res_col: int | None,
+    speed: str | None,
+    bound: float,
+    budgets: Mapping[str, float],
+    binding: Sequence[str],
+    cap: tuple[int, float] | None,
+    *,
+    best_speed: bool = False,
+) -> list[int] | None:
+    """One option per layer minimizing the summed column `res_col` (or, with
+    `best_speed`, the cycles per frame / latency) subject to the binding budgets, the
+    speed bound and `cap` (column, largest total). None when infeasible.
+
+    Cycles per frame <= T is a per-option filter; latency <= L is a linear constraint
+    (sum of fills plus a slack variable at least every chosen option's slack). Per layer,
+    options dominated in every column that matters are dropped first. When no budget
+    binds and nothing couples the layers (cycles bound, no cap, no latency), the optimum
+    is per layer; otherwise `scipy.optimize.milp` (HiGHS branch and bound, zero gap)."""
+    cols = [_COL[r] for r in binding]
+    if res_col is not None and res_col not in cols:
+        cols = [res_col, *cols]
+    if cap is not None and cap[0] not in cols:
+        cols = [cap[0], *cols]
+    speed_cols = (
+        [_COL["cycles"]] if speed == "fps" else [_COL["fill"], _COL["slack"]] if speed else []
+    )
+    allowed: list[np.ndarray] = []
+    for t in tables:
+        idx = np.arange(len(t))
+        if speed == "fps" and math.isfinite(bound):
+            idx = idx[t[:, _COL["cycles"]] <= bound]
+        if speed == "latency_ms" and math.isfinite(bound):
+            idx = idx[t[:, _COL["fill"]] + np.maximum(t[:, _COL["slack"]], 0) <= bound]
+        if not idx.size:
+            return None
+        keep_cols = cols + (speed_cols if best_speed or speed == "latency_ms" else [])
+        if keep_cols:
+            idx = idx[_pareto(t[idx][:, keep_cols])]
+        allowed.append(idx)
+
+    coupled = bool(binding) or cap is not None or (speed == "latency_ms" and math.isfinite(bound))
+    if not coupled and not best_speed:
+        out = []
+        for t, idx in zip(tables, allowed, strict=True):
+            key = t[idx][:, [res_col] if res_col is not None else []]
+            tie = t[idx][:, speed_cols] if speed_cols else np.zeros((len(idx), 0))
+            order = np.lexsort(np.hstack([key, tie]).T[::-1]) if key.size or tie.size else [0]
+            out.append(int(idx[order[0]]))
+        return out
+    if not coupled and best_speed and speed == "fps":
+        return [int(idx[np.argmin(t[idx][:, _COL["cycles"]])]) for t, idx in
+                zip(tables, allowed, strict=True)]  # fmt: skip
+
+    # MILP, checked exactly afterwards: HiGHS accepts rows violated within its feasibility
+    # tolerance (a cycle in 10^7), so a violated bound is tightened and solved again
+    margins = {"speed": 0.0, **{r: 0.0 for r in binding}, "cap": 0.0}
+    for _ in range(8):
+        pick = _milp(tables, allowed, res_col, speed, bound, budgets, binding, cap,
+                     best_speed, margins)  # fmt: skip
+        if pick is None:
+            return None
+        over = _violations(tables, pick, speed, bound, budgets, binding, cap)
+        if not over:
+            return pick
+        for what, amount in over.items():
+            margins[what] += amount + 0.5
+    return None
+
+
+@contextlib.contextmanager
+def _quiet_native_output() -> Iterator[None]:
+    """Silence HiGHS's C++ debug lines (some builds print `HighsMipSolverData::...` on the
+    process's stdout, which would corrupt `--json` output): file descriptors 1 and 2 go to
+    /dev/null while it runs."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, null):
+            os.close(fd)
+
+
+def _violations(
+    tables: list[np.ndarray],
+    pick: Sequence[int],
+    speed: str | None,
+    bound: float,
+    budgets: Mapping[str, float],
+    binding: Sequence[str],
+    cap: tuple[int, float] | None,
+) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if speed is not None and math.isfinite(bound):
+        got = _speed_of(tables, pick, speed)
+        if got > bound:
+            out["speed"] = got - bound
+    for r in binding:
+        got = _total(tables, pick, _COL[r])
+        if got > budgets[r] + _EPS:
+            out[r] = got - budgets[r]
+    if cap is not None:
+        got = _total(tables, pick, cap[0])
+        if got > cap[1] + max(_EPS, abs(cap[1]) * 1e-12):
+            out["cap"] = got - cap[1]
+    return out
+
+
+def _milp(
+    tables: list[np.ndarray],
+    allowed: list[np.ndarray],
+    res_col: int | None,
+    speed: str | None,
+    bound: float,
+    budgets: Mapping[str, float],
+    binding: Sequence[str],
+    cap: tuple[int, float] | None,
+    best_speed: bool,
+    margins: Mapping[str, float],
+) -> list[int] | None:
+    """`_knapsack`'s MILP: x (one binary per allowed option), then z (the bottleneck) or
+    s (the latency's slack term)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    sizes = [len(i) for i in allowed]
+    n = sum(sizes)
+    offsets = np.cumsum([0, *sizes])
+    stacked = np.vstack([t[i] for t, i in zip(tables, allowed, strict=True)])
+    extra = 1 if speed is not None else 0
+    nv = n + extra
+    c = np.zeros(nv)
+    if best_speed:
+        if speed == "fps":
+            c[n] = 1.0
+        else:
+            c[:n] = stacked[:, _COL["fill"]]
+            c[n] = 1.0
+    elif res_col is not None:
+        c[:n] = stacked[:, res_col]
+    rows: list[np.ndarray] = []
+    lo: list[float] = []
+    hi: list[float] = []
+    for k in range(len(tables)):  # one option per layer
+        r = np.zeros(nv)
+        r[offsets[k] : offsets[k + 1]] = 1.0
+        rows.append(r)
+        lo.append(1.0)
+        hi.append(1.0)
+    for name in binding:
+        r = np.zeros(nv)
+        r[:n] = stacked[:, _COL[name]]
+        rows.append(r)
+        lo.append(-np.inf)
+        hi.append(budgets[name] + _EPS - margins[name])
+    if cap is not None:
+        r = np.zeros(nv)
+        r[:n] = stacked[:, cap[0]]
+        rows.append(r)
+        lo.append(-np.inf)
+        hi.append(cap[1] + max(_EPS, abs(cap[1]) * 1e-12) - margins["cap"])
+    if speed == "fps" and math.isfinite(bound) and margins["speed"]:
+        return None  # the cycles bound is a filter: never violated
+    if speed is not None:
+        per_layer = _COL["cycles"] if speed == "fps" else _COL["slack"]
+        for k in range(len(tables)):  # z (or s) >= the chosen option's cycles (or slack)
+            r = np.zeros(nv)
+            r[offsets[k] : offsets[k + 1]] = stacked[offsets[k] : offsets[k + 1], per_layer]
+            r[n] = -1.0
+            rows.append(r)
+            lo.append(-np.inf)
+            hi.append(0.0)
+        if speed == "latency_ms" and math.isfinite(bound):
+            r = np.zeros(nv)
+            r[:n] = stacked[:, _COL["fill"]]
+            r[n] = 1.0
+            rows.append(r)
+            lo.append(-np.inf)
+            hi.append(bound - margins["speed"])
+    integrality = np.zeros(nv)
+    integrality[:n] = 1
+    lb = np.zeros(nv)
+    ub = np.ones(nv)
+    if extra:
+        ub[n] = np.inf
+    with _quiet_native_output():
+        res = milp(
+            c,
+            constraints=LinearConstraint(np.array(rows), np.array(lo), np.array(hi)),
+            integrality=integrality,
+            bounds=Bounds(lb, ub),
+            options={"mip_rel_gap": 0.0},
+        )
+    if res.x is None or not res.success:
+        return None
+    x = res.x[:n]
+    out = []
+    for k, idx in enumerate(allowed):
+        j = int(np.argmax(x[offsets[k] : offsets[k + 1]]))
+        out.append(int(idx[j]))
+    return out
+
+
+def _dp(
+    tables: list[np.ndarray],
+    hw: Sequence[str],
+    budgets: Mapping[str, float],
+    binding: Sequence[str],
+    max_states: int = MAX_DP_STATES,
+) -> tuple[list[list[int]], int]:
+    """Any number of objectives: a DP over the layers keeping the partial designs not
+    dominated in the objectives' columns and the binding budgets' (exact; see the module
+    docstring), pruned by the cheapest remaining layers against the budgets."""
+    dims: list[str] = []
+    if "fps" in hw:
+        dims.append("cycles")
+    if "latency_ms" in hw:
+        dims += ["fill", "slack"]
+    for r in ("lut", "dsp", "bram18"):
+        if r in hw and r not in dims:
+            dims.append(r)
+    dims += [r for r in binding if r not in dims]
+    if not dims:
+        dims = ["lut"]
+    dim_idx = [_COL[c] for c in dims]
+    is_max = np.array([c in _MAX_COLS for c in dims])
+    bud = np.array([budgets[c] if c in binding else math.inf for c in dims])
+    suffix = np.zeros((len(tables) + 1, len(dims)))
+    for i in range(len(tables) - 1, -1, -1):
+        suffix[i] = suffix[i + 1] + np.where(is_max, 0.0, tables[i][:, dim_idx].min(axis=0))
+    if np.any(suffix[0] > bud + _EPS):
+        return [], 0
+    states = np.zeros((1, len(dims)))
+    parents: list[np.ndarray] = []
+    chosen: list[np.ndarray] = []
+    states_max = 1
+    for i, table in enumerate(tables):
+        local = _pareto(table[:, dim_idx])  # options dominated within the layer never help
+        opts = table[local][:, dim_idx]
+        k, m = len(states), len(opts)
+        summed = states[:, None, :] + opts[None, :, :]
+        maxed = np.maximum(states[:, None, :], opts[None, :, :])
+        cand = np.where(is_max, maxed, summed).reshape(k * m, len(dims))
+        idx = np.nonzero(np.all(cand + suffix[i + 1] <= bud + _EPS, axis=1))[0]
+        if not idx.size:
+            return [], states_max
+        keep = idx[_pareto(cand[idx])]
+        states = cand[keep]
+        parents.append(keep // m)
+        chosen.append(local[keep % m])
+        states_max = max(states_max, len(states))
+        if states_max > max_states:
+            raise SolverError(
+                f"the exact front of {len(hw)} hardware objectives grew past {max_states} "
+                "partial designs; ask for one of fps/latency_ms and one resource"
+            )
+    picks: list[list[int]] = []
+    for s in range(len(states)):
+        pick = [0] * len(tables)
+        j = s
+        for i in range(len(tables) - 1, -1, -1):
+            pick[i] = int(chosen[i][j])
+            j = int(parents[i][j])
+        picks.append(pick)
+    return picks, states_max
+
+
+def objective_values(cost: NetworkCost, objectives: Sequence[str]) -> tuple[float, ...]:
+    """The hardware objectives of a canonical estimate, all as 'smaller is better'
+    (FPS as cycles per frame)."""
+    out: list[float] = []
+    for o in objectives:
+        match o:
+            case "fps":
+                out.append(float(cost.cycles_per_frame))
+            case "latency_ms":
+                out.append(float(cost.latency_cycles))
+            case _:
+                out.append(float(getattr(cost.total, o)))
+    return tuple(out)
+
+
+def _canonical_front(points: list[FrontPoint], objectives: Sequence[str]) -> list[FrontPoint]:
+    """The points non-dominated on their canonical numbers, best first objective first."""
+    if not points:
+        return []
+    vals = np.array([objective_values(p.cost, objectives) for p in points], dtype=float)
+    keep = sorted(int(i) for i in _pareto(vals))
+    kept = [points[i] for i in keep]
+    return sorted(kept, key=lambda p: objective_values(p.cost, objectives))
+
+
+def fastest(
+    network: Network,
+    device: Device,
+    *,
+    cap_pct: float = 85.0,
+    limits: HardwareLimits | None = None,
+    clock_mhz: float | None = None,
+) -> FrontPoint | None:
+    """FINN's usual target: the highest-throughput design that fits, the fewest LUTs among
+    those (None when nothing fits)."""
+    res = solve(
+        network, device, cap_pct=cap_pct, objectives=("fps", "lut"), limits=limits,
+        clock_mhz=clock_mhz,
+    )  # fmt: skip
+    return res.points[0] if res.points else None
+
+
+def segment_sums(network: Network, device: Device) -> dict[str, float]:
+    """The separable model of `network`'s own design: its segments (see the module
+    docstring) re-added, plus the shell: resources, cycles per frame, latency cycles.
+    Equal to `estimate` for layer chains without residual adds (tests check it on random
+    designs); the solver's DP optimizes exactly these sums."""
+    _check_shape(network)
+    resolved = resolve(network)
+    readers = _readers(network)
+    compute_idx = [i for i, r in enumerate(resolved) if r.op.is_compute]
+    total = [0.0] * len(_COLS)
+    for k, ci in enumerate(compute_idx):
+        end = compute_idx[k + 1] if k + 1 < len(compute_idx) else len(resolved)
+        nxt = resolved[end] if end < len(resolved) else None
+        vec = _segment_vector(
+            network, resolved, readers, 0 if k == 0 else ci, ci, end, resolved[ci].choice,
+            device, k == 0, nxt,
+        )  # fmt: skip
+        total = _merge(total, vec)
+    shell = shell_resources(device)
+    d = dict(zip(_COLS, total, strict=True))
+    return {
+        "lut": d["lut"] + shell.lut,
+        "dsp": d["dsp"] + shell.dsp,
+        "bram18": d["bram18"] + shell.bram18,
+        "uram": d["uram"] + shell.uram,
+        "cycles_per_frame": d["cycles"],
+        "latency_cycles": d["fill"] + max(d["slack"], 0.0),
+    }

@@ -1,0 +1,162 @@
+"""The exact folding solver (`costmodels.solver`) inside a study: a thin layer that turns a
+single problem's space into solver limits and the solver's designs into candidates.
+
+Two uses (`HardwareMode`, config `hardware:`, `dse search --hardware`):
+
+- `solve` (default): a cost-only study stores the exact hardware Pareto front directly (one
+  trial per front design, plus the baselines) instead of sampling; a study with accuracy
+  objectives samples only the accuracy choices and takes each trial's hardware from the
+  solver (`dse.decomposed`).
+- `sample`: the per-layer PE/SIMD/arithmetic parameters are sampled as before.
+
+Every baseline set also gains `solver-fastest`: the fastest design that fits (fewest LUTs
+among those), what a FINN user targeting throughput would build at the network's bits.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from costmodels.errors import DseError
+from costmodels.solver import HardwareLimits, SolverError, SolverResult, solve
+from costmodels.types import Arith, Device, LayerChoice, Network
+from search_spaces import Candidate, SearchSpace
+from search_spaces import baselines as bl
+
+
+class SingleProblem(Protocol):
+    """What the solver needs of `dse.problem.SingleProblem` (a protocol: that module
+    imports this one)."""
+
+    device: Device
+    cap_pct: float
+    clock_mhz: float | None
+    objectives: tuple[str, ...]
+    calibration: Any
+    n_boards: int
+    solver_applies: bool
+
+    @property
+    def space(self) -> SearchSpace: ...
+
+
+logger = logging.getLogger(__name__)
+
+#: The trial attribute naming the solver's designs (`front` or `fastest`).
+ATTR_SOLVER = "solver"
+
+
+def solver_limits(space: SearchSpace, *, keep_rccm: bool) -> HardwareLimits:
+    """The space's folding caps and arithmetics as solver limits (MMV stays off unless the
+    space's `max_mmv` allows it: FINN does not implement MMV > 1)."""
+    lim = space.limits
+    return HardwareLimits(
+        max_pe=lim.max_pe,
+        max_simd=lim.max_simd,
+        max_mmv=lim.max_mmv,
+        # sparse arithmetic costs what the density measured on the weights says: not an
+        # option the solver can cost before any accuracy evaluation
+        arith=tuple(a for a in lim.arith if a is not Arith.SPARSE),
+        keep_rccm=keep_rccm,
+    )
+
+
+def front_solver(
+    device: Device, *, cap_pct: float, clock_mhz: float | None, limits: HardwareLimits
+) -> Callable[[Network], list[Mapping[str, LayerChoice]]]:
+    """The decomposed space's solver (`search_spaces.decomposed`): a network at fixed
+    accuracy choices to its exact FPS/LUT front, fewest LUTs first. FPS/LUT whatever the
+    study's objectives: that front is fast to compute and its designs are re-scored on
+    every objective (with a latency objective they are throughput-optimal designs, not
+    the exact latency front). A network the solver refuses gets an empty front."""
+
+    def run(network: Network) -> list[Mapping[str, LayerChoice]]:
+        try:
+            res = solve(network, device, cap_pct=cap_pct, objectives=("fps", "lut"),
+                        limits=limits, clock_mhz=clock_mhz)  # fmt: skip
+        except DseError as exc:
+            logger.info("solver: %s", exc)
+            return []
+        return [p.choices for p in reversed(res.points)]
+
+    return run
+
+
+def why_not_solvable(problem: SingleProblem) -> str | None:
+    """Why the solver cannot stand in for sampling the hardware of `problem` (None: it
+    can). The solver knows the analytical dataflow model of one device."""
+    if problem.calibration is not None:
+        return "a calibration profile is in use (the solver knows the analytical model)"
+    if not problem.solver_applies or problem.n_boards != 1:
+        return "the design is spread over several boards"
+    for o in problem.objectives:
+        if o not in ("accuracy", "fps", "latency_ms", "lut", "dsp", "bram18"):
+            return f"objective {o!r}"
+    return None
+
+
+def solve_network(
+    problem: SingleProblem, network: Network, *, keep_rccm: bool, objectives: tuple[str, ...]
+) -> SolverResult:
+    """The solver's front for `network` (accuracy choices fixed) under `problem`'s device,
+    cap, clock and space limits."""
+    return solve(
+        network,
+        problem.device,
+        cap_pct=problem.cap_pct,
+        objectives=objectives,
+        limits=solver_limits(problem.space, keep_rccm=keep_rccm),
+        clock_mhz=problem.clock_mhz,
+    )
+
+
+def given_bits_network(space: SearchSpace) -> Network:
+    """The network at its own bits and pruning projected onto the space (what the cost-only
+    front and the `solver-fastest` baseline fold)."""
+    return bl.fully_folded(space, bl.default_bits(space)).network
+
+
+def exact_front(problem: SingleProblem) -> list[tuple[str, Candidate]] | None:
+    """A cost-only study's exact front as labelled candidates (`solver-fastest` first, then
+    `solver`), or None when the solver cannot stand in for sampling here (logged)."""
+    space = problem.space
+    reason = why_not_solvable(problem)
+    if reason is None and (space.search_bits or space.search_prune):
+        reason = "bits or pruning are searched in a cost-only study"
+    if reason is not None:
+        logger.warning("hardware solver not used (%s): sampling instead", reason)
+        return None
+    try:
+        res = solve_network(
+            problem, given_bits_network(space), keep_rccm=False, objectives=problem.objectives
+        )
+    except SolverError as exc:
+        logger.warning("hardware solver not used (%s): sampling instead", exc)
+        return None
+    out = [(("solver-fastest" if i == 0 else "solver"), _candidate(space, p.choices))
+           for i, p in enumerate(res.points)]  # fmt: skip
+    logger.info("exact front: %d designs in %.2f s", len(out), res.seconds)
+    return out
+
+
+def fastest_baseline(problem: SingleProblem) -> Candidate | None:
+    """`solver-fastest` at the network's own bits (None when the solver does not apply or
+    nothing fits)."""
+    if why_not_solvable(problem) is not None:
+        return None
+    try:
+        res = solve_network(
+            problem, given_bits_network(problem.space), keep_rccm=True, objectives=("fps", "lut")
+        )
+    except DseError as exc:
+        logger.info("no solver-fastest baseline: %s", exc)
+        return None
+    return _candidate(problem.space, res.points[0].choices) if res.points else None
+
+
+def _candidate(space: SearchSpace, choices: Mapping[str, LayerChoice]) -> Candidate:
+    """The solver's design as a candidate of the space (a study enqueues its parameters,
+    `space.params_for`, and the trial rebuilds the same design)."""
+    return Candidate(space.network.with_choices(choices), dict(choices))

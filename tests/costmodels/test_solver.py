@@ -1,0 +1,225 @@
+"""The exact folding solver (costmodels.solver): its separable model equals `estimate`,
+its fronts equal brute force on small networks, and its fronts behave (fit, are mutually
+non-dominated, never shrink with a larger budget)."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import replace
+
+import pytest
+
+from costmodels import estimate, get_device
+from costmodels.network import divisors, mmv_dim, pe_dim, resolve, simd_dim
+from costmodels.solver import HardwareLimits, objective_values, segment_sums, solve
+from costmodels.types import Arith, Device, LayerChoice, LayerSpec, Network, Op
+from costmodels.zoo import cnv_network
+
+SMALL = Device(
+    part="TINY",
+    boards=(),
+    family="user",
+    lut=16000,
+    ff=32000,
+    bram18=14,
+    uram=0,
+    dsp=24,
+    dsp_block="DSP48E2",
+    clock_mhz=100.0,
+)
+ARITH = (Arith.LUT, Arith.DSP, Arith.RCCM2)
+
+
+def tiny_network(a_bits: int = 2) -> Network:
+    ch = LayerChoice(w_bits=4, a_bits=a_bits)
+    return Network(
+        "tiny",
+        (3, 8, 8),
+        8,
+        (
+            LayerSpec("c0", Op.CONV, out_channels=4, kernel=3, padding=1, choice=ch),
+            LayerSpec("p0", Op.MAXPOOL, kernel=2),
+            LayerSpec("c1", Op.CONV, out_channels=8, kernel=3, padding=1, choice=ch),
+            LayerSpec("p1", Op.AVGPOOL, kernel=2),
+            LayerSpec("fc", Op.DENSE, out_channels=4, choice=replace(ch, a_bits=None)),
+        ),
+    )
+
+
+def depthwise_network() -> Network:
+    ch = LayerChoice(w_bits=2, a_bits=4)
+    return Network(
+        "dw",
+        (4, 4, 4),
+        4,
+        (
+            LayerSpec("dw", Op.CONV, out_channels=4, kernel=3, groups=4, padding=1, choice=ch),
+            LayerSpec("pw", Op.CONV, out_channels=6, kernel=1, choice=ch),
+            LayerSpec("fc", Op.DENSE, out_channels=2, choice=replace(ch, a_bits=None)),
+        ),
+    )
+
+
+def _random_design(net: Network, rng: random.Random, mmv: bool = True) -> Network:
+    choices = {}
+    for r in resolve(net):
+        if not r.op.is_compute:
+            continue
+        arith = rng.choice([Arith.AUTO, Arith.LUT, Arith.DSP, Arith.XNOR, Arith.RCCM3])
+        choices[r.name] = replace(
+            r.choice,
+            pe=rng.choice(divisors(pe_dim(r))),
+            simd=rng.choice(divisors(simd_dim(r))),
+            mmv=rng.choice(divisors(mmv_dim(r))) if mmv else 1,
+            arith=arith,
+        )
+    return net.with_choices(choices)
+
+
+@pytest.mark.parametrize(
+    ("net", "part"),
+    [(cnv_network(), "XC7Z020"), (tiny_network(), "XCZU7EV"), (depthwise_network(), "XCZU3EG")],
+)
+def test_segment_sums_equal_estimate_on_random_designs(net: Network, part: str) -> None:
+    device = get_device(part)
+    rng = random.Random(7)
+    checked = 0
+    for _ in range(150):
+        design = _random_design(net, rng)
+        try:
+            cost = estimate(design, device)
+        except Exception:  # an arithmetic the layer cannot use: not a design
+            continue
+        s = segment_sums(design, device)
+        assert s["lut"] == pytest.approx(cost.total.lut, rel=1e-12, abs=1e-9)
+        assert s["dsp"] == pytest.approx(cost.total.dsp, abs=1e-9)
+        assert s["bram18"] == pytest.approx(cost.total.bram18, abs=1e-9)
+        assert s["uram"] == pytest.approx(cost.total.uram, abs=1e-9)
+        assert s["cycles_per_frame"] == cost.cycles_per_frame
+        assert s["latency_cycles"] == cost.latency_cycles
+        checked += 1
+    assert checked > 50
+
+
+def _brute_front(net: Network, device: Device, cap: float, objectives, limits) -> set:
+    """Every combination of every layer's options, estimated; the fitting ones' Pareto set
+    of objective vectors."""
+    resolved = [r for r in resolve(net) if r.op.is_compute]
+    per_layer = []
+    for r in resolved:
+        opts = []
+        pes = [p for p in divisors(pe_dim(r)) if p <= limits.max_pe]
+        simds = [s for s in divisors(simd_dim(r)) if s <= limits.max_simd]
+        mmvs = [m for m in divisors(mmv_dim(r)) if m <= limits.max_mmv]
+        for a, p, s, m in itertools.product(limits.arith, pes, simds, mmvs):
+            opts.append(replace(r.choice, pe=p, simd=s, mmv=m, arith=a))
+        per_layer.append(opts)
+    vals = []
+    for combo in itertools.product(*per_layer):
+        design = net.with_choices({r.name: c for r, c in zip(resolved, combo, strict=True)})
+        try:
+            cost = estimate(design, device)
+        except Exception:
+            continue
+        if cost.fits(cap):
+            vals.append(objective_values(cost, objectives))
+    kept: list[tuple[float, ...]] = []  # sorted sweep: a point is kept unless dominated
+    for v in sorted(set(vals)):
+        if not any(all(k <= x for k, x in zip(kv, v, strict=True)) for kv in kept):
+            kept.append(v)
+    return {tuple(round(float(x), 6) for x in v) for v in kept}
+
+
+SLOW = pytest.mark.slow
+
+
+def _rounded(result, objectives) -> set:
+    return {tuple(round(x, 6) for x in objective_values(p.cost, objectives)) for p in result.points}
+
+
+@pytest.mark.parametrize(
+    "objectives",
+    [
+        ("fps", "lut"),
+        pytest.param(("latency_ms", "lut"), marks=SLOW),
+        pytest.param(("fps", "dsp"), marks=SLOW),
+        pytest.param(("fps", "lut", "bram18"), marks=SLOW),
+        pytest.param(("lut",), marks=SLOW),
+    ],
+)
+@pytest.mark.parametrize("cap", [60.0, 100.0])
+def test_front_equals_brute_force(objectives: tuple[str, ...], cap: float) -> None:
+    net = tiny_network()
+    limits = HardwareLimits(max_pe=4, max_simd=8, max_mmv=1, arith=ARITH, keep_rccm=False)
+    want = _brute_front(net, SMALL, cap, objectives, limits)
+    got = solve(net, SMALL, cap_pct=cap, objectives=objectives, limits=limits)
+    assert got.exact
+    have = _rounded(got, objectives)
+    assert have == want
+    assert want  # the budgets leave something to find
+
+
+@pytest.mark.slow
+def test_mmv_front_equals_brute_force() -> None:
+    net = tiny_network()
+    limits = HardwareLimits(max_pe=4, max_simd=4, max_mmv=2, arith=(Arith.LUT,), keep_rccm=False)
+    for objectives in (("fps", "lut"), ("latency_ms", "lut")):
+        want = _brute_front(net, SMALL, 80.0, objectives, limits)
+        got = solve(net, SMALL, cap_pct=80.0, objectives=objectives, limits=limits)
+        have = _rounded(got, objectives)
+        assert have == want
+
+
+@pytest.mark.slow
+def test_depthwise_front_equals_brute_force() -> None:
+    net = depthwise_network()
+    limits = HardwareLimits(max_pe=8, max_simd=4, max_mmv=2, arith=(Arith.LUT, Arith.DSP),
+                            keep_rccm=False)  # fmt: skip
+    for objectives in (("fps", "lut"), ("latency_ms", "lut")):
+        want = _brute_front(net, SMALL, 70.0, objectives, limits)
+        got = solve(net, SMALL, cap_pct=70.0, objectives=objectives, limits=limits)
+        have = _rounded(got, objectives)
+        assert have == want
+
+
+def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return all(x <= y for x, y in zip(a, b, strict=True)) and a != b
+
+
+@pytest.mark.parametrize(
+    ("net", "device", "objectives", "caps"),
+    [
+        (cnv_network(), get_device("XC7Z020"), ("fps", "lut"), (50.0, 85.0)),
+        (tiny_network(), SMALL, ("latency_ms", "lut"), (60.0, 100.0)),
+        (tiny_network(), SMALL, ("fps", "lut", "dsp"), (60.0, 100.0)),
+    ],
+)
+def test_front_fits_is_non_dominated_and_grows_with_the_budget(net, device, objectives, caps):
+    fronts = {}
+    for cap in caps:
+        res = solve(net, device, cap_pct=cap, objectives=objectives)
+        vals = [objective_values(p.cost, objectives) for p in res.points]
+        assert vals
+        for p in res.points:
+            assert p.cost.fits(cap)
+            assert estimate(p.network, device) == p.cost  # one concrete design
+        for a, b in itertools.permutations(vals, 2):
+            assert not _dominates(a, b)
+        fronts[cap] = vals
+    small, large = caps
+    for v in fronts[small]:  # every small-budget point is matched by the larger budget
+        assert any(w == v or _dominates(w, v) for w in fronts[large])
+
+
+def test_cnv_fastest_is_the_known_maximum() -> None:
+    """CNV-W1A1 on XC7Z020 at 85 %: 14,400 cycles per frame (6,944 FPS at 100 MHz) is the
+    fastest design that fits (issue 12's exact front; SetFolding stops at 28,224)."""
+    res = solve(cnv_network(), get_device("XC7Z020"), cap_pct=85.0, objectives=("fps", "lut"))
+    assert res.points[0].cost.cycles_per_frame == 14400
+    assert res.points[0].cost.fps == pytest.approx(6944.44, abs=0.01)
+
+
+def test_nothing_fits_gives_an_empty_front() -> None:
+    res = solve(cnv_network(), SMALL, cap_pct=85.0, objectives=("fps", "lut"))
+    assert res.points == ()
