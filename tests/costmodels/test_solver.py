@@ -223,3 +223,45 @@ def test_cnv_fastest_is_the_known_maximum() -> None:
 def test_nothing_fits_gives_an_empty_front() -> None:
     res = solve(cnv_network(), SMALL, cap_pct=85.0, objectives=("fps", "lut"))
     assert res.points == ()
+
+
+def test_residual_adds_are_bounded_and_every_design_is_canonical() -> None:
+    """A residual add's skip FIFO is not separable: the solver says its front is not exact,
+    and every design it returns is re-estimated canonically and fits."""
+    ch = LayerChoice(w_bits=2, a_bits=2)
+    net = Network(
+        "res",
+        (8, 8, 8),
+        4,
+        (
+            LayerSpec("c0", Op.CONV, out_channels=8, kernel=3, padding=1, choice=ch),
+            LayerSpec("c1", Op.CONV, out_channels=8, kernel=3, padding=1, choice=ch),
+            LayerSpec("r", Op.ADD, source="c0"),
+            LayerSpec("fc", Op.DENSE, out_channels=4, choice=replace(ch, a_bits=None)),
+        ),
+    )
+    device = get_device("XCZU3EG")
+    res = solve(net, device, cap_pct=85.0, objectives=("fps", "lut"))
+    assert not res.exact and res.notes
+    assert res.points
+    for p in res.points:
+        assert p.cost == estimate(p.network, device) and p.cost.fits(85.0)
+
+
+def test_branches_are_refused_with_a_solver_error() -> None:
+    from costmodels.solver import SolverError
+
+    ch = LayerChoice(w_bits=2, a_bits=2)
+    net = Network(
+        "branch",
+        (8, 8, 8),
+        4,
+        (
+            LayerSpec("c0", Op.CONV, out_channels=8, kernel=3, padding=1, choice=ch),
+            LayerSpec("c1", Op.CONV, out_channels=8, kernel=3, padding=1, choice=ch),
+            LayerSpec("c2", Op.CONV, out_channels=8, kernel=1, source="c0", choice=ch),
+            LayerSpec("fc", Op.DENSE, out_channels=4, choice=replace(ch, a_bits=None)),
+        ),
+    )
+    with pytest.raises(SolverError, match="layer chains"):
+        solve(net, get_device("XCZU3EG"))
