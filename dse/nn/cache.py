@@ -63,13 +63,15 @@ class AccuracyCache:
         try:
             engine = self._given_engine
             if engine is None:
-                from dse.storage.safety import check_schema, check_storage
+                from dse.storage.safety import check_schema_settled, check_storage
 
                 check_storage(url, write=True)  # never a table in somebody else's database
                 if sa.engine.make_url(url).get_backend_name() != "sqlite":
                     probe = sa.create_engine(url)
                     try:
-                        check_schema(set(sa.inspect(probe).get_table_names()), display_url(url))
+                        check_schema_settled(
+                            lambda: set(sa.inspect(probe).get_table_names()), display_url(url)
+                        )
                     finally:
                         probe.dispose()
                 kwargs: dict[str, Any] = {}

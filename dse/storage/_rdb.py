@@ -56,7 +56,7 @@ from dse.records import RESOURCE_KEYS as RESOURCE_KEYS
 from dse.records import STUDY_ATTR as STUDY_ATTR
 from dse.redact import display_url
 from dse.storage.safety import (
-    check_schema,
+    check_schema_settled,
     check_storage,
     is_sqlite,
     read_only_url,
@@ -138,10 +138,11 @@ def _check_server_schema(url: str, kwargs: Mapping[str, Any]) -> None:
     """`check_schema` on a server database, read-only, before Optuna creates tables."""
     engine = sa.create_engine(url, **kwargs)
     try:
-        tables = set(sa.inspect(engine).get_table_names())
+        check_schema_settled(  # other workers may be creating the tables right now
+            lambda: set(sa.inspect(engine).get_table_names()), display_url(url)
+        )
     finally:
         engine.dispose()
-    check_schema(tables, display_url(url))
 
 
 def damage_error(exc: BaseException, url: str) -> DseError | None:

@@ -26,6 +26,8 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -101,25 +103,71 @@ def _in_memory(url: str) -> bool:
     return u.get_backend_name() == "sqlite" and (not u.database or u.database == ":memory:")
 
 
+def _judge_schema(tables: set[str]) -> str | None:
+    """What is wrong with a database's table set: "foreign" (a table that is neither
+    Optuna's nor dse's), "partial" (only Optuna's and dse's tables, but not all of them, or
+    without the two Optuna writes first), or None (empty, or a whole Optuna schema)."""
+    if not tables:
+        return None
+    if tables - OPTUNA_TABLES - DSE_TABLES:
+        return "foreign"
+    optuna_made = {"version_info", "alembic_version"} <= tables  # Optuna writes both first
+    if not optuna_made or OPTUNA_TABLES - tables:
+        return "partial"
+    return None
+
+
 def check_schema(tables: set[str], where: str) -> None:
     """Refuse a database dse did not create or recognize: it must be empty, or hold
     Optuna's tables (all of them) and nothing but dse's own beside them."""
-    if not tables:
+    verdict = _judge_schema(tables)
+    if verdict is None:
         return
-    foreign = sorted(tables - OPTUNA_TABLES - DSE_TABLES)
-    optuna_made = {"version_info", "alembic_version"} <= tables  # Optuna writes both first
-    if (tables & OPTUNA_TABLES and not optuna_made) or (foreign and not optuna_made):
+    optuna_made = {"version_info", "alembic_version"} <= tables
+    if verdict == "foreign" or not optuna_made:
         listed = ", ".join(sorted(tables - DSE_TABLES)[:4])
         raise StorageError(
             f"storage {where} is a database dse did not create (tables {listed}"
             f"{', ...' if len(tables) > 4 else ''}); left untouched, pick another --storage"
         )
-    missing = sorted(OPTUNA_TABLES - tables) if optuna_made else []
-    if missing:
-        raise StorageError(
-            f"storage {where} is damaged: Optuna tables missing ({', '.join(missing[:4])}"
-            f"{', ...' if len(missing) > 4 else ''}); left untouched - restore a backup"
-        )
+    missing = sorted(OPTUNA_TABLES - tables)
+    raise StorageError(
+        f"storage {where} is damaged: Optuna tables missing ({', '.join(missing[:4])}"
+        f"{', ...' if len(missing) > 4 else ''}); left untouched - restore a backup"
+    )
+
+
+SCHEMA_SETTLE_S = 3.0
+"""How long a partial Optuna schema must stay unchanged before it is judged damaged or
+foreign rather than being created right now by another worker (Optuna creates its tables,
+then `version_info`, then stamps `alembic_version`: on MySQL, whose DDL is not
+transactional, and between those steps on any server, another worker sees part of it)."""
+SCHEMA_WAIT_CAP_S = 30.0
+"""The longest a check waits for a schema that keeps changing."""
+
+
+def check_schema_settled(
+    list_tables: Callable[[], set[str]],
+    where: str,
+    *,
+    settle_s: float = SCHEMA_SETTLE_S,
+    cap_s: float = SCHEMA_WAIT_CAP_S,
+) -> None:
+    """`check_schema` on a database other workers may be creating at this moment: a table
+    set made only of Optuna's and dse's tables, but not yet whole, is read again until it
+    is whole or has stood still for `settle_s` (then it is judged as it stands). A foreign
+    table is refused at once. Only reads; never writes."""
+    tables = list_tables()
+    start = last_change = time.monotonic()
+    while _judge_schema(tables) == "partial":
+        now = time.monotonic()
+        if now - last_change >= settle_s or now - start >= cap_s:
+            break
+        time.sleep(0.2)
+        again = list_tables()
+        if again != tables:
+            tables, last_change = again, time.monotonic()
+    check_schema(tables, where)
 
 
 def _sqlite_tables(path: Path) -> set[str]:
@@ -185,13 +233,15 @@ def check_storage(url: str, *, write: bool) -> None:
     if head and write:
         _quick_check(path)
     if head:
-        try:
-            tables = _sqlite_tables(path)
-        except sqlite3.Error as exc:
-            raise StorageError(
-                f"cannot open storage {str(path)!r}: {short_db_error(exc)}"
-            ) from None
-        check_schema(tables, repr(str(path)))
+        def tables() -> set[str]:
+            try:
+                return _sqlite_tables(path)
+            except sqlite3.Error as exc:
+                raise StorageError(
+                    f"cannot open storage {str(path)!r}: {short_db_error(exc)}"
+                ) from None
+
+        check_schema_settled(tables, repr(str(path)))
 
 
 def _free_bytes(folder: Path) -> int | None:
@@ -266,6 +316,7 @@ def short_db_error(exc: BaseException) -> str:
 __all__ = [
     "OPTUNA_TABLES",
     "check_schema",
+    "check_schema_settled",
     "check_storage",
     "read_only_url",
     "short_db_error",
