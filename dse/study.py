@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -26,11 +27,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import optuna
+import sqlalchemy as sa
 from optuna.storages import RDBStorage
 from optuna.trial import FrozenTrial, TrialState
 
 import dse
-from costmodels.errors import StudyError
+from costmodels.errors import DseError, StorageError, StudyError
 from costmodels.types import Network
 from dse.config import (
     OBJECTIVES,
@@ -76,6 +78,7 @@ from dse.storage import (
     storage_mode,
     trial_record,
 )
+from dse.storage.safety import short_db_error
 from dse.storage.workers import (
     HEARTBEAT_ENV,
     StudyGuard,
@@ -161,7 +164,7 @@ def run_search(
     Refuses (before touching the storage) a resume whose definition changed, unless
     `cfg.fork`; refuses a space whose smallest design cannot fit.
     """
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # one-line errors (reliability)
     # ask/tell with heartbeats: dse.storage.workers records them itself (see its StudyGuard)
     warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
     plan = _plan(cfg)
@@ -185,8 +188,15 @@ def run_search(
         ) from None
     except KeyboardInterrupt:
         summary.interrupted = True
+    except (sa.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+        # direct mode: a full disk, a locked or lost database (Optuna wraps failed commits)
+        logger.debug("storage failure", exc_info=True)
+        cause = exc.__cause__ if not isinstance(exc, sa.exc.SQLAlchemyError) else exc
+        raise StorageError(
+            f"writing trials failed: {short_db_error(cause or exc)}; committed trials are kept"
+        ) from None
     finally:
-        _close(opened, writer, summary)
+        _close(opened, writer, summary, lost=isinstance(sys.exc_info()[1], StorageError))
     return _finish(plan, opened, run, should_stop)
 
 
@@ -492,14 +502,24 @@ def _run_trials(
             )
 
 
-def _close(opened: _Opened, writer: BatchWriter | None, summary: SearchSummary) -> None:
-    """Commit what the writer holds, release this worker's guard, end the session."""
+def _close(
+    opened: _Opened, writer: BatchWriter | None, summary: SearchSummary, *, lost: bool = False
+) -> None:
+    """Commit what the writer holds, release this worker's guard, end the session. After
+    a storage failure (`lost`) nothing more is written and a second failure is not
+    reported again (the RUNNING trial is failed by the next run, `StudyGuard`)."""
     try:
         if writer is not None:
             writer.close()
             summary.max_commit_lag_s = round(writer.max_lag_s, 4)
     finally:
-        opened.guard.close()
+        try:
+            opened.guard.close(cleanup=not lost)
+        except (DseError, sa.exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as exc:
+            if not lost:
+                raise StorageError(
+                    f"writing trials failed: {short_db_error(exc)}; committed trials are kept"
+                ) from None
     opened.storage.remove_session()
 
 

@@ -6,6 +6,7 @@ one-line message and an exit code here, at the boundary, and nowhere else.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -45,6 +46,10 @@ except ImportError:  # pragma: no cover - depends on the installed typer
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `dse` console script. Every error leaves as one line (passwords
     masked, control characters escaped: `dse.cli.common.error_line`) and an exit code."""
+    if os.environ.get("DSE_DEBUG"):  # tracebacks of handled errors too, for whoever debugs
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG)
     try:
         with training_progress():
             result = app(args=argv, standalone_mode=False)
@@ -71,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         print_error(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
         return 1
     except Exception as exc:  # a bug: still one line, never a traceback
+        if os.environ.get("DSE_DEBUG"):  # the traceback, for whoever fixes it
+            import traceback
+
+            traceback.print_exc()
         text = str(exc).strip().splitlines()
         print_error(
             f"unexpected {type(exc).__name__}{': ' + text[0] if text else ''} "

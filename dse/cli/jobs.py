@@ -23,7 +23,14 @@ from dse.config import StorageMode, StudyConfig
 from dse.jobs import count_finished, study_summary
 from dse.problem import is_cost_only
 from dse.storage import display_url, open_storage
-from dse.storage.workers import option_args, run_local_workers, split_trials
+from dse.storage.workers import (
+    JOBS_PER_CPU,
+    MAX_JOBS,
+    max_jobs,
+    option_args,
+    run_local_workers,
+    split_trials,
+)
 
 _NOT_PASSED = ("jobs", "trials", "as_json", "storage_mode")
 
@@ -36,6 +43,15 @@ def run_jobs(cfg: StudyConfig, jobs: int, params: Mapping[str, Any], *, as_json:
             "--jobs needs --storage-mode direct or auto (batch mode has one writer per study)"
         )
     total = cfg.trials_for(cost_only=is_cost_only(cfg.workload))
+    cap = max_jobs(total)
+    if jobs > cap:  # dse.storage.workers.max_jobs: by CPU count and trial count
+        err_console.print(
+            f"--jobs {jobs} capped to {cap} (at most {JOBS_PER_CPU} per CPU, "
+            f"{MAX_JOBS} in all, one per trial)",
+            markup=False,
+            highlight=False,
+        )
+        jobs = cap
     shares = split_trials(total, jobs)
     args = ["search", *option_args(params, skip=_NOT_PASSED), "--storage-mode", "direct"]
     name = cfg.study_name()
@@ -94,8 +110,10 @@ def run_jobs(cfg: StudyConfig, jobs: int, params: Mapping[str, Any], *, as_json:
         print_json({**summary.as_dict(), "jobs": len(shares), "worker_exit_codes": codes})
     else:
         render_summary(summary)
-    for i, code, line in failed:
+    for i, code, line in failed[:2]:
         print_error(f"worker {i} failed (exit {code}): {line.removeprefix('error: ')}")
+    if len(failed) > 2:
+        print_error(f"{len(failed) - 2} more workers failed")
     if failed:
         raise typer.Exit(1)
     if summary.interrupted:

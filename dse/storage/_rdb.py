@@ -63,7 +63,7 @@ from dse.storage.safety import (
     short_db_error,
     sqlite_file,
 )
-from dse.storage.workers import heartbeat_kwargs, retry_schema_race
+from dse.storage.workers import heartbeat_kwargs, keep_connected, retry_schema_race
 from search_spaces import choice_from_dict
 
 logger = logging.getLogger(__name__)
@@ -131,7 +131,7 @@ def open_storage(url: str, *, create: bool, heartbeat: bool = False) -> RDBStora
     except Exception as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StorageError(f"cannot open storage {display_url(url)}: {msg}") from None
-    return storage
+    return keep_connected(storage)  # dse.storage.workers: a server that goes away is waited for
 
 
 def _check_server_schema(url: str, kwargs: Mapping[str, Any]) -> None:

@@ -128,6 +128,133 @@ def deferred_signals() -> Iterator[None]:
             signal.raise_signal(number)
 
 
+# ----------------------------------------------------------------------------- reconnects
+
+RETRY_ENV = "DSE_DB_RETRY_S"
+DEFAULT_RETRY_S = 60.0
+"""How long a worker keeps retrying a database server that went away (stopped, restarted,
+its connection terminated) before it stops with one line."""
+_NOT_RETRIED = frozenset(
+    {"record_heartbeat", "remove_session", "upgrade", "get_current_version",
+     "get_head_version", "get_all_versions", "get_heartbeat_interval",
+     "get_failed_trial_callback", "is_heartbeat_enabled"}
+)  # fmt: skip
+"""`RDBStorage` methods left as they are (no database call, or handled apart)."""
+_PRIVATE_RETRIED = frozenset(
+    {
+        "_create_new_trial",
+        "_set_trial_param",
+        "_get_best_trial_id",
+        "_get_trials",
+        "_get_stale_trial_ids",
+    }
+)
+"""Private methods with a session of their own that Optuna's cache calls directly."""
+
+
+def retry_s() -> float:
+    """`DSE_DB_RETRY_S` (seconds, >= 0) or 60."""
+    raw = os.environ.get(RETRY_ENV, "").strip()
+    if not raw:
+        return DEFAULT_RETRY_S
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{RETRY_ENV}={raw!r} must be a number of seconds") from None
+    if not 0 <= value <= 86400:
+        raise ConfigError(f"{RETRY_ENV}={raw!r} must be in 0..86400 seconds")
+    return value
+
+
+def _disconnected(exc: BaseException | None) -> bool:
+    """Whether `exc` (or what caused it: Optuna wraps a failed commit in its
+    `StorageInternalError`) says the server connection is gone, not a bad statement."""
+    for _ in range(4):
+        if exc is None:
+            return False
+        if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+            return True
+        if isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def with_retries(storage: RDBStorage, call: Callable[..., T], *args: Any) -> T:
+    """`call(*args)` with the reconnect retries of `keep_connected` (server storages);
+    for the few places that use the storage's engine directly."""
+    if storage.engine.dialect.name == "sqlite":
+        return call(*args)
+    return _with_retries(storage, getattr(call, "__name__", "query"), call, retry_s())(*args)
+
+
+def _with_retries(storage: RDBStorage, name: str, call: Callable[..., Any], limit: float) -> Any:
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + limit
+        delay = 0.25
+        warned = False
+        while True:
+            try:
+                return call(*args, **kwargs)
+            except Exception as exc:
+                if not _disconnected(exc):
+                    raise
+                with contextlib.suppress(Exception):
+                    storage.remove_session()
+                if time.monotonic() + delay > deadline:
+                    raise StorageError(
+                        f"lost the database server for {limit:.0f} s "
+                        f"({_first_line(exc)}); stopped - committed trials are kept, "
+                        f"resume when it is back ({RETRY_ENV} sets the wait)"
+                    ) from None
+                if not warned:
+                    logger.warning("database connection lost in %s; retrying", name)
+                    warned = True
+                time.sleep(delay)
+                delay = min(delay * 2, 8.0)
+
+    return wrapped
+
+
+def _first_line(exc: BaseException) -> str:
+    if not isinstance(exc, sa.exc.SQLAlchemyError) and exc.__cause__ is not None:
+        exc = exc.__cause__  # Optuna's StorageInternalError: say what the driver said
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def keep_connected(storage: RDBStorage) -> RDBStorage:
+    """Make a server storage ride out the server going away: every storage call Optuna
+    makes is retried with exponential backoff (0.25 s doubling to 8 s) while the error is
+    a lost connection, for at most `retry_s()` seconds, then one `StorageError`. Retrying
+    is safe because each `RDBStorage` call is one transaction, rolled back when the
+    connection died. A heartbeat that cannot be written is skipped (the next one counts).
+    SQLite storages are returned as they are."""
+    if storage.engine.dialect.name == "sqlite":
+        return storage
+    limit = retry_s()
+    for name in dir(type(storage)):  # every method that may talk to the database
+        if name in _NOT_RETRIED or (name.startswith("_") and name not in _PRIVATE_RETRIED):
+            continue  # private helpers mostly run inside a caller's session: not retried
+        call = getattr(storage, name, None)
+        if callable(call) and not isinstance(call, type):
+            setattr(storage, name, _with_retries(storage, name, call, limit))
+    beat = storage.record_heartbeat
+
+    def record_heartbeat(trial_id: int) -> None:
+        try:
+            beat(trial_id)
+        except Exception as exc:
+            if not _disconnected(exc):
+                raise
+            with contextlib.suppress(Exception):
+                storage.remove_session()
+            logger.debug("heartbeat of trial %d skipped: %s", trial_id, _first_line(exc))
+
+    storage.record_heartbeat = record_heartbeat  # type: ignore[method-assign]
+    return storage
+
+
 # ----------------------------------------------------------------------------- study creation
 
 T = TypeVar("T")
@@ -211,16 +338,18 @@ def _sqlite_file(url: str) -> Path | None:
 
 
 @contextlib.contextmanager
-def sqlite_study_lock(url: str, *, shared: bool) -> Iterator[None]:
+def sqlite_study_lock(url: str, *, shared: bool) -> Iterator[bool]:
     """An advisory lock on `<db>.lock` next to a SQLite storage (nothing for servers).
 
     Exclusive (a batch-mode writer) or shared (direct-mode workers). A conflicting holder is
     a `StudyError` at once rather than a wait: two batch writers would assign the same trial
-    numbers.
+    numbers. Yields whether this process is the only one on the file (always for the
+    exclusive lock; for a shared one, when it could briefly take the lock exclusively): then
+    every RUNNING trial in it belongs to a killed process.
     """
     path = _sqlite_file(url)
     if path is None:
-        yield
+        yield False
         return
     lock_path = path.with_name(path.name + ".lock")
     try:
@@ -232,13 +361,21 @@ def sqlite_study_lock(url: str, *, shared: bool) -> Iterator[None]:
     try:
         try:
             fcntl.flock(fh, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+            alone = not shared
+            if shared:
+                try:  # nobody else holds it: upgrade succeeds, then back to shared
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    alone = True
+                    fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except BlockingIOError:  # a failed upgrade drops the lock (flock(2)): retake
+                    fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
             raise StudyError(
                 f"storage {str(path)!r} is being written by another dse search in "
                 f"{'batch' if shared else 'batch or direct'} mode; wait for it to finish, or "
                 "run every worker with --storage-mode direct (or use --jobs N)"
             ) from None
-        yield
+        yield alone
     finally:
         fh.close()
 
@@ -354,7 +491,7 @@ class StudyGuard:
         self.recovered = 0
         self._sqlite = _sqlite_file(url) is not None
         self._lock = sqlite_study_lock(url, shared=shared)
-        self._lock.__enter__()
+        alone = self._lock.__enter__()
         self._attached = False
         self._trial: Trial | None = None
         self._beat: HeartbeatThread | None = None
@@ -363,7 +500,8 @@ class StudyGuard:
         try:
             if shared:
                 enable_wal(storage)
-                self._recover(grace_s())
+                # alone on a SQLite file: every RUNNING trial is a killed run's (kill -9)
+                self._recover(0.0 if alone else grace_s())
             else:
                 # The one writer of a SQLite study (exclusive lock): every RUNNING trial is a
                 # zombie of a killed run. WAITING trials (retries left by direct workers) are
@@ -374,7 +512,8 @@ class StudyGuard:
             raise
 
     def _recover(self, grace: float, *, in_memory: bool = False) -> None:
-        failed = fail_trials(self.storage, stale_trial_ids(self.storage, self.study_id, grace))
+        stale = with_retries(self.storage, stale_trial_ids, self.storage, self.study_id, grace)
+        failed = fail_trials(self.storage, stale)
         self.recovered += len(failed)
         for t in failed:
             logger.info("trial %d of a dead worker marked failed", t.number)
@@ -428,14 +567,17 @@ class StudyGuard:
             self._beat = None
         self._trial = None
 
-    def close(self) -> None:
+    def close(self, *, cleanup: bool = True) -> None:
         """Stop the heartbeat; a trial interrupted mid-way (Ctrl-C twice, SIGTERM, error) is
-        marked failed and, in a shared study, enqueued again; release the lock."""
+        marked failed and, in a shared study, enqueued again; release the lock. Without
+        `cleanup` (the storage just failed) nothing more is written."""
         trial, beat = self._trial, self._beat
         self._trial = self._beat = None
         try:
             if beat is not None:
                 beat.join()
+            if not cleanup:
+                return
             if trial is not None and self.shared and self._attached:
                 failed = fail_trials(self.storage, [trial._trial_id])
                 for t in failed:
@@ -449,6 +591,29 @@ class StudyGuard:
 
 
 # ----------------------------------------------------------------------------- --jobs N
+
+
+JOBS_PER_CPU = 4
+MAX_JOBS = 64
+"""`--jobs` is capped at 4 workers per CPU and 64 in all (each is a Python process of
+~150 MB with torch; 64 took about 4 GB) and at one per trial."""
+
+
+def max_jobs(trials: int) -> int:
+    """The most local workers worth starting for `trials` trials on this machine."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(MAX_JOBS, JOBS_PER_CPU * (cpus or 1), trials))
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
+    """Linux: the worker gets SIGTERM (finish the trial, commit, exit) when its parent
+    dies, so a killed `dse search --jobs` leaves no orphans (prctl PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except Exception:
+        pass
 
 
 def split_trials(total: int, jobs: int) -> list[int]:
@@ -482,11 +647,31 @@ def run_local_workers(
     are passed on, so every worker finishes its trial and commits. `poll()` is called about
     once a second while they run (progress)."""
     procs: list[subprocess.Popen[str]] = []
-    for n in trials:
+    for i, n in enumerate(trials):
         cmd = [sys.executable, "-c", _WORKER_MAIN, *args, "--trials", str(n), "--json"]
-        procs.append(
-            subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        )
+        try:
+            procs.append(
+                subprocess.Popen(
+                    cmd,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+                )
+            )
+        except OSError as exc:  # a process limit: stop the ones started, no orphans
+            for p in procs:
+                p.terminate()
+            for p in procs:
+                try:
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+            raise StorageError(
+                f"cannot start worker {i + 1} of {len(trials)}: {exc.strerror or exc}; "
+                f"stopped the {len(procs)} already started (try a smaller --jobs)"
+            ) from None
     errors: list[list[str]] = [[] for _ in procs]
 
     def drain(i: int, p: subprocess.Popen[str]) -> None:
@@ -533,6 +718,8 @@ def run_local_workers(
 
 __all__ = [
     "HEARTBEAT_ENV",
+    "JOBS_PER_CPU",
+    "MAX_JOBS",
     "MAX_RETRY",
     "STOP_SIGNALS",
     "StudyGuard",
@@ -543,6 +730,8 @@ __all__ = [
     "grace_s",
     "heartbeat_interval_s",
     "heartbeat_kwargs",
+    "keep_connected",
+    "max_jobs",
     "option_args",
     "retry_schema_race",
     "run_local_workers",
