@@ -2,12 +2,17 @@
 
 Usage: python benchmarks/reliability_hostile.py [--examples 2000]
 
-Three sources: every row of the bad-input table (tests/reliability/hostile_cases.py,
+Sources: every row of the bad-input table (tests/reliability/hostile_cases.py,
 docs/reliability.md) run through `dse.cli.main`; random JSON values and near-valid specs
 (hypothesis strategies of tests/reliability/test_properties.py) through
 `network_from_dict` and `costmodels.estimate`; random config mappings through
-`build_config`. An unhandled exception is any exception that is not a `DseError`, or a CLI
-run that printed a traceback / more than one error line.
+`build_config`; random files (YAML/JSON fragments with aliases, deep brackets, tags,
+non-finite numbers, control characters, binary) through the spec, device and config
+readers, random `.npz` archives through the data reader; random hostile command lines
+(tests/reliability/test_fuzz_hostile.py) through `dse.cli.main`, checked against the rule:
+non-zero exit with at most 4 lines, no traceback, no password, a foreign database
+untouched. An unhandled exception is any exception that is not a `DseError`, or a CLI run
+that broke the rule.
 """
 
 from __future__ import annotations
@@ -28,14 +33,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests" / "reliability")]  # this tree, not another
 
 import hostile_cases  # noqa: E402
+import test_fuzz_hostile as fz  # noqa: E402
 import test_properties as props  # noqa: E402
 
 from costmodels import estimate  # noqa: E402
 from costmodels.devices import get_device  # noqa: E402
 from costmodels.errors import DseError  # noqa: E402
 from dse.cli import main as cli_main  # noqa: E402
-from dse.config import build_config  # noqa: E402
-from dse.spec import network_from_dict  # noqa: E402
+from dse.config import build_config, load_config_file  # noqa: E402
+from dse.nn.workloads import _from_npz  # noqa: E402
+from dse.spec import load_network, network_from_dict  # noqa: E402
 
 
 def run_table(tally: Counter[str], bad: list[str], rows: list[str] | None = None) -> None:
@@ -112,6 +119,74 @@ def fuzz(
     one()
 
 
+def _read_all(folder: Path, content: str | bytes) -> None:
+    """One random file through the spec, device and config readers (`.yaml` and `.json`)."""
+    for suffix in (".yaml", ".json"):
+        path = folder / f"f{suffix}"
+        try:
+            fz._write(folder, path.name, content)
+        except UnicodeEncodeError:
+            return
+        for read in (load_network, get_device, load_config_file):
+            with contextlib.suppress(DseError):
+                read(str(path))
+
+
+def fuzz_cli(n: int, tally: Counter[str], bad: list[str]) -> None:
+    """Random hostile command lines through `dse.cli.main`, checked against the rule."""
+    import hashlib
+    import os
+    import sqlite3
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        study = root / "study.db"
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            cli_main(
+                ["search", "--workload", hostile_cases.TFC, "--device", "XC7Z020",
+                 "--storage", f"sqlite:///{study}", "--study", "s", "--trials", "3"]
+            )  # fmt: skip
+        notes = root / "notes.txt"
+        notes.write_text("not yours\n")
+        theirs = root / "theirs.db"
+        conn = sqlite3.connect(theirs)
+        conn.execute("create table studies (id integer primary key, title text)")
+        conn.commit()
+        conn.close()
+        digest = hashlib.sha256(theirs.read_bytes()).hexdigest()
+        arena = {"root": root, "study": study, "notes": notes, "theirs": theirs}
+        cwd = os.getcwd()
+        os.chdir(root)
+        try:
+
+            @settings(max_examples=n, deadline=None, database=None,
+                      suppress_health_check=list(HealthCheck))  # fmt: skip
+            @given(fz.command_lines(fz._values(arena)))
+            def one(argv: list[str]) -> None:
+                tally["random command lines"] += 1
+                out, err = io.StringIO(), io.StringIO()
+                try:
+                    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+                        code = cli_main(argv)
+                except BaseException as exc:
+                    bad.append(f"cli {argv}: {type(exc).__name__}: {exc}"[:300])
+                    return
+                text = err.getvalue()
+                lines = [ln for ln in text.splitlines() if ln.strip()]
+                broke = (
+                    "Traceback" in text
+                    or fz.SECRET in text + out.getvalue()
+                    or (code != 0 and not 1 <= len(lines) <= 4)
+                    or hashlib.sha256(theirs.read_bytes()).hexdigest() != digest
+                )
+                if broke:
+                    bad.append(f"cli {argv}: exit {code}, stderr {text[:200]!r}")
+
+            one()
+        finally:
+            os.chdir(cwd)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--examples", type=int, default=2000)
@@ -145,6 +220,14 @@ def main() -> None:
         tally,
         bad,
     )
+    with tempfile.TemporaryDirectory() as tmp:
+        fuzz("random files through the readers", fz.documents,
+             lambda c: _read_all(Path(tmp), c), args.examples // 4, tally, bad)  # fmt: skip
+        npz = Path(tmp) / "d.npz"
+        fuzz("random .npz archives", fz.npz_files(),
+             lambda b: (npz.write_bytes(b), _from_npz(npz)),
+             args.examples // 4, tally, bad)  # fmt: skip
+    fuzz_cli(args.examples // 10, tally, bad)
     total = sum(tally.values())
     for name, n in tally.items():
         print(f"{name}: {n}")
