@@ -23,6 +23,8 @@ from reliability_helpers import (
     state_counts,
 )
 
+pytestmark = pytest.mark.slow  # real processes, kills and a database offline: ~75 s
+
 
 def _wait(pred: object, timeout: float = 90.0) -> None:
     """Poll `pred()` (a study's tables may not exist yet) until it holds."""
