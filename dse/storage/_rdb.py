@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import optuna
 import sqlalchemy as sa
 from optuna.distributions import distribution_to_json
 from optuna.storages import RDBStorage
@@ -156,8 +157,10 @@ def damage_error(exc: BaseException, url: str) -> DseError | None:
             f"storage {display_url(url)} is damaged: a stored value is not valid "
             f"({_first_line(exc)}); left as it is - restore a backup"
         )
+    if isinstance(exc, optuna.exceptions.StorageInternalError) and exc.__cause__ is not None:
+        exc = exc.__cause__  # Optuna's wrapper of a failed commit: what the driver said
     if isinstance(exc, sa.exc.SQLAlchemyError):
-        return StorageError(f"cannot read storage {display_url(url)}: {short_db_error(exc)}")
+        return StorageError(f"cannot use storage {display_url(url)}: {short_db_error(exc)}")
     return None
 
 

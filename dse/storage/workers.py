@@ -228,8 +228,20 @@ def keep_connected(storage: RDBStorage) -> RDBStorage:
     makes is retried with exponential backoff (0.25 s doubling to 8 s) while the error is
     a lost connection, for at most `retry_s()` seconds, then one `StorageError`. Retrying
     is safe because each `RDBStorage` call is one transaction, rolled back when the
-    connection died. A heartbeat that cannot be written is skipped (the next one counts).
-    SQLite storages are returned as they are."""
+    connection died. A heartbeat that cannot be written (a lost server, a full disk) is
+    skipped, on SQLite too: the next one counts, and the search's own next write reports
+    the failure once, in one line (a heartbeat thread's traceback would not)."""
+    beat = storage.record_heartbeat
+
+    def record_heartbeat(trial_id: int) -> None:
+        try:
+            beat(trial_id)
+        except Exception as exc:
+            with contextlib.suppress(Exception):
+                storage.remove_session()
+            logger.debug("heartbeat of trial %d skipped: %s", trial_id, _first_line(exc))
+
+    storage.record_heartbeat = record_heartbeat  # type: ignore[method-assign]
     if storage.engine.dialect.name == "sqlite":
         return storage
     limit = retry_s()
@@ -239,19 +251,6 @@ def keep_connected(storage: RDBStorage) -> RDBStorage:
         call = getattr(storage, name, None)
         if callable(call) and not isinstance(call, type):
             setattr(storage, name, _with_retries(storage, name, call, limit))
-    beat = storage.record_heartbeat
-
-    def record_heartbeat(trial_id: int) -> None:
-        try:
-            beat(trial_id)
-        except Exception as exc:
-            if not _disconnected(exc):
-                raise
-            with contextlib.suppress(Exception):
-                storage.remove_session()
-            logger.debug("heartbeat of trial %d skipped: %s", trial_id, _first_line(exc))
-
-    storage.record_heartbeat = record_heartbeat  # type: ignore[method-assign]
     return storage
 
 

@@ -181,3 +181,29 @@ def test_disk_full(study_db: Path, how: str) -> None:
             assert main(search_args(f"sqlite:///{db}", "s", 5)) == 0
             after = state_counts(f"sqlite:///{db}", "s")
             assert sum(after.values()) == sum(url_counts_before.values()) + 5
+
+
+def test_disk_full_in_direct_mode(study_db: Path) -> None:
+    """Direct mode writes every trial as it goes: when the file cannot grow (RLIMIT_FSIZE
+    36 KiB) the run stops with one error line, the study stays readable, and the trials
+    it had are all still there (ones committed before the failure may be added)."""
+    url = f"sqlite:///{study_db}"
+    before = state_counts(url, "s")
+    proc = subprocess.run(
+        dse_cmd(search_args(url, "s", 200, "--storage-mode", "direct")),
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=120,
+        preexec_fn=lambda: _limit_file_size(36 << 10),
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) <= 4 and lines[-1].startswith("error: "), proc.stderr
+    assert "full" in lines[-1] or "disk" in lines[-1] or "large" in lines[-1], lines[-1]
+    con = sqlite3.connect(study_db)
+    assert con.execute("PRAGMA quick_check").fetchall() == [("ok",)]
+    con.close()
+    after = state_counts(url, "s")
+    assert after.get("COMPLETE", 0) >= before.get("COMPLETE", 0)
