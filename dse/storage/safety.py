@@ -106,11 +106,14 @@ def _in_memory(url: str) -> bool:
 def _judge_schema(tables: set[str]) -> str | None:
     """What is wrong with a database's table set: "foreign" (a table that is neither
     Optuna's nor dse's), "partial" (only Optuna's and dse's tables, but not all of them, or
-    without the two Optuna writes first), or None (empty, or a whole Optuna schema)."""
+    without the two Optuna writes first), or None (empty, only dse's own tables, or a whole
+    Optuna schema)."""
     if not tables:
         return None
     if tables - OPTUNA_TABLES - DSE_TABLES:
         return "foreign"
+    if not tables & OPTUNA_TABLES:  # only dse's own (`dse evaluate --storage`: the cache)
+        return None
     optuna_made = {"version_info", "alembic_version"} <= tables  # Optuna writes both first
     if not optuna_made or OPTUNA_TABLES - tables:
         return "partial"
