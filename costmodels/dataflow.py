@@ -48,7 +48,7 @@ from costmodels.types import (
     ResolvedLayer,
     Resources,
 )
-from costmodels.util import new_layer_cost, sum_resources
+from costmodels.util import new_layer_cost, new_resources
 
 #: Depth of the FIFO between two units: FINN's default shallow FIFOs (InsertFIFO; depth
 #: 32 before FIFO sizing), one SRLC32E deep.
@@ -222,9 +222,9 @@ def unit(
     device: Device,
 ) -> tuple[ResolvedLayer, LayerCost, int]:
     """One unit resolved and costed on an input stream of `shape`, `bits`, number type and
-    `lanes` values per word: (resolved layer, cost, output lanes). Memoised on exactly these, so a
-    search's next design pays only for the units that changed (its other layers are equal
-    values: one lookup each)."""
+    `lanes` values per word: (resolved layer, cost, output lanes). Memoised on
+    exactly these, so a search's next design pays only for the units that changed (its
+    other layers are equal values: one lookup each)."""
     rl = _resolve_one(layer, shape, bits, {}, True, dtype)
     est = unit_kind(rl).cost
     assert est is not None  # only add/concat are streamed, and they are never memoised
@@ -254,52 +254,65 @@ def _compose(network: Network, device: Device, clock_mhz: float, detail: bool) -
     """Layers form a graph (`layer_inputs`): each unit starts when its latest input's first
     output arrives (the pipeline fill runs along the longest path); a stream read by k > 1
     units goes through a `DuplicateStreams` unit with k outputs, charged to the layer
-    producing it (the network input's: to the first layer; `costmodels.streams`)."""
+    producing it (the network input's: to the first layer; `costmodels.streams`).
+
+    This loop runs once per layer of every design a search proposes: it keeps its state in
+    local dicts and sums the totals as it goes (in the order `sum_resources` would)."""
     check_input(network)
-    first = next((la for la in network.layers if la.op.is_compute), None)
+    layers = network.layers
+    first = next((la for la in layers if la.op.is_compute), None)
     lanes = first.choice.simd if first is not None and first.choice is not None else 1
-    inputs = layer_inputs(network.layers)
+    inputs = layer_inputs(layers)
     readers: dict[str, int] = {}
     for ins in inputs:
         for name in ins:
             readers[name] = readers.get(name, 0) + 1
+    input_readers = readers.get(INPUT, 0)
     stream = Stream(lanes=lanes)
-    stream.fill_at[INPUT] = 0
-    stream.lanes_at[INPUT] = lanes
-    stream.channels_at[INPUT] = network.input_shape[0]
+    fill_at, lanes_at, channels_at = stream.fill_at, stream.lanes_at, stream.channels_at
+    fill_at[INPUT] = 0
+    lanes_at[INPUT] = lanes
+    channels_at[INPUT] = network.input_shape[0]
     values: dict[str, Value] = {
         INPUT: (tuple(network.input_shape), network.input_bits, network.input_type)
     }
+    kinds = UNIT_KINDS
     seen: set[str] = set()
     read: set[str] = set()
     resolved: list[ResolvedLayer] = []
     costs: list[LayerCost] = []
-    for layer, ins in zip(network.layers, inputs, strict=True):
-        if layer.name in seen:
-            raise SpecError(f"duplicate layer name {layer.name!r}")
-        seen.add(layer.name)
+    lut = ff = dsp = bram18 = uram = 0.0
+    ii = 0  # the slowest unit's cycles per frame
+    slack = 0  # the most cycles any unit spends after its first output
+    fill = 0
+    for layer, ins in zip(layers, inputs, strict=True):
+        name = layer.name
+        if name in seen:
+            raise SpecError(f"duplicate layer name {name!r}")
+        seen.add(name)
         read.update(ins)
         check_reads(layer, ins, values)
-        stream.inputs = ins
-        stream.fill = max(stream.fill_at[n] for n in ins)
-        in_lanes = stream.lanes_at[ins[0]]
-        kind = UNIT_KINDS.get(layer.op)
+        src = ins[0]
+        fill = fill_at[src] if len(ins) == 1 else max(fill_at[n] for n in ins)
+        in_lanes = lanes_at[src]
+        kind = kinds.get(layer.op)
         if kind is not None and kind.streamed is not None:
+            stream.inputs = ins
+            stream.fill = fill
             rl = resolve_joint(layer, ins, values)
             cost, out_lanes = kind.streamed(rl, device, in_lanes, stream)
         else:
-            shape, bits, dtype = values[ins[0]]
+            shape, bits, dtype = values[src]
             rl, cost, out_lanes = unit(layer, shape, bits, dtype, in_lanes, device)
         if detail and kind is not None and kind.breakdown is not None:
             cost = replace(cost, breakdown=kind.breakdown(rl, device, in_lanes))
-        fanout = readers.get(layer.name, 0)
-        dup_input = not costs and readers.get(INPUT, 0) > 1
-        if fanout > 1 or dup_input:
+        fanout = readers.get(name, 0)
+        if fanout > 1 or (not costs and input_readers > 1):
             shape = rl.out_shape if fanout > 1 else values[INPUT][0]
-            dup_lanes = out_lanes if fanout > 1 else stream.lanes_at[INPUT]
+            dup_lanes = out_lanes if fanout > 1 else lanes_at[INPUT]
             dup = duplicate_resources(
                 shape, rl.out_bits if fanout > 1 else network.input_bits, dup_lanes,
-                fanout if fanout > 1 else readers[INPUT],
+                fanout if fanout > 1 else input_readers,
             )  # fmt: skip
             cost = replace(
                 cost,
@@ -309,22 +322,39 @@ def _compose(network: Network, device: Device, clock_mhz: float, detail: bool) -
             )
         resolved.append(rl)
         costs.append(cost)
-        values[layer.name] = (rl.out_shape, rl.out_bits, rl.out_type)
-        stream.fill_at[layer.name] = stream.fill + cost.latency_cycles
-        stream.lanes_at[layer.name] = out_lanes
-        stream.channels_at[layer.name] = rl.out_channels
+        r = cost.resources
+        lut += r.lut
+        ff += r.ff
+        dsp += r.dsp
+        bram18 += r.bram18
+        uram += r.uram
+        cycles, latency = cost.cycles, cost.latency_cycles
+        if cycles > ii:
+            ii = cycles
+        if cycles - latency > slack:
+            slack = cycles - latency
+        out_shape = rl.out_shape
+        values[name] = (out_shape, rl.out_bits, rl.out_type)
+        fill_at[name] = fill + latency
+        lanes_at[name] = out_lanes
+        channels_at[name] = out_shape[0]
     check_all_read(resolved, read)
-    stream.fill = stream.fill_at[network.layers[-1].name]
+    fill = fill_at[layers[-1].name]
     shell = shell_resources(device)
-    ii = max(c.cycles for c in costs)
-    latency = stream.fill + max(0, *(c.cycles - c.latency_cycles for c in costs))
+    latency = fill + slack
     return NetworkCost(
         network=network.name,
         device=device,
         clock_mhz=clock_mhz,
         layers=tuple(costs),
         shell=shell,
-        total=sum_resources([*(c.resources for c in costs), shell]),
+        total=new_resources(
+            lut + shell.lut,
+            ff + shell.ff,
+            dsp + shell.dsp,
+            bram18 + shell.bram18,
+            uram + shell.uram,
+        ),
         cycles_per_frame=ii,
         latency_cycles=max(latency, ii),
     )

@@ -9,6 +9,7 @@ parallel; per PE an adder tree over its SIMD products, an accumulator and an act
 
 from __future__ import annotations
 
+import functools
 import math
 
 from costmodels.arith import (
@@ -26,7 +27,7 @@ from costmodels.lqarith import (
     popcount_bits,
     table_memory,
 )
-from costmodels.memory import place_memory, place_memory_as
+from costmodels.memory import memory_blocks, place_memory_as
 from costmodels.sparse import sparse_cycles, sparse_memory_parts
 from costmodels.syq import syq_parts
 from costmodels.types import (
@@ -36,9 +37,12 @@ from costmodels.types import (
     LayerCost,
     MemMode,
     NumType,
+    Op,
+    RamStyle,
     ResolvedLayer,
     Resources,
 )
+from costmodels.util import new_resources
 
 #: Fixed LUTs of one MVAU (control, stream interfaces): FINN-R's c0 = 300 (Blott et al.
 #: 2018; FINN `MVAU_hls.lut_estimation`).
@@ -65,6 +69,7 @@ MAX_THRESHOLD_BITS = 4
 _BASE_PART = ("base", MVAU_BASE_LUT, MVAU_BASE_FF, 0.0, 0.0, 0.0)
 
 
+@functools.lru_cache(maxsize=4096)
 def adder_tree_luts(inputs: int, in_bits: int) -> float:
     """A balanced adder tree over `inputs` operands of `in_bits` bits: level l has
     ceil(n / 2^l) two-input adders of in_bits + l - 1 bits, one LUT per bit on the carry
@@ -171,24 +176,27 @@ def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
     # activation: thresholds for few output bits (comparators and threshold memory per PE),
     # a fixed-point requantizer (round, shift, saturate) for more
     act: Part = ("activation", 0.0, 0.0, 0.0, 0.0, 0.0)
+    a_bits = c.a_bits
     # LQ-Nets codes are non-uniform: only thresholds (at the midpoints between levels)
     # produce them, at any width
-    thresholds = c.a_bits is not None and (c.a_bits <= MAX_THRESHOLD_BITS or c.a_type is NumType.LQ)
-    if c.a_bits is not None and thresholds:
-        n_thr = 2**c.a_bits - 1
-        comps = threshold_comparators(c.a_bits)
-        t = place_memory(n_thr * acc, layer.mh // pe, device)
+    if a_bits is not None and (a_bits <= MAX_THRESHOLD_BITS or c.a_type is NumType.LQ):
+        n_thr = 2**a_bits - 1
+        comps = threshold_comparators(a_bits)
+        # `place_memory` of the thresholds, on the device's totals (memoised on ints)
+        t_lut, t_bram18, t_uram = memory_blocks(
+            n_thr * acc, layer.mh // pe, device.uram, device.bram18
+        )
         act = (
             "activation",
-            trees * comps * acc + t.lut * pe,
-            float(trees * c.a_bits),
+            trees * comps * acc + t_lut * pe,
+            float(trees * a_bits),
             0.0,
-            t.bram18 * pe,
-            t.uram * pe,
+            t_bram18 * pe,
+            t_uram * pe,
         )
-    elif c.a_bits is not None:
-        luts = float(trees * (acc + 2 * c.a_bits))
-        act = ("activation", luts, float(trees * c.a_bits), 0.0, 0.0, 0.0)
+    elif a_bits is not None:
+        luts = float(trees * (acc + 2 * a_bits))
+        act = ("activation", luts, float(trees * a_bits), 0.0, 0.0, 0.0)
 
     # SYQ row/pixel-wise scales: a scaling multiplier per PE on the sub-dot-product
     tree_out = pbits + max(0, math.ceil(math.log2(simd)))
@@ -201,10 +209,13 @@ def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
     wbits = stored_weight_bits(c, arith)
     depth = (layer.mw * layer.mh) // (pe * simd)
     if c.mem_mode is MemMode.EXTERNAL:
-        w = Resources()
+        wmem: Part = ("weights", 0.0, 0.0, 0.0, 0.0, 0.0)
+    elif c.ram_style is RamStyle.AUTO:  # `place_memory`, on the device's totals
+        w_lut, w_bram18, w_uram = memory_blocks(simd * wbits, depth, device.uram, device.bram18)
+        wmem = ("weights", w_lut * pe, 0.0, 0.0, w_bram18 * pe, w_uram * pe)
     else:
         w = place_memory_as(simd * wbits, depth, device, c.ram_style)
-    wmem: Part = ("weights", w.lut * pe, w.ff * pe, 0.0, w.bram18 * pe, w.uram * pe)
+        wmem = ("weights", w.lut * pe, w.ff * pe, 0.0, w.bram18 * pe, w.uram * pe)
     return (_BASE_PART, mult, tree, accum, act, wmem, *syq)
 
 
@@ -217,7 +228,7 @@ def parts_total(parts: tuple[Part, ...]) -> Resources:
         dsp += d
         bram18 += e
         uram += f
-    return Resources(lut, ff, dsp, bram18, uram)
+    return new_resources(lut, ff, dsp, bram18, uram)
 
 
 def parts_breakdown(parts: tuple[Part, ...]) -> tuple[tuple[str, Resources], ...]:
@@ -250,7 +261,7 @@ def mvau_fill_cycles(layer: ResolvedLayer, cycles: int) -> int:
     pixels) at the unit's input rate, plus one output pixel's compute; a dense layer needs
     its whole input vector first, so its fill is its full cycle count."""
     c = layer.choice
-    if layer.op.value == "dense" or len(layer.in_shape) != 3:
+    if layer.spec.op is Op.DENSE or len(layer.in_shape) != 3:
         return cycles + MVAU_PIPELINE_DEPTH
     _, h, w = layer.in_shape
     k = layer.spec.kernel

@@ -9,6 +9,7 @@ import math
 
 from costmodels.memory import memory_blocks
 from costmodels.types import Device, ResolvedLayer, Resources
+from costmodels.util import new_resources
 
 #: Fixed LUTs of a sliding-window unit (address counters, stream control); FINN's
 #: `ConvolutionInputGenerator.lut_estimation` starts from a constant of the same order
@@ -59,10 +60,10 @@ def swu_cost(layer: ResolvedLayer, device: Device | None) -> tuple[int, Resource
     if device is None:
         return cycles, None
     if k == 1 and (spec.stride or 1) == 1:  # 1x1 conv: a pass-through
-        return cycles, Resources(lut=SWU_BASE_LUT / 3, ff=SWU_BASE_FF / 3)
+        return cycles, new_resources(SWU_BASE_LUT / 3, SWU_BASE_FF / 3, 0.0, 0.0, 0.0)
     width = simd * layer.in_bits * mmv
     depth = math.ceil(k * (w + 2 * spec.padding) * cin / (simd * mmv))
     lut, bram18, uram = memory_blocks(width, depth, device.uram, device.bram18)
     # one output register and read mux per lane (one LUT per bit, assumption)
-    res = Resources(lut + width + SWU_BASE_LUT, 0.0 + width + SWU_BASE_FF, 0.0, bram18, uram)
+    res = new_resources(lut + width + SWU_BASE_LUT, 0.0 + width + SWU_BASE_FF, 0.0, bram18, uram)
     return cycles, res
