@@ -66,6 +66,11 @@ THRESHOLD_STAGE_COMPARATORS = 4
 #: match the published 8-bit designs. The switch at 5 bits lowers the activation's LUTs:
 #: the one place where more bits can cost less.
 MAX_THRESHOLD_BITS = 4
+# hot-path constants (see costmodels.types)
+_SPARSE, _TABLE, _BITPLANE, _DSP, _XNOR = (
+    Arith.SPARSE, Arith.TABLE, Arith.BITPLANE, Arith.DSP, Arith.XNOR,
+)  # fmt: skip
+_LQ_IN = NumType.LQ
 _BASE_PART = ("base", MVAU_BASE_LUT, MVAU_BASE_FF, 0.0, 0.0, 0.0)
 
 
@@ -120,7 +125,7 @@ def mvau_cycles(layer: ResolvedLayer) -> int:
     Faraone thesis Eq. 4.1 with MMV); a `sparse` unit steps through non-zeros only
     (`costmodels.sparse.sparse_cycles`)."""
     c = layer.choice
-    if c.arith is Arith.SPARSE:
+    if c.arith is _SPARSE:
         return sparse_cycles(layer)
     return (layer.mh // c.pe) * (layer.mw // c.simd) * math.ceil(layer.num_vectors / c.mmv)
 
@@ -136,18 +141,18 @@ def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
     a_in = layer.in_bits
     arith = resolve_arith(c, a_in, layer.name, layer.in_type)
     lanes = pe * simd * mmv
-    in_lq = layer.in_type is NumType.LQ
+    in_lq = layer.in_type is _LQ_IN
     pbits = product_bits(c, arith, a_in, in_lq)
     acc = layer.acc_bits
-    if arith is Arith.TABLE or arith is Arith.BITPLANE:  # products wider than w + a bits
+    if arith is _TABLE or arith is _BITPLANE:  # products wider than w + a bits
         acc = max(acc, pbits + math.ceil(math.log2(max(2, layer.mw))))
 
     # multipliers
     dsp = 0.0
     table_lut = table_bram = 0.0
-    if arith is Arith.DSP:
+    if arith is _DSP:
         dsp = float(math.ceil(lanes * dsp_per_lane(c.w_bits, a_in, device.dsp_block)))
-    elif arith is Arith.TABLE:
+    elif arith is _TABLE:
         table_lut, table_bram = table_memory(c, a_in, lanes, in_lq)
     mult: Part = (
         "multipliers",
@@ -160,17 +165,17 @@ def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
 
     # adder tree (in the DSP cascade for DSP lanes: PCIN/PCOUT, UG579 ch. 2) and accumulator
     trees = pe * mmv
-    if arith is Arith.XNOR:
+    if arith is _XNOR:
         tree_luts = popcount_luts(simd)
-    elif arith is Arith.BITPLANE:
+    elif arith is _BITPLANE:
         tree_luts = bitplane_tree_luts(c, a_in, simd, in_lq)
-    elif arith is Arith.DSP:
+    elif arith is _DSP:
         tree_luts = 0.0
     else:
         tree_luts = adder_tree_luts(simd, pbits)
     tree: Part = ("adder_tree", trees * tree_luts, trees * tree_luts, 0.0, 0.0, 0.0)
     # DSP lanes accumulate in the DSP's P register (UG479/UG579 MAC mode)
-    acc_luts = 0.0 if arith is Arith.DSP else float(trees * acc)
+    acc_luts = 0.0 if arith is _DSP else float(trees * acc)
     accum: Part = ("accumulator", acc_luts, acc_luts, 0.0, 0.0, 0.0)
 
     # activation: thresholds for few output bits (comparators and threshold memory per PE),
@@ -179,7 +184,7 @@ def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
     a_bits = c.a_bits
     # LQ-Nets codes are non-uniform: only thresholds (at the midpoints between levels)
     # produce them, at any width
-    if a_bits is not None and (a_bits <= MAX_THRESHOLD_BITS or c.a_type is NumType.LQ):
+    if a_bits is not None and (a_bits <= MAX_THRESHOLD_BITS or c.a_type is _LQ_IN):
         n_thr = 2**a_bits - 1
         comps = threshold_comparators(a_bits)
         # `place_memory` of the thresholds, on the device's totals (memoised on ints)
@@ -200,8 +205,8 @@ def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
 
     # SYQ row/pixel-wise scales: a scaling multiplier per PE on the sub-dot-product
     tree_out = pbits + max(0, math.ceil(math.log2(simd)))
-    syq = syq_parts(layer, tree_out, 0.0 if arith is Arith.DSP else float(acc), device)
-    if arith is Arith.SPARSE:
+    syq = syq_parts(layer, tree_out, 0.0 if arith is _DSP else float(acc), device)
+    if arith is _SPARSE:
         # compressed weights, decompressors and input copies (costmodels.sparse)
         return (_BASE_PART, mult, tree, accum, act, *sparse_memory_parts(layer, device), *syq)
     # weight memory: one memory per PE, SIMD weights wide (shared by the MMV lanes), where

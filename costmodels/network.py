@@ -25,6 +25,7 @@ from costmodels.types import (
 from costmodels.util import new_resolved_layer
 
 MAX_BITS = 16
+_ADD, _CONCAT = Op.ADD, Op.CONCAT  # hot-path constants (see costmodels.types)
 #: Widest LQ-Nets code: its quantizer enumerates all 2^K levels and a table multiplier
 #: holds 2^(Kw+Ka) entries (Pan thesis 4.1.1); LQ-Nets itself uses K <= 4.
 LQ_MAX_BITS = 8
@@ -40,9 +41,10 @@ def layer_inputs(layers: tuple[LayerSpec, ...]) -> tuple[tuple[str, ...], ...]:
     prev = INPUT
     out: list[tuple[str, ...]] = []
     for layer in layers:
-        if layer.op is Op.CONCAT or (layer.op is Op.ADD and layer.inputs):
+        op = layer.op
+        if op is _CONCAT or (op is _ADD and layer.inputs):
             ins = tuple(layer.inputs)
-        elif layer.op is Op.ADD:
+        elif op is _ADD:
             ins = (prev, layer.source or "")
         else:
             ins = (layer.source,) if layer.source else (prev,)
@@ -102,44 +104,53 @@ def _out_hw(h: int, k: int, s: int, p: int, layer: str) -> int:
 
 
 def _check_bits(layer: LayerSpec) -> None:
-    c = layer.choice
-    assert c is not None
+    """The checks of a compute layer's choice on its own (bits, types, folding factors,
+    SYQ/sparse extras), raised with the layer's name."""
+    assert layer.choice is not None
+    problem = _choice_problem(layer.choice)
+    if problem is not None:
+        error, text = problem
+        raise error(f"layer {layer.name!r}: {text}")
+
+
+@functools.lru_cache(maxsize=16384)
+def _choice_problem(c: LayerChoice) -> tuple[type[SpecError], str] | None:
+    """What `_check_bits` finds wrong with a choice (error class and text without the
+    layer's name), or None; memoised on the choice, which the unit memo hashes anyway."""
     if not 1 <= c.w_bits <= MAX_BITS:
-        raise SpecError(f"layer {layer.name!r}: w_bits={c.w_bits} is out of range 1..{MAX_BITS}")
+        return SpecError, f"w_bits={c.w_bits} is out of range 1..{MAX_BITS}"
     if c.a_bits is not None and not 1 <= c.a_bits <= MAX_BITS:
-        raise SpecError(f"layer {layer.name!r}: a_bits={c.a_bits} is out of range 1..{MAX_BITS}")
+        return SpecError, f"a_bits={c.a_bits} is out of range 1..{MAX_BITS}"
     if c.w_type is WType.BIPOLAR and c.w_bits != 1:
-        raise SpecError(f"layer {layer.name!r}: bipolar weights need w_bits 1, got {c.w_bits}")
+        return SpecError, f"bipolar weights need w_bits 1, got {c.w_bits}"
     if c.w_type is WType.TERNARY and c.w_bits != 2:
-        raise SpecError(f"layer {layer.name!r}: ternary weights need w_bits 2, got {c.w_bits}")
+        return SpecError, f"ternary weights need w_bits 2, got {c.w_bits}"
     if c.w_type is WType.INT and c.w_bits < 2:
-        raise SpecError(f"layer {layer.name!r}: int weights need w_bits >= 2, got {c.w_bits}")
+        return SpecError, f"int weights need w_bits >= 2, got {c.w_bits}"
     if c.a_type is not None and c.a_bits is None:
-        raise SpecError(f"layer {layer.name!r}: a_type {c.a_type.value!r} needs a_bits (not null)")
+        return SpecError, f"a_type {c.a_type.value!r} needs a_bits (not null)"
     if c.a_type is NumType.BIPOLAR and c.a_bits != 1:
-        raise SpecError(f"layer {layer.name!r}: bipolar activations need a_bits 1, got {c.a_bits}")
+        return SpecError, f"bipolar activations need a_bits 1, got {c.a_bits}"
     if c.w_type is WType.LQ and c.w_bits > LQ_MAX_BITS:
-        raise SpecError(
-            f"layer {layer.name!r}: lq weights need w_bits 1..{LQ_MAX_BITS}, got {c.w_bits}"
-        )
+        return SpecError, f"lq weights need w_bits 1..{LQ_MAX_BITS}, got {c.w_bits}"
     if c.a_type is NumType.LQ and (c.a_bits is None or c.a_bits > LQ_MAX_BITS):
-        raise SpecError(
-            f"layer {layer.name!r}: lq activations need a_bits 1..{LQ_MAX_BITS}, got {c.a_bits}"
-        )
+        return SpecError, f"lq activations need a_bits 1..{LQ_MAX_BITS}, got {c.a_bits}"
     if c.pe < 1 or c.simd < 1 or c.mmv < 1:
-        raise FoldingError(f"layer {layer.name!r}: pe, simd and mmv must be >= 1")
+        return FoldingError, "pe, simd and mmv must be >= 1"
     if not (math.isfinite(c.threshold) and c.threshold > 0):
-        raise SpecError(f"layer {layer.name!r}: threshold={c.threshold} must be a positive number")
+        return SpecError, f"threshold={c.threshold} must be a positive number"
     if c.density is not None and not (math.isfinite(c.density) and 0.0 <= c.density <= 1.0):
-        raise SpecError(f"layer {layer.name!r}: density={c.density} must be in [0, 1]")
+        return SpecError, f"density={c.density} must be in [0, 1]"
     if c.scaling in (Scaling.ROW, Scaling.PIXEL) and c.weight_type not in (
         WType.BIPOLAR,
         WType.TERNARY,
     ):
-        raise SpecError(
-            f"layer {layer.name!r}: scaling {c.scaling.value} (SYQ) needs binary or ternary "
-            f"weights, got w_bits={c.w_bits}"
+        return (
+            SpecError,
+            f"scaling {c.scaling.value} (SYQ) needs binary or ternary weights, "
+            f"got w_bits={c.w_bits}",
         )
+    return None
 
 
 def _fold_error(layer: str, what: str, value: int, dim: str, n: int) -> FoldingError:
@@ -248,7 +259,7 @@ def check_reads(layer: LayerSpec, ins: tuple[str, ...], values: dict[str, Value]
     """The layers `layer` reads exist earlier (and `input` is not a layer name)."""
     if layer.name == INPUT:
         raise SpecError(f"layer name {INPUT!r} is reserved for the network input")
-    if layer.op is Op.ADD and not layer.inputs and not layer.source:
+    if layer.op is _ADD and not layer.inputs and not layer.source:
         raise SpecError(f"layer {layer.name!r}: an add needs `from: <layer name>`")
     for src in ins:
         if src not in values:

@@ -42,7 +42,7 @@ class Op(str, Enum):
     @property
     def is_compute(self) -> bool:
         """Whether the layer has weights (a matrix-vector unit in hardware)."""
-        return self in (Op.CONV, Op.DENSE)
+        return self is _CONV or self is _DENSE
 
 
 class WType(str, Enum):
@@ -137,7 +137,7 @@ class Arith(str, Enum):
 
     @property
     def is_rccm(self) -> bool:
-        return self in (Arith.RCCM2, Arith.RCCM3, Arith.RCCM4)
+        return self is _RCCM2 or self is _RCCM3 or self is _RCCM4
 
 
 class Scaling(str, Enum):
@@ -154,6 +154,13 @@ class Scaling(str, Enum):
     LAYER = "layer"
     ROW = "row"
     PIXEL = "pixel"
+
+
+# Members the hot path compares against, as module constants: on Python 3.11 every
+# `Enum.MEMBER` lookup goes through `EnumType.__getattr__` (about 7x a global's cost).
+_CONV, _DENSE = Op.CONV, Op.DENSE
+_RCCM2, _RCCM3, _RCCM4 = Arith.RCCM2, Arith.RCCM3, Arith.RCCM4
+_BIPOLAR, _TERNARY, _INT = WType.BIPOLAR, WType.TERNARY, WType.INT
 
 
 @dataclass(frozen=True)
@@ -215,10 +222,10 @@ class LayerChoice:
         if self.w_type is not None:
             return self.w_type
         if self.w_bits == 1:
-            return WType.BIPOLAR
+            return _BIPOLAR
         if self.w_bits == 2:
-            return WType.TERNARY
-        return WType.INT
+            return _TERNARY
+        return _INT
 
 
 @dataclass(frozen=True)
