@@ -47,7 +47,7 @@ from costmodels.arith import resolve_arith
 from costmodels.errors import DseError
 from costmodels.mvau import mvau_parts
 from costmodels.network import resolve
-from costmodels.types import Arith, Device, Network, Op, ResolvedLayer, WType
+from costmodels.types import Arith, Device, Impl, Network, Op, RamStyle, ResolvedLayer, WType
 
 
 class FoldingExportError(DseError):
@@ -199,16 +199,27 @@ def _largest_divisor_at_most(n: int, cap: int) -> int:
 def _compute_attrs(
     rl: ResolvedLayer, device: Device, *, flow: FinnFlow, ram_style: str | None
 ) -> dict[str, Any]:
+    """An MVAU/VVAU entry: the spec's `ram_style`/`mem_mode` where it sets them (issue 10
+    fields), else where the cost model put the weights and FINN's default mode."""
     c = rl.choice
     arith = resolve_arith(c, rl.in_bits, rl.name)
-    style = ram_style or _weights_ram_style(rl, device)
-    pe = c.pe
-    attrs: dict[str, Any] = {"PE": pe, "SIMD": c.simd, "ram_style": style}
-    attrs["resType"] = "dsp" if arith is Arith.DSP else "lut"
-    if flow is FinnFlow.LEGACY:
-        attrs["mem_mode"] = "decoupled"
+    if c.ram_style is not RamStyle.AUTO:
+        style = c.ram_style.value
     else:
-        attrs["mem_mode"] = "internal_decoupled"
+        style = ram_style or _weights_ram_style(rl, device)
+    mem_mode = c.mem_mode.value if c.mem_mode is not None else "internal_decoupled"
+    if style == "ultra" and mem_mode != "internal_decoupled":
+        raise FoldingExportError(
+            f"layer {rl.name!r}: ram_style ultra needs mem_mode internal_decoupled (FINN "
+            f"asserts it for URAM weights), the spec says {mem_mode}"
+        )
+    attrs: dict[str, Any] = {"PE": c.pe, "SIMD": c.simd, "ram_style": style}
+    attrs["resType"] = "dsp" if arith is Arith.DSP else "lut"
+    if flow is FinnFlow.LEGACY:  # FINN <= 0.9 names: const / decoupled / external
+        mem_mode = {"internal_embedded": "const", "internal_decoupled": "decoupled"}.get(
+            mem_mode, mem_mode
+        )
+    attrs["mem_mode"] = mem_mode
     attrs["runtime_writeable_weights"] = 1 if style == "ultra" else 0
     return attrs
 
@@ -292,14 +303,22 @@ def plan_nodes(
                     FinnNode("Thresholding", rl.name, {"PE": math.gcd(rl.out_channels, c.pe)})
                 )
             unit = next(n for n in reversed(nodes) if n.kind in ("MVAU", "VVAU"))
-            unit.attrs["_impl"] = mvau_impl(
-                rl,
-                absorbed_thresholds=absorbed,
-                dsp_block=device.dsp_block,
-                narrow_weights=narrow_weights,
+            unit.attrs["_impl"] = (
+                c.impl.value  # the spec's impl: FINN's preferred_impl_style
+                if c.impl is not Impl.AUTO
+                else mvau_impl(
+                    rl,
+                    absorbed_thresholds=absorbed,
+                    dsp_block=device.dsp_block,
+                    narrow_weights=narrow_weights,
+                )
             )
-            if unit.kind == "VVAU" and not (
-                device.dsp_block == "DSP58" and not absorbed and unit.attrs["_impl"] == "rtl"
+            if (
+                unit.kind == "VVAU"
+                and c.impl is Impl.AUTO
+                and not (
+                    device.dsp_block == "DSP58" and not absorbed and unit.attrs["_impl"] == "rtl"
+                )
             ):
                 unit.attrs["_impl"] = "hls"
             lanes = c.pe

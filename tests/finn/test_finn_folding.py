@@ -153,3 +153,24 @@ def test_padding_depthwise_and_residual_nodes() -> None:
     }
     assert cfg["VVAU_hls_0"]["PE"] == 4 and cfg["VVAU_hls_0"]["SIMD"] == 3
     assert cfg["LabelSelect_hls_0"]["PE"] == 2
+
+
+def test_the_specs_finn_attributes_are_used() -> None:
+    from costmodels.types import Impl, MemMode, RamStyle
+
+    net = _mlp(4, 4)
+    fc0 = net.layers[0].choice
+    assert fc0 is not None
+    net = net.with_choices(
+        {"fc0": replace(fc0, ram_style=RamStyle.BLOCK, mem_mode=MemMode.INTERNAL_EMBEDDED)}
+    )
+    cfg = folding_config(net, ZCU104).config
+    assert cfg["MVAU_hls_0"]["ram_style"] == "block"
+    assert cfg["MVAU_hls_0"]["mem_mode"] == "internal_embedded"
+    net = net.with_choices({"fc0": replace(fc0, impl=Impl.RTL)})
+    assert list(folding_config(net, ZCU104).config)[1] == "MVAU_rtl_0"
+    bad = net.with_choices(
+        {"fc0": replace(fc0, ram_style=RamStyle.ULTRA, mem_mode=MemMode.INTERNAL_EMBEDDED)}
+    )
+    with pytest.raises(FoldingExportError, match="ultra needs mem_mode internal_decoupled"):
+        folding_config(bad, ZCU104)
