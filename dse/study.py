@@ -69,6 +69,7 @@ from dse.storage import (
     StudyInfo,
     StudyRecord,
     TrialRecord,
+    amend_finished_trial,
     damage_error,
     display_url,
     find_study_id,
@@ -293,9 +294,13 @@ def _open(cfg: StudyConfig, plan: _Plan) -> _Opened:
                 "hv_bounds": hv_bounds(problem),
                 "cap_pct": cfg.cap_pct,
                 "forked_from": forked_from,
+                "param_values": "real",
             }
             sid, created = create_study(storage, problem.directions, name, STUDY_ATTR, meta)
             resumed = not created  # another worker created it at the same time
+        # a study created before issue 14 stores choice indices: its resume keeps them
+        problem.space.real_values = (meta or {}).get("param_values") == "real"
+        _name_metrics(storage, sid, name, problem.objectives)
         guard = StudyGuard(storage, sid, cfg.storage, shared=plan.mode is StorageMode.DIRECT)
         everything = storage.get_all_trials(sid, deepcopy=False)
         stored = [t for t in everything if t.state.is_finished()]
@@ -468,18 +473,33 @@ def _run_trials(
                 trial.set_user_attr(key, value)
         for key, value in outcome.constraints.items():
             trial.set_constraint(key, value)
+        # what dashboards read: the constraints also as Optuna's legacy list (optuna-
+        # dashboard 0.21 reads only that), the parameters of the design evaluated
+        legacy = [float(v) for v in outcome.constraints.values()]
+        evaluated = _evaluated_params(problem, candidate, trial.params)
         with deferred_signals():
             if outcome.values is None:
                 frozen = study.tell(trial, state=TrialState.FAIL)
             else:
                 frozen = study.tell(trial, list(outcome.values))
             guard.finished()
+            if writer is None and (evaluated or legacy):  # the told trial's own rows
+                amend_finished_trial(
+                    guard.storage,
+                    frozen._trial_id,
+                    evaluated,
+                    frozen.distributions,
+                    {LEGACY_CONSTRAINTS: legacy} if legacy else {},
+                )
         if outcome.values is not None and outcome.feasible:
             summary.feasible += 1
             run.records.append((frozen.number, outcome.values, True))
             _update_best(run.best, problem.objectives, outcome.values)
         if writer is not None:
             frozen.user_attrs.update(heavy)  # `frozen` is tell's own deep copy
+            frozen.params.update(evaluated)
+            if legacy:
+                frozen.system_attrs[LEGACY_CONSTRAINTS] = legacy
             writer.submit(frozen)
         run.done += 1
         if on_progress is not None:
@@ -537,6 +557,32 @@ def _finish(
     summary.pareto = _pareto_dicts(run.records, objectives, [OBJECTIVES[o] for o in objectives])
     opened.storage.engine.dispose()
     return summary
+
+
+#: Optuna's trial system attribute of constraints before 4.x's per-key ones
+#: (`optuna.study._constrained_optimization._CONSTRAINTS_KEY`); optuna-dashboard 0.21
+#: reads only this one (its `serialize_frozen_trial`) to mark infeasible trials.
+LEGACY_CONSTRAINTS = "constraints"
+
+
+def _name_metrics(storage: Any, sid: int, name: str, objectives: Sequence[str]) -> None:
+    """Name the study's objectives (`Study.set_metric_names`) so dashboards show
+    `lut`/`fps` instead of "Objective 0"; studies created before get them on resume."""
+    if storage.get_study_system_attrs(sid).get("study:metric_names") != list(objectives):
+        with warnings.catch_warnings():  # experimental in Optuna 3.2-5.x; stable enough here
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study = optuna.load_study(study_name=name, storage=storage)
+            study.set_metric_names(list(objectives))
+
+
+def _evaluated_params(
+    problem: Problem, candidate: Any, sampled: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The sampled parameters that differ from the design `build` made of them (a SIMD
+    mapped onto a pruned dimension, an arithmetic replaced by `auto`, a value between two
+    options): the stored trial gets the design's own values."""
+    actual = problem.space.params_of(candidate)
+    return {k: v for k, v in actual.items() if k in sampled and sampled[k] != v}
 
 
 def _with_placeholders(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:

@@ -7,6 +7,7 @@ A space turns a network description into Optuna suggestions and back into a cand
     suggest(trial)   sample a `Candidate` from a trial (or `optuna.trial.FixedTrial`)
     build(raw)       a candidate from explicit per-name values (a baseline, a stored design)
     params_for(c)    parameter values that reproduce a candidate's choices (enqueueing)
+    params_of(cand)  the parameters of the design a candidate really is (the stored trial)
     smallest(arith)  the cheapest candidate the space holds (the "cannot fit" check)
 
 The contract every implementation meets is checked by `tests/search/test_space_contract.py`
@@ -44,7 +45,7 @@ class Candidate:
 class Suggester(Protocol):
     """What a space needs from an Optuna trial (`optuna.trial.Trial` satisfies it)."""
 
-    def suggest_int(self, name: str, low: int, high: int) -> int: ...
+    def suggest_int(self, name: str, low: int, high: int, *, log: bool = False) -> int: ...
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any: ...
 
@@ -56,6 +57,8 @@ class Space(Protocol):
     """A study's search space (see the module docstring)."""
 
     network: Network
+    #: parameters in real values (False: choice indices, studies created before issue 14)
+    real_values: bool
 
     @property
     def param_names(self) -> tuple[str, ...]: ...
@@ -67,6 +70,8 @@ class Space(Protocol):
     def build(self, raw: Mapping[str, Any]) -> Candidate: ...
 
     def params_for(self, choices: Mapping[str, LayerChoice]) -> dict[str, Any]: ...
+
+    def params_of(self, candidate: Candidate) -> dict[str, Any]: ...
 
     def arith_options(self) -> tuple[Arith, ...]: ...
 

@@ -87,11 +87,12 @@ class SearchSpace:
     mmv, arith, threshold (ternary threshold, thesis 3.2.1), scaling (SYQ granularity,
     thesis 5.4); only dimensions with more than one choice are sampled. The `sparse`
     arithmetic needs the measured density of the quantized weights, so it is offered only
-    with `measures_density` (a study that evaluates accuracy). All but `arith` and
-    `scaling` are ordinal and sampled as integer *indices* into the layer's static choice
-    set (ascending), so samplers see their order (NSGA-II's SBX crossover, TPE's kernels)
-    and Optuna's per-parameter checks stay cheap; `arith` and `scaling` are categorical.
-    The candidate (real values) is what a trial stores for reports.
+    with `measures_density` (a study that evaluates accuracy). All but `arith`, `w_type`,
+    `a_type` and `scaling` are ordinal, sampled over their real values (PE/SIMD/MMV on a
+    log scale) and mapped onto the nearest choice, so samplers see their order (NSGA-II's
+    SBX crossover, TPE's kernels) and dashboards show real values; the others are
+    categorical. A stored trial holds the parameters of the design it evaluated
+    (`params_of`). Studies created before issue 14 keep index parameters (`real_values`).
     """
 
     def __init__(
@@ -108,6 +109,9 @@ class SearchSpace:
         self.measures_density = measures_density
         self.search_bits = search_bits
         self.search_prune = search_prune
+        #: parameters in real values (studies created before issue 14 store indices; a
+        #: resumed one keeps them, see dse.study)
+        self.real_values = True
         base = _unpruned(network)
         resolved = resolve(base)
         graph = prune_graph(network)
@@ -159,6 +163,12 @@ class SearchSpace:
             if any(arith_valid(a, wb, ib) for wb in w_bits for ib in in_bits_options)
             and (a is not Arith.SPARSE or self.measures_density)
         ) or (Arith.AUTO,)
+        # `build` maps an arithmetic a sampled combination cannot use onto `auto`: offer
+        # `auto` itself then, so the stored parameter can always say what was evaluated
+        if Arith.AUTO not in arith and not all(
+            arith_valid(a, wb, ib) for a in arith for wb in w_bits for ib in in_bits_options
+        ):
+            arith = (*arith, Arith.AUTO)
         w_type = lim.w_types if any(b <= LQ_MAX_BITS for b in w_bits) else (None,)
         a_type = lim.a_types if a_bits != (None,) else (None,)
         # ternary threshold and SYQ granularity: searched only where the layer may have
@@ -202,7 +212,7 @@ class SearchSpace:
     def distributions(self) -> dict[str, Any]:
         """Every sampled parameter's Optuna distribution, by name (sorted): what `suggest`
         asks for, so a sampler can take the space as given instead of inferring it."""
-        from optuna.distributions import CategoricalDistribution, IntDistribution
+        from optuna.distributions import CategoricalDistribution
 
         out: dict[str, Any] = {}
         for ls in self.layers:
@@ -213,8 +223,20 @@ class SearchSpace:
                 if what in _CATEGORICAL:
                     out[name] = CategoricalDistribution(tuple(_value(a) for a in options))
                 else:
-                    out[name] = IntDistribution(0, len(options) - 1)
+                    out[name] = self._ordinal(what, options)
         return dict(sorted(out.items()))
+
+    def _ordinal(self, what: str, options: tuple[Any, ...]) -> Any:
+        """An ordinal dimension's distribution: over the real values (bits, pruning ratio,
+        PE/SIMD/MMV on a log scale) so dashboards and importance plots show them; choice
+        indices in a study created before (`real_values` False)."""
+        from optuna.distributions import FloatDistribution, IntDistribution
+
+        if not self.real_values:
+            return IntDistribution(0, len(options) - 1)
+        if what in _FLOAT:
+            return FloatDistribution(float(min(options)), float(max(options)))
+        return IntDistribution(int(min(options)), int(max(options)), log=what in _LOG_SCALE)
 
     @staticmethod
     def _dims(ls: LayerSpace) -> tuple[tuple[str, tuple[Any, ...]], ...]:
@@ -237,18 +259,16 @@ class SearchSpace:
         raw: dict[str, dict[str, Any]] = {}
         for ls in self.layers:
             raw[ls.name] = {
-                "w_bits": _pick(trial, f"{ls.name}.w_bits", ls.w_bits),
-                "a_bits": _pick(trial, f"{ls.name}.a_bits", ls.a_bits),
-                "prune": _pick(trial, f"{ls.name}.prune", ls.prune),
-                "pe": _pick(trial, f"{ls.name}.pe", ls.pe),
-                "simd": _pick(trial, f"{ls.name}.simd", ls.simd),
-                "mmv": _pick(trial, f"{ls.name}.mmv", ls.mmv),
+                **{
+                    what: self._pick(trial, f"{ls.name}.{what}", what, options)
+                    for what, options in self._dims(ls)
+                    if what not in _CATEGORICAL
+                },
                 "arith": Arith(
                     _pick(trial, f"{ls.name}.arith", tuple(a.value for a in ls.arith), True)
                 ),
                 "w_type": _pick(trial, f"{ls.name}.w_type", _values(ls.w_type), True),
                 "a_type": _pick(trial, f"{ls.name}.a_type", _values(ls.a_type), True),
-                "threshold": _pick(trial, f"{ls.name}.threshold", ls.threshold),
                 "scaling": Scaling(
                     _pick(trial, f"{ls.name}.scaling", tuple(g.value for g in ls.scaling), True)
                 ),
@@ -339,23 +359,75 @@ class SearchSpace:
                 simd = self._option_onto(ls.simd, c.simd, simd_dim(r), self.limits.max_simd)
                 if ls.depthwise:
                     pe = self._option_onto(ls.pe, c.pe, r.in_channels, self.limits.max_pe)
+            ordinal: dict[str, Any] = {
+                "w_bits": _nearest(ls.w_bits, c.w_bits),
+                "a_bits": _nearest(ls.a_bits, c.a_bits),
+                "prune": _nearest(ls.prune, c.prune),
+                "pe": pe,
+                "simd": simd,
+                "mmv": _nearest(ls.mmv, c.mmv),
+                "threshold": _nearest(ls.threshold, c.threshold),
+            }
+            if not self.real_values:
+                ordinal = {k: getattr(ls, k).index(v) for k, v in ordinal.items()}
             values: dict[str, Any] = {
-                "w_bits": ls.w_bits.index(_nearest(ls.w_bits, c.w_bits)),
-                "a_bits": ls.a_bits.index(_nearest(ls.a_bits, c.a_bits)),
-                "prune": ls.prune.index(_nearest(ls.prune, c.prune)),
-                "pe": ls.pe.index(pe),
-                "simd": ls.simd.index(simd),
-                "mmv": ls.mmv.index(_nearest(ls.mmv, c.mmv)),
+                **ordinal,
                 "arith": (c.arith if c.arith in ls.arith else ls.arith[0]).value,
                 "w_type": _value(c.w_type if c.w_type in ls.w_type else ls.w_type[0]),
                 "a_type": _value(c.a_type if c.a_type in ls.a_type else ls.a_type[0]),
-                "threshold": ls.threshold.index(_nearest(ls.threshold, c.threshold)),
                 "scaling": (c.scaling if c.scaling in ls.scaling else ls.scaling[0]).value,
             }
             for what, options in self._dims(ls):
                 if len(options) > 1:
                     params[f"{ls.name}.{what}"] = values[what]
         return params
+
+    def params_of(self, candidate: Candidate) -> dict[str, Any]:
+        """The parameters of the design `candidate` really is, for the stored trial: each
+        layer's evaluated bits, pruning, PE/SIMD/MMV and arithmetic (a SIMD that `build`
+        mapped onto a pruned dimension, an arithmetic it replaced by `auto`), where the
+        distribution can hold the value; else what `params_for` would enqueue."""
+        enqueue = self.params_for(candidate.choices)
+        if not self.real_values:
+            return enqueue
+        dists = self.distributions()
+        out: dict[str, Any] = {}
+        for ls in self.layers:
+            c = candidate.choices.get(ls.name, ls.default)
+            actual: dict[str, Any] = {
+                "w_bits": c.w_bits,
+                "a_bits": c.a_bits,
+                "prune": c.prune,
+                "pe": c.pe,
+                "simd": c.simd,
+                "mmv": c.mmv,
+                "arith": c.arith.value,
+                "w_type": _value(c.w_type),
+                "a_type": _value(c.a_type),
+                "threshold": c.threshold,
+                "scaling": c.scaling.value,
+            }
+            for what, options in self._dims(ls):
+                name = f"{ls.name}.{what}"
+                if len(options) <= 1 or name not in dists:
+                    continue
+                value = actual[what]
+                out[name] = value if _holds(dists[name], value) else enqueue[name]
+        return out
+
+    def _pick(self, trial: Suggester, name: str, what: str, options: tuple[Any, ...]) -> Any:
+        """One ordinal dimension's value: sampled over the real values and mapped onto the
+        nearest option (log scale for PE/SIMD/MMV; ties to the smaller, cheaper one)."""
+        if len(options) == 1:
+            return options[0]
+        if not self.real_values:
+            return options[trial.suggest_int(name, 0, len(options) - 1)]
+        if what in _FLOAT:
+            return _nearest(options, trial.suggest_float(name, min(options), max(options)))
+        value = trial.suggest_int(name, min(options), max(options), log=what in _LOG_SCALE)
+        if what in _LOG_SCALE:
+            return min(options, key=lambda o: (abs(math.log(o) - math.log(value)), o))
+        return _nearest(options, value)
 
     @staticmethod
     def _option_onto(options: tuple[int, ...], value: int, dim: int, cap: int) -> int:
@@ -391,6 +463,8 @@ class SearchSpace:
 
 
 _CATEGORICAL = ("arith", "w_type", "a_type", "scaling")
+_LOG_SCALE = ("pe", "simd", "mmv")
+_FLOAT = ("prune", "threshold")
 
 
 def _value(member: Any) -> str:
@@ -436,6 +510,14 @@ def _pick(trial: Suggester, name: str, options: tuple[Any, ...], categorical: bo
     if categorical:
         return trial.suggest_categorical(name, options)
     return options[trial.suggest_int(name, 0, len(options) - 1)]
+
+
+def _holds(dist: Any, value: Any) -> bool:
+    """Whether an Optuna distribution can store `value` as a parameter."""
+    try:
+        return bool(dist._contains(dist.to_internal_repr(value)))
+    except (ValueError, TypeError):
+        return False
 
 
 def _unpruned(network: Network) -> Network:

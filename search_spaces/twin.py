@@ -42,8 +42,8 @@ class Prefixed:
         self.trial = trial
         self.prefix = prefix
 
-    def suggest_int(self, name: str, low: int, high: int) -> int:
-        return self.trial.suggest_int(self.prefix + name, low, high)
+    def suggest_int(self, name: str, low: int, high: int, *, log: bool = False) -> int:
+        return self.trial.suggest_int(self.prefix + name, low, high, log=log)
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
         return self.trial.suggest_categorical(self.prefix + name, choices)
@@ -198,6 +198,24 @@ class TwinSpace:
             **{CMP + k: v for k, v in self.compressed.params_for(cmp).items()},
             **{ACC + k: v for k, v in self.accurate.params_for(acc).items()},
             THRESHOLD: self.default_threshold,
+        }
+
+    @property
+    def real_values(self) -> bool:
+        return self.accurate.real_values
+
+    @real_values.setter
+    def real_values(self, value: bool) -> None:
+        self.accurate.real_values = self.compressed.real_values = value
+
+    def params_of(self, candidate: Candidate) -> dict[str, Any]:
+        """The stored parameters of the pair `candidate` is (see `SearchSpace.params_of`)."""
+        if not isinstance(candidate, TwinCandidate):
+            return self.params_for(candidate.choices)
+        return {
+            **{CMP + k: v for k, v in self.compressed.params_of(candidate.compressed).items()},
+            **{ACC + k: v for k, v in self.accurate.params_of(candidate.accurate).items()},
+            THRESHOLD: min(candidate.threshold, self.t_max),
         }
 
     def params_for_candidate(self, cand: TwinCandidate) -> dict[str, Any]:

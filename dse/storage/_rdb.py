@@ -282,6 +282,34 @@ def insert_trials(conn: sa.Connection, study_id: int, trials: Sequence[FrozenTri
             conn.execute(sa.insert(model.__table__), rows)
 
 
+def amend_finished_trial(
+    storage: RDBStorage,
+    trial_id: int,
+    params: Mapping[str, Any],
+    distributions: Mapping[str, Any],
+    system_attrs: Mapping[str, Any],
+) -> None:
+    """Overwrite stored parameter values of a told trial and add system attributes, in
+    one transaction (Optuna's storage only inserts parameters, and refuses to change a
+    finished trial): the direct-mode trial then holds the design it evaluated and the
+    legacy constraints list dashboards read (dse.study)."""
+    t = models.TrialParamModel.__table__
+    a = models.TrialSystemAttributeModel.__table__
+    with storage.engine.begin() as conn:
+        for name, value in params.items():
+            internal = distributions[name].to_internal_repr(value)
+            conn.execute(
+                sa.update(t)
+                .where(t.c.trial_id == trial_id, t.c.param_name == name)
+                .values(param_value=internal)
+            )
+        for key, value in system_attrs.items():
+            conn.execute(sa.delete(a).where(a.c.trial_id == trial_id, a.c.key == key))
+            conn.execute(
+                sa.insert(a).values(trial_id=trial_id, key=key, value_json=json.dumps(value))
+            )
+
+
 class BatchWriter:
     """Commits finished trials from a queue in batches: a batch closes `interval_s` after
     its first trial was submitted (a writer that fell behind takes everything waiting).
@@ -540,13 +568,21 @@ class StudyRecord:
         return self.network().with_choices(choices)
 
 
+def _constraints(t: FrozenTrial) -> dict[str, float]:
+    """The trial's named constraints; the legacy list dse writes beside them for
+    dashboards (Optuna reads it back as keys "0", "1", ...) is left out."""
+    raw = dict(t.constraints) if hasattr(t, "constraints") else {}
+    named = {k: v for k, v in raw.items() if not k.isdigit()}
+    return named or raw
+
+
 def trial_record(t: FrozenTrial) -> TrialRecord:
     """An Optuna trial as plain data."""
     return TrialRecord(
         number=t.number,
         state=t.state.name.lower(),
         values=tuple(t.values) if t.values is not None else None,
-        constraints=dict(t.constraints) if hasattr(t, "constraints") else {},
+        constraints=_constraints(t),
         params=dict(t.params),
         attrs=dict(t.user_attrs),
         datetime_start=t.datetime_start,
