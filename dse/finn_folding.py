@@ -46,7 +46,7 @@ from typing import Any
 from costmodels.arith import resolve_arith
 from costmodels.errors import DseError
 from costmodels.mvau import mvau_parts
-from costmodels.network import resolve
+from costmodels.network import INPUT, layer_inputs, resolve
 from costmodels.types import Arith, Device, Impl, Network, Op, RamStyle, ResolvedLayer, WType
 
 
@@ -116,6 +116,11 @@ _OP_TYPES: Mapping[str, Mapping[FinnFlow, str | None]] = {
         FinnFlow.FINN_PLUS: "DuplicateStreams_hls",
         FinnFlow.FINN: "DuplicateStreams_hls",
         FinnFlow.LEGACY: "DuplicateStreams_Batch",
+    },
+    "Concat": {
+        FinnFlow.FINN_PLUS: "StreamingConcat_hls",
+        FinnFlow.FINN: "StreamingConcat_hls",
+        FinnFlow.LEGACY: "StreamingConcat",
     },
     "Add": {
         FinnFlow.FINN_PLUS: "ElementwiseAdd_hls",
@@ -245,20 +250,24 @@ def plan_nodes(
                 "design with --format spec, or search with --max-mmv 1"
             )
     ram_styles = ram_styles or {}
+    reads = layer_inputs(design.layers)
     consumers: dict[str, int] = {}
-    for layer in design.layers:
-        if layer.op is Op.ADD and layer.source:
-            consumers[layer.source] = consumers.get(layer.source, 0) + 1
+    for ins in reads:
+        for name in ins:
+            consumers[name] = consumers.get(name, 0) + 1
     nodes: list[FinnNode] = []
-    lanes = next((rl.choice.simd for rl in layers if rl.op.is_compute), 1)
-    first_in = design.input_shape[0]
-    # a residual from the network input forks before the first layer
-    if consumers.get("input"):
-        nodes.append(FinnNode("DuplicateStreams", "input", {"PE": math.gcd(first_in, lanes)}))
+    first_lanes = next((rl.choice.simd for rl in layers if rl.op.is_compute), 1)
+    lanes_at: dict[str, int] = {INPUT: first_lanes}
+    channels_at: dict[str, int] = {INPUT: design.input_shape[0]}
+    # a stream read by several layers forks there (FINN InsertDuplicateStreams)
+    if consumers.get(INPUT, 0) > 1:
+        pe = math.gcd(design.input_shape[0], first_lanes)
+        nodes.append(FinnNode("DuplicateStreams", INPUT, {"PE": pe}))
     last_compute = [rl for rl in layers if rl.op.is_compute][-1].name
-    for rl in layers:
+    for rl, ins in zip(layers, reads, strict=True):
         spec = rl.spec
         c = rl.choice
+        lanes = lanes_at.get(ins[0], first_lanes) if ins else first_lanes
         if rl.op is Op.CONV:
             k, s = spec.kernel, spec.stride or 1
             cin = rl.in_channels
@@ -296,6 +305,11 @@ def plan_nodes(
                 nodes.append(FinnNode("Pool", rl.name, {"PE": pe}))
         elif rl.op is Op.ADD:
             nodes.append(FinnNode("Add", rl.name, {"PE": math.gcd(rl.out_channels, lanes)}))
+        elif rl.op is Op.CONCAT:
+            simd = lanes  # divides every input's channels (FINN StreamingConcat)
+            for name in ins:
+                simd = math.gcd(simd, channels_at.get(name, simd), lanes_at.get(name, simd))
+            nodes.append(FinnNode("Concat", rl.name, {"SIMD": max(1, simd)}))
         if rl.op.is_compute:
             absorbed = c.a_bits is not None and not standalone_thresholds
             if c.a_bits is not None and standalone_thresholds:
@@ -326,12 +340,15 @@ def plan_nodes(
                 nodes.append(
                     FinnNode("LabelSelect", rl.name, {"PE": _largest_divisor_at_most(rl.mh, c.pe)})
                 )
+        elif rl.op is Op.CONCAT:
+            lanes = nodes[-1].attrs["SIMD"]
         else:
             lanes = max(1, math.gcd(rl.out_channels, lanes))
-        if consumers.get(rl.name):
-            nodes.append(
-                FinnNode("DuplicateStreams", rl.name, {"PE": math.gcd(rl.out_shape[0], lanes)})
-            )
+        lanes_at[rl.name] = lanes
+        channels_at[rl.name] = rl.out_shape[0]
+        if consumers.get(rl.name, 0) > 1:
+            pe = math.gcd(rl.out_shape[0], lanes)
+            nodes.append(FinnNode("DuplicateStreams", rl.name, {"PE": pe}))
     return nodes
 
 

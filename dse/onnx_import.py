@@ -9,7 +9,9 @@ custom ops. What each op means here:
 - `Conv` -> a `conv` layer (kernel, stride, padding, groups from its attributes;
   out_channels from the weight); `Gemm`/`MatMul` with a constant weight -> `dense`;
 - `MaxPool`, `AveragePool`, `GlobalAveragePool` -> `maxpool` / `avgpool`; `Add` of two
-  activations -> `add` (identity residual); `Add`/`Mul`/`Div`/`Sub` with a constant, `Relu`,
+  activations -> `add`, a channel `Concat` -> `concat`; a layer reading another tensor than
+  the stream so far gets `from` (a branch: projection shortcuts, inception-style blocks);
+  `Add`/`Mul`/`Div`/`Sub` with a constant, `Relu`,
   `BatchNormalization`, `Flatten`/`Reshape` (to [N, F]), `Transpose`, `Dropout`, `Identity`,
   `Clip`, `Cast` pass the stream through (scales, biases and batch norm fold into FINN's
   thresholds);
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from costmodels.errors import SpecError
+from costmodels.network import INPUT
 from costmodels.types import LayerChoice, LayerSpec, Network, Op, WType
 
 logger = logging.getLogger(__name__)
@@ -56,6 +59,7 @@ SUPPORTED = sorted(
     PASS_THROUGH
     | SCALE_OPS
     | {"Conv", "Gemm", "MatMul", "MaxPool", "AveragePool", "GlobalAveragePool", "Reshape"}
+    | {"Concat"}
     | {"Quant", "BipolarQuant", "Trunc", "MultiThreshold", "Constant", "Pad"}
 )
 
@@ -251,6 +255,13 @@ def network_from_onnx(path: str | Path, *, name: str | None = None) -> Network:
         if spec.choice is not None:
             layers[i] = replace(spec, choice=replace(spec.choice, a_bits=bits))
 
+    def branch(x: _Tensor) -> str | None:
+        """`source` of a layer reading `x`: None when `x` is the stream so far, else the
+        layer (or the network input) it reads: a branch of a graph network."""
+        if x.layer == current:
+            return None
+        return x.layer or INPUT
+
     def where(node: Any) -> str:
         return f"node {node.name or '(unnamed)'!r} ({node.op_type})"
 
@@ -301,7 +312,17 @@ def network_from_onnx(path: str | Path, *, name: str | None = None) -> Network:
                 )
                 wtype = None
             if x.const is not None:  # a weight quantizer
-                set_out(node, replace(x, bits=bits, wtype=wtype))
+                # the dynamo exporter slices weights into anonymous tensors; its quantizer's
+                # lifted scale keeps the module path (`conv.weight_quant.export_handler...`)
+                owner = next(
+                    (
+                        m.group(1)
+                        for i in node.input[1:]
+                        if (m := re.match(r"^(.+?)\.weight_quant\.", i))
+                    ),
+                    None,
+                )
+                set_out(node, replace(x, bits=bits, wtype=wtype, origin=owner or x.origin))
             else:
                 set_a_bits(x, bits)
                 set_out(node, replace(x, bits=bits))
@@ -357,6 +378,7 @@ def network_from_onnx(path: str | Path, *, name: str | None = None) -> Network:
                     stride=strides[0] if strides[0] != 1 else None,
                     padding=(pads[0] if pads else 0) + pending_pad,
                     groups=int(a.get("group", 1)),
+                    source=branch(x),
                     choice=choice,
                 )
             )
@@ -376,7 +398,9 @@ def network_from_onnx(path: str | Path, *, name: str | None = None) -> Network:
             if not w.bits:
                 notes.append(f"{lname}: float weights, read as {DEFAULT_BITS}-bit")
             choice = _weight_choice(w)
-            layers.append(LayerSpec(lname, Op.DENSE, out_channels=out, choice=choice))
+            layers.append(
+                LayerSpec(lname, Op.DENSE, out_channels=out, source=branch(x), choice=choice)
+            )
             index[lname] = len(layers) - 1
             current = lname
             set_out(node, _Tensor(lname))
@@ -391,10 +415,11 @@ def network_from_onnx(path: str | Path, *, name: str | None = None) -> Network:
                 from costmodels.network import resolve
 
                 probe = Network("probe", input_shape, input_bits or DEFAULT_BITS, tuple(layers))
-                shape = resolve(probe, check_folding=False)[-1].out_shape if layers else input_shape
+                shapes = {r.name: r.out_shape for r in resolve(probe, check_folding=False)}
+                shape = shapes.get(x.layer or "", input_shape) if layers else input_shape
                 if len(shape) != 3 or shape[1] != shape[2]:
                     raise SpecError(f"{where(node)}: needs a square feature map, got {list(shape)}")
-                layers.append(LayerSpec(pname, kind, kernel=int(shape[1])))
+                layers.append(LayerSpec(pname, kind, kernel=int(shape[1]), source=branch(x)))
             else:
                 k = [int(v) for v in a.get("kernel_shape", [])]
                 strides = [int(v) for v in a.get("strides", k)]
@@ -411,6 +436,7 @@ def network_from_onnx(path: str | Path, *, name: str | None = None) -> Network:
                         kernel=k[0],
                         stride=strides[0] if strides[0] != k[0] else None,
                         padding=(pads[0] if pads else 0) + pending_pad,
+                        source=branch(x),
                     )
                 )
                 pending_pad = 0
@@ -422,17 +448,29 @@ def network_from_onnx(path: str | Path, *, name: str | None = None) -> Network:
             a0, a1 = ins[0], ins[1]
             assert a0 is not None and a1 is not None
             other = a1 if a0.layer == current else a0 if a1.layer == current else None
-            if other is None or other.layer is None or other.layer == current:
-                raise SpecError(
-                    f"{where(node)}: only identity residuals (the stream plus an earlier "
-                    "layer's output) are read"
-                )
             aname = f"add{counts.get('add', 0)}"
             counts["add"] = counts.get("add", 0) + 1
-            layers.append(LayerSpec(aname, Op.ADD, source=other.layer))
+            if other is not None and other.layer != current:
+                layers.append(LayerSpec(aname, Op.ADD, source=other.layer or INPUT))
+            else:  # neither operand is the stream so far: name both
+                both = (a0.layer or INPUT, a1.layer or INPUT)
+                layers.append(LayerSpec(aname, Op.ADD, inputs=both))
             index[aname] = len(layers) - 1
             current = aname
             set_out(node, _Tensor(aname))
+            continue
+        if op == "Concat":
+            parts = [t for t in ins if t is not None and t.const is None]
+            axis = int(a.get("axis", 1))
+            if len(parts) != len(ins) or len(parts) < 2 or axis not in (1, -3):
+                raise SpecError(f"{where(node)}: only a channel concat of activations is read")
+            cname = f"concat{counts.get('concat', 0)}"
+            counts["concat"] = counts.get("concat", 0) + 1
+            cat = tuple(t.layer or INPUT for t in parts)
+            layers.append(LayerSpec(cname, Op.CONCAT, inputs=cat))
+            index[cname] = len(layers) - 1
+            current = cname
+            set_out(node, _Tensor(cname))
             continue
         if op in SCALE_OPS or op in PASS_THROUGH:
             set_out(node, replace(stream_in(node)))

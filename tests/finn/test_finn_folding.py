@@ -174,3 +174,38 @@ def test_the_specs_finn_attributes_are_used() -> None:
     )
     with pytest.raises(FoldingExportError, match="ultra needs mem_mode internal_decoupled"):
         folding_config(bad, ZCU104)
+
+
+def test_concat_branches_get_streaming_concat_and_duplicate_streams() -> None:
+    ch = LayerChoice(w_bits=4, a_bits=4, pe=8, simd=3)
+    layers = (
+        LayerSpec("stem", Op.CONV, out_channels=16, kernel=3, padding=1, choice=ch),
+        LayerSpec("b1", Op.CONV, out_channels=8, kernel=1, choice=replace(ch, pe=4, simd=8)),
+        LayerSpec(
+            "b2",
+            Op.CONV,
+            out_channels=24,
+            kernel=3,
+            padding=1,
+            source="stem",
+            choice=replace(ch, pe=6, simd=8),
+        ),
+        LayerSpec("cat", Op.CONCAT, inputs=("b1", "b2")),
+        LayerSpec("fc", Op.DENSE, out_channels=10, choice=LayerChoice(4, None, pe=2, simd=4)),
+    )
+    cfg = folding_config(Network("g", (3, 6, 6), 8, layers), ZCU104).config
+    assert list(cfg)[1:] == [
+        "FMPadding_rtl_0",
+        "ConvolutionInputGenerator_rtl_0",
+        "MVAU_hls_0",
+        "DuplicateStreams_hls_0",  # stem feeds b1 and b2
+        "MVAU_hls_1",
+        "FMPadding_rtl_1",
+        "ConvolutionInputGenerator_rtl_1",
+        "MVAU_hls_2",
+        "StreamingConcat_hls_0",
+        "MVAU_rtl_0",
+        "LabelSelect_hls_0",
+    ]
+    assert cfg["DuplicateStreams_hls_0"]["PE"] == 8
+    assert cfg["StreamingConcat_hls_0"]["SIMD"] == 2  # divides 8 and 24 channels, b1's PE 4, b2's 6

@@ -230,3 +230,33 @@ def test_estimate_search_export_from_the_cli(
     assert code == 0, err
     net = load_network(tmp_path / "d.yaml")
     assert [la.name for la in net.layers] == [la.name for la in network_from_onnx(model).layers]
+
+
+def test_branches_and_concat(tmp_path: Path) -> None:
+    """An inception-style block: two convs read the stem, a channel Concat joins them."""
+    from costmodels.network import resolve
+
+    b = Builder()
+    x = b.quant("inp", 8, signed=0)
+    w0 = b.quant(b.weight("stem.weight", (8, 3, 3, 3)), 4, signed=1, narrow=1)
+    s = b.quant(b.node("Conv", [x, w0], kernel_shape=[3, 3], pads=[1, 1, 1, 1]), 4, signed=0)
+    w1 = b.quant(b.weight("b1.weight", (4, 8, 1, 1)), 4, signed=1, narrow=1)
+    y1 = b.quant(b.node("Conv", [s, w1], kernel_shape=[1, 1]), 4, signed=0)
+    w2 = b.quant(b.weight("b2.weight", (6, 8, 3, 3)), 4, signed=1, narrow=1)
+    y2 = b.quant(b.node("Conv", [s, w2], kernel_shape=[3, 3], pads=[1, 1, 1, 1]), 4, signed=0)
+    y = b.node("Concat", [y1, y2], axis=1)
+    y = b.node("GlobalAveragePool", [y])
+    y = b.node("Flatten", [y], axis=1)
+    w3 = b.quant(b.weight("fc.weight", (10, 10)), 4, signed=1, narrow=1)
+    y = b.node("Gemm", [y, w3], transB=1)
+    net = network_from_onnx(b.save(tmp_path / "g.onnx", "inp", [1, 3, 8, 8], y))
+    got = [(la.name, la.op, la.source, la.inputs) for la in net.layers]
+    assert got == [
+        ("stem", Op.CONV, None, ()),
+        ("b1", Op.CONV, None, ()),
+        ("b2", Op.CONV, "stem", ()),
+        ("concat0", Op.CONCAT, None, ("b1", "b2")),
+        ("pool0", Op.AVGPOOL, None, ()),
+        ("fc", Op.DENSE, None, ()),
+    ]
+    assert resolve(net)[3].out_shape == (10, 8, 8)
