@@ -32,10 +32,15 @@ class _Trial:
         self.rng = random.Random(seed)
         self.high = high
 
-    def suggest_int(self, name: str, low: int, high: int) -> int:
+    def suggest_int(self, name: str, low: int, high: int, *, log: bool = False) -> int:
         if self.high and name.endswith(".prune"):
             return high
         return self.rng.randint(low, high)
+
+    def suggest_float(self, name: str, low: float, high: float) -> float:
+        if self.high and name.endswith(".prune"):
+            return high
+        return self.rng.uniform(low, high)
 
     def suggest_categorical(self, name: str, choices: object) -> object:
         return self.rng.choice(list(choices))  # type: ignore[call-overload]
