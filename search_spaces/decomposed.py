@@ -156,6 +156,20 @@ class DecomposedSpace(SearchSpace):
         choices = dict(front[idx])
         return Candidate(self.network.with_choices(choices), choices)
 
+    @property
+    def real_values(self) -> bool:
+        """Index parameters and an operating point: this space keeps its own encoding."""
+        return False
+
+    @real_values.setter
+    def real_values(self, value: bool) -> None:
+        pass
+
+    def params_of(self, candidate: Candidate) -> dict[str, Any]:
+        """Nothing to overwrite: the candidate is the solver's design at the sampled
+        accuracy parameters and operating point, which the trial stores as sampled."""
+        return {}
+
     def params_for(self, choices: Mapping[str, LayerChoice]) -> dict[str, Any]:
         """The accuracy parameters of `choices` and the fastest operating point (a
         baseline's own folding is kept by the study, see `dse.study`)."""
