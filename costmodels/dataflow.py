@@ -242,7 +242,32 @@ def estimate_dataflow(
     Throughput = clock / the slowest unit's cycles per frame; latency = the units'
     pipeline fill plus what remains of the bottleneck's frame time. Errors are those of
     `resolve` (checked first when anything fails, so a network with several problems
-    reports the one `resolve` finds)."""
+    reports the one `resolve` finds).
+
+    The same design again is one lookup (`network_cost`); a network that cannot be hashed
+    (a list where a tuple belongs) is composed without it."""
+    try:
+        hash(network)
+    except TypeError:
+        return _compose_checked(network, device, clock_mhz, detail)
+    return network_cost(network, device, clock_mhz, detail, len(UNIT_KINDS))
+
+
+@functools.lru_cache(maxsize=256)
+def network_cost(
+    network: Network, device: Device, clock_mhz: float, detail: bool, kinds: int
+) -> NetworkCost:
+    """`estimate_dataflow`'s result, memoised on everything it depends on: the design, the
+    device, the clock, `detail`, and the number of registered unit kinds `kinds` (a kind
+    registered later, or removed by a test, never serves a stale network; the per-unit
+    memo `unit` covers the units of a design that differs)."""
+    del kinds  # part of the memo key only
+    return _compose_checked(network, device, clock_mhz, detail)
+
+
+def _compose_checked(
+    network: Network, device: Device, clock_mhz: float, detail: bool
+) -> NetworkCost:
     try:
         return _compose(network, device, clock_mhz, detail)
     except DseError:

@@ -264,6 +264,9 @@ class Network:
     `None` is the default for `input_bits` (`NumType.default`).
     """
 
+    __hash__ = _cached_hash
+    __getstate__ = _state_without_hash
+
     name: str
     input_shape: tuple[int, ...]
     input_bits: int
