@@ -96,7 +96,13 @@ def _yaml_shape(text: str) -> tuple[int, int]:
     total = 0
     sizes: dict[str, int] = {}
     stack: list[tuple[str | None, int]] = []  # (anchor, nodes so far) of open collections
-    for event in yaml.parse(text, Loader=_Loader):
+    try:
+        events = list(_events(text))
+    except yaml.YAMLError as exc:
+        if "nesting depth" in str(exc):  # libyaml >= 0.2.5 as bundled by PyYAML 6.0.4
+            return MAX_DEPTH + 1, total
+        raise
+    for event in events:
         if isinstance(event, yaml.AliasEvent):
             n = sizes.get(event.anchor or "", 1)
         elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
@@ -125,6 +131,20 @@ def _yaml_shape(text: str) -> tuple[int, int]:
         if total > MAX_NODES or (stack and stack[-1][1] > MAX_NODES):
             return deepest, MAX_NODES + 1
     return deepest, total
+
+
+def _events(text: str) -> Iterator[yaml.Event]:
+    """The parser's events, stopping once nesting passes `MAX_DEPTH` (libyaml refuses
+    beyond its own limit of 1,000 with a scanner error; either way the text is too deep)."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        yield event
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                return
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            depth -= 1
 
 
 def _json_depth(value: Any) -> int:

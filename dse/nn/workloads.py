@@ -386,6 +386,12 @@ def check_labels(name: str, labels: Mapping[str, Any]) -> int:
             continue
         if not np.isfinite(a.astype(np.float64)).all() or np.any(a != np.round(a)):
             raise WorkloadError(f"workload {name!r}: y_{split} must be integer class labels")
+        lo, hi = float(a.min()), float(a.max())
+        if max(-lo, hi) > MAX_CLASSES:  # before any int conversion: 2**63 overflows
+            raise WorkloadError(
+                f"workload {name!r}: y_{split} holds labels {lo:.6g}..{hi:.6g}; labels "
+                f"must be class indices 0..C-1 with C at most {MAX_CLASSES:,}"
+            )
         found.update(int(v) for v in np.unique(a))
     values = np.array(sorted(found), dtype=np.int64)
     if len(values) < 2:

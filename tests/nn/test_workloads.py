@@ -119,3 +119,12 @@ def test_cache_dir_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("DSE_CACHE_DIR", str(tmp_path / "envcache"))
     load_workload(str(path))
     assert len(list((tmp_path / "envcache").glob("d-*.pt"))) == 1
+
+
+def test_huge_float_label_is_one_error_not_an_overflow() -> None:
+    """A float label of 2**63 (found by hypothesis in a fresh environment) must be refused
+    as a label, not crash converting to int64."""
+    from dse.nn.workloads import check_labels
+
+    with pytest.raises(WorkloadError, match="class indices"):
+        check_labels("d.npz", {"train": np.array([0]), "val": np.array([2.0**63])})

@@ -245,3 +245,13 @@ def test_cli_rule_on_random_hostile_command_lines(
 
     one()
     assert seen and os.path.exists(arena["study"])
+
+
+def test_libyaml_nesting_limit_reads_as_too_deep() -> None:
+    """libyaml (PyYAML 6.0.4 bundles one that stops at 1,000 levels with a scanner error)
+    and the pure-Python parser both give the same depth refusal."""
+    from costmodels.reading import MAX_DEPTH, parse_document
+
+    for n in (MAX_DEPTH + 1, 1_500, 50_000):
+        with pytest.raises(DseError, match="nested deeper"):
+            parse_document("a: " + "[" * n + "]" * n, "spec", DseError, as_json=False)
