@@ -87,6 +87,7 @@ from dse.storage.workers import (
     deferred_signals,
     grace_s,
     wait_for_meta,
+    with_retries,
 )
 from search_spaces import Candidate
 
@@ -484,7 +485,9 @@ def _run_trials(
                 frozen = study.tell(trial, list(outcome.values))
             guard.finished()
             if writer is None and (evaluated or legacy):  # the told trial's own rows
-                amend_finished_trial(
+                with_retries(  # one transaction of its own: retried like Optuna's calls
+                    guard.storage,
+                    amend_finished_trial,
                     guard.storage,
                     frozen._trial_id,
                     evaluated,

@@ -154,7 +154,9 @@ def test_server_gone_longer_than_the_retry_window_is_one_line(
     assert len(lines) <= 4 and all(ln.startswith("database connection lost") for ln in lines[:-1])
     line = lines[-1]
     assert line.startswith("error: lost the database server"), line
-    assert 2.5 <= waited <= 40, waited
+    # The retry window (3 s) opens at the first lost call, which can come just before the
+    # terminate call returns here: what is checked is that it waited, not failed at once.
+    assert 1.5 <= waited <= 40, waited
     time.sleep(3.5)  # the dead trial's heartbeat is stale after 3 s (DSE_HEARTBEAT_S=1)
     resume = subprocess.run(
         dse_cmd(search_args(url, study, 3, "--json")),
