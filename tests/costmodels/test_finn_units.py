@@ -247,24 +247,7 @@ def test_calibrated_graph_network_follows_the_composer() -> None:
 
     from dse.spec import network_from_dict
 
-    spec = yaml.safe_load("""
-name: graph
-input: {shape: [1, 8, 8], bits: 8}
-layers:
-  - {name: stem, op: conv, out_channels: 8, kernel: 3, padding: 1, w_bits: 4, a_bits: 4, pe: 2}
-  - {name: c1, op: conv, out_channels: 16, kernel: 3, stride: 2, padding: 1, w_bits: 4,
-     a_bits: 4}
-  - {name: c2, op: conv, out_channels: 16, kernel: 3, padding: 1, w_bits: 4, a_bits: 4, pe: 4}
-  - {name: proj, op: conv, from: stem, out_channels: 16, kernel: 1, stride: 2, w_bits: 4,
-     a_bits: 4, pe: 2}
-  - {name: add1, op: add, from: c2}
-  - {name: b1, op: conv, out_channels: 8, kernel: 1, w_bits: 4, a_bits: 4}
-  - {name: cat, op: concat, from: [add1, b1]}
-  - {name: dw, op: conv, out_channels: 24, groups: 24, kernel: 3, padding: 1, w_bits: 4,
-     a_bits: 4}
-  - {name: gap, op: avgpool, kernel: 4}
-  - {name: fc, op: dense, out_features: 10, w_bits: 8, a_bits: null}
-""")
+    spec = yaml.safe_load((Path(__file__).parents[1] / "fixtures" / "graph_net.yaml").read_text())
 
     def graph_net() -> Network:
         return network_from_dict(spec)

@@ -5,6 +5,7 @@ prune groups."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import yaml
@@ -16,24 +17,7 @@ from costmodels.pruning import prune_graph, tie_pruning
 from costmodels.types import Network, Op
 from dse.spec import dump_network, network_from_dict
 
-SPEC = yaml.safe_load("""
-name: graph
-input: {shape: [1, 8, 8], bits: 8}
-layers:
-  - {name: stem, op: conv, out_channels: 8, kernel: 3, padding: 1, w_bits: 4, a_bits: 4, pe: 2}
-  - {name: c1, op: conv, out_channels: 16, kernel: 3, stride: 2, padding: 1, w_bits: 4,
-     a_bits: 4}
-  - {name: c2, op: conv, out_channels: 16, kernel: 3, padding: 1, w_bits: 4, a_bits: 4, pe: 4}
-  - {name: proj, op: conv, from: stem, out_channels: 16, kernel: 1, stride: 2, w_bits: 4,
-     a_bits: 4, pe: 2}
-  - {name: add1, op: add, from: c2}
-  - {name: b1, op: conv, out_channels: 8, kernel: 1, w_bits: 4, a_bits: 4}
-  - {name: cat, op: concat, from: [add1, b1]}
-  - {name: dw, op: conv, out_channels: 24, groups: 24, kernel: 3, padding: 1, w_bits: 4,
-     a_bits: 4}
-  - {name: gap, op: avgpool, kernel: 4}
-  - {name: fc, op: dense, out_features: 10, w_bits: 8, a_bits: null}
-""")
+SPEC = yaml.safe_load((Path(__file__).parents[1] / "fixtures" / "graph_net.yaml").read_text())
 
 
 def net() -> Network:
