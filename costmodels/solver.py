@@ -44,6 +44,7 @@ the canonical ones). MMV > 1 is off by default (`max_mmv=1`): FINN does not impl
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import sys
@@ -388,20 +389,8 @@ def solve(
     segments, _, has_add = _build_segments(network, device, limits)
     budgets = _budgets(device, cap_pct)
     n_options = sum(len(s.options) for s in segments)
-    tables = [np.array([o.vector for o in s.options], dtype=float) for s in segments]
-    # which budgets can bind: the largest total over all designs exceeds the budget
-    binding = [
-        r for r in BUDGETED if sum(float(t[:, _COL[r]].max()) for t in tables) > budgets[r] + _EPS
-    ]
-    speed = [o for o in hw if o in ("fps", "latency_ms")]
-    resources = [o for o in hw if o not in ("fps", "latency_ms")]
-    if len(speed) <= 1 and len(resources) <= 1:
-        picks, states_max = _walk(
-            tables, speed[0] if speed else None, resources[0] if resources else None,
-            budgets, binding,
-        )  # fmt: skip
-    else:
-        picks, states_max = _dp(tables, hw, budgets, binding)
+    vectors = tuple(tuple(o.vector for o in s.options) for s in segments)
+    picks, states_max = _front_picks(vectors, hw, tuple(sorted(budgets.items())))
 
     clock = next(c for c in (clock_mhz, network.clock_mhz, device.clock_mhz) if c is not None)
     points: list[FrontPoint] = []
@@ -430,6 +419,31 @@ def solve(
 
 
 _COL = {c: i for i, c in enumerate(_COLS)}
+
+
+@functools.lru_cache(maxsize=64)
+def _front_picks(
+    vectors: tuple[tuple[tuple[float, ...], ...], ...],
+    hw: tuple[str, ...],
+    budget_items: tuple[tuple[str, float], ...],
+) -> tuple[list[list[int]], int]:
+    """The front's option indices per layer for these option tables, objectives and
+    budgets, memoised on exactly those: the same tables solved again (the cost-only front
+    and the `solver-fastest` baseline at the same bits) are one lookup."""
+    budgets = dict(budget_items)
+    tables = [np.array(v, dtype=float) for v in vectors]
+    # which budgets can bind: the largest total over all designs exceeds the budget
+    binding = [
+        r for r in BUDGETED if sum(float(t[:, _COL[r]].max()) for t in tables) > budgets[r] + _EPS
+    ]
+    speed = [o for o in hw if o in ("fps", "latency_ms")]
+    resources = [o for o in hw if o not in ("fps", "latency_ms")]
+    if len(speed) <= 1 and len(resources) <= 1:
+        return _walk(
+            tables, speed[0] if speed else None, resources[0] if resources else None,
+            budgets, binding,
+        )  # fmt: skip
+    return _dp(tables, hw, budgets, binding)
 
 
 def _walk(

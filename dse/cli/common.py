@@ -78,7 +78,7 @@ def print_json(obj: Any) -> None:
 @contextlib.contextmanager
 def training_progress() -> Iterator[None]:
     """Show a progress bar (epochs, validation accuracy) whenever a float model is trained
-    inside the block (`dse.nn.workloads.on_training`); nothing when the model is cached."""
+    inside the block (`dse.training_hook.on_training`); nothing when the model is cached."""
     from rich.errors import LiveError
     from rich.progress import (
         BarColumn,
@@ -89,7 +89,7 @@ def training_progress() -> Iterator[None]:
         TimeRemainingColumn,
     )
 
-    from dse.nn.workloads import on_training
+    from dse.training_hook import on_training
 
     bars: dict[str, Any] = {}
 

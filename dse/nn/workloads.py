@@ -17,8 +17,6 @@ the seed and the training recipe.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import hashlib
 import importlib
 import io
@@ -27,7 +25,7 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +40,7 @@ from costmodels.types import Network
 from dse.nn.device import EVAL_BATCH, torch_device
 from dse.nn.models import MLP, model_for_shape
 from dse.nn.trace import TracedModel, to_network, trace_model
+from dse.training_hook import training_hook
 
 log = logging.getLogger(__name__)
 
@@ -510,23 +509,6 @@ def _accuracy(model: nn.Module, x: Tensor, y: Tensor, device: torch.device | Non
     return right / max(1, len(x))
 
 
-TrainingHook = Callable[[str, int, int, float], None]
-_TRAINING_HOOK: contextvars.ContextVar[TrainingHook | None] = contextvars.ContextVar(
-    "dse_training_hook", default=None
-)
-
-
-@contextlib.contextmanager
-def on_training(hook: TrainingHook) -> Iterator[None]:
-    """Within the block, every float-model training calls `hook(name, epoch, epochs,
-    validation accuracy)` after each epoch (the CLI shows a progress bar with it)."""
-    token = _TRAINING_HOOK.set(hook)
-    try:
-        yield
-    finally:
-        _TRAINING_HOOK.reset(token)
-
-
 def train_float(
     model: nn.Module,
     data: dict[str, tuple[Tensor, Tensor]],
@@ -548,7 +530,7 @@ def train_float(
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
     loss_fn = nn.CrossEntropyLoss()
     best, best_state = -1.0, None
-    hook = _TRAINING_HOOK.get()
+    hook = training_hook()
     for epoch in range(epochs):
         model.train()
         order = torch.randperm(len(x), generator=gen)

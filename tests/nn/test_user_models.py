@@ -287,7 +287,8 @@ def test_factory_imports_a_sibling_lazily(tmp_path: Path, monkeypatch: pytest.Mo
 def test_float_training_reports_every_epoch(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dse.nn.workloads import TRAIN_RECIPE, on_training
+    from dse.nn.workloads import TRAIN_RECIPE
+    from dse.training_hook import on_training
 
     monkeypatch.chdir(tmp_path)
     mod = _factory_module(
