@@ -322,10 +322,15 @@ def _exact_front(
     sampling (solved once; a resume has nothing left to do). None: the study samples."""
     exact: list[tuple[str, Candidate]] | None = None
     if plan.cost_only and cfg.hardware_for(cost_only=True) is HardwareMode.SOLVE:
-        if not opened.stored:
-            exact = plan.problem.exact_front()
-        elif any(t.user_attrs.get(ATTR_SOLVER) for t in opened.stored):
+        if any(t.user_attrs.get(ATTR_SOLVER) for t in opened.everything):
+            exact = []  # the front is stored or enqueued (waiting, running) already
+        elif opened.resumed and plan.mode is StorageMode.DIRECT and not opened.stored:
+            # `--jobs`, or workers started by hand: another worker created this study and
+            # seeds it with the front (`_seed`: only the creator enqueues in direct mode).
+            # Solving here would be wasted, sampling would mix draws into the exact front.
             exact = []
+        elif not opened.stored:
+            exact = plan.problem.exact_front()
     if exact is None:
         return plan, None
     return replace(plan, n_trials=0, sampler=SamplerName.RANDOM), exact  # only enqueued
@@ -387,10 +392,12 @@ def _seed(
         seeds = baseline_candidates(plan.problem)
         if plan.mode is StorageMode.DIRECT and exact is None:  # enqueued trials are rows
             seeds = seeds[: plan.n_trials]
+        on_front = {_design_key(c) for _, c in exact or ()}
         for label, cand in seeds:
-            study.enqueue_trial(
-                plan.problem.space.params_for(cand.choices), user_attrs={ATTR_BASELINE: label}
-            )
+            attrs = {ATTR_BASELINE: label}
+            if _design_key(cand) in on_front:  # a seed that is also a front design
+                attrs[ATTR_SOLVER] = "front"
+            study.enqueue_trial(plan.problem.space.params_for(cand.choices), user_attrs=attrs)
             summary.baselines.append(label)
             given[label] = cand
         enqueued = len(seeds)

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from costmodels.errors import ConfigError
 from dse.cli.common import err_console, print_error, print_json
 from dse.cli.render import render_summary
-from dse.config import StorageMode, StudyConfig
+from dse.config import HardwareMode, StorageMode, StudyConfig
 from dse.jobs import count_finished, study_summary
 from dse.problem import is_cost_only
 from dse.storage import display_url, open_storage
@@ -42,7 +42,16 @@ def run_jobs(cfg: StudyConfig, jobs: int, params: Mapping[str, Any], *, as_json:
         raise ConfigError(
             "--jobs needs --storage-mode direct or auto (batch mode has one writer per study)"
         )
-    total = cfg.trials_for(cost_only=is_cost_only(cfg.workload))
+    cost_only = is_cost_only(cfg.workload)
+    total = cfg.trials_for(cost_only=cost_only)
+    exact = cfg.hardware_for(cost_only=cost_only) is HardwareMode.SOLVE
+    if exact and jobs > 1:  # dse.hardware: one solve; its trials are estimates (ms each)
+        err_console.print(
+            f"--jobs {jobs}: the exact front is solved and stored once, by one worker",
+            markup=False,
+            highlight=False,
+        )
+        jobs = 1
     cap = max_jobs(total)
     if jobs > cap:  # dse.storage.workers.max_jobs: by CPU count and trial count
         err_console.print(
@@ -53,6 +62,8 @@ def run_jobs(cfg: StudyConfig, jobs: int, params: Mapping[str, Any], *, as_json:
         )
         jobs = cap
     shares = split_trials(total, jobs)
+    if exact:  # the worker's --trials share must not turn the exact front into sampling
+        params = {**params, "hardware": HardwareMode.SOLVE.value}
     args = ["search", *option_args(params, skip=_NOT_PASSED), "--storage-mode", "direct"]
     name = cfg.study_name()
     # validate the storage once and create its tables before N workers race to
@@ -106,6 +117,8 @@ def run_jobs(cfg: StudyConfig, jobs: int, params: Mapping[str, Any], *, as_json:
         raise typer.Exit(code if code > 0 else 1)
     summary = study_summary(cfg, name, before, elapsed)
     summary.interrupted = any(c == 130 for c in codes)
+    if exact:
+        summary.sampler = "solver"
     if as_json:
         print_json({**summary.as_dict(), "jobs": len(shares), "worker_exit_codes": codes})
     else:
