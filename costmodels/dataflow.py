@@ -212,7 +212,7 @@ register_unit(Op.ADD, UnitKind(streamed=_add_unit))
 register_unit(Op.CONCAT, UnitKind(streamed=_concat_unit))
 
 
-@functools.lru_cache(maxsize=32768)
+@functools.lru_cache(maxsize=4096)
 def unit(
     layer: LayerSpec,
     shape: tuple[int, ...],

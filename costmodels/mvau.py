@@ -20,6 +20,7 @@ from costmodels.arith import (
     resolve_arith,
     stored_weight_bits,
 )
+from costmodels.errors import SpecError
 from costmodels.lqarith import (
     LQ_BASIS_BITS,
     bitplane_planes,
@@ -33,6 +34,7 @@ from costmodels.syq import syq_parts
 from costmodels.types import (
     Arith,
     Device,
+    Impl,
     LayerChoice,
     LayerCost,
     MemMode,
@@ -41,6 +43,7 @@ from costmodels.types import (
     RamStyle,
     ResolvedLayer,
     Resources,
+    WType,
 )
 from costmodels.util import new_resources
 
@@ -71,6 +74,7 @@ _SPARSE, _TABLE, _BITPLANE, _DSP, _XNOR = (
     Arith.SPARSE, Arith.TABLE, Arith.BITPLANE, Arith.DSP, Arith.XNOR,
 )  # fmt: skip
 _LQ_IN = NumType.LQ
+_EXTERNAL, _AUTO_RAM, _DENSE = MemMode.EXTERNAL, RamStyle.AUTO, Op.DENSE
 _BASE_PART = ("base", MVAU_BASE_LUT, MVAU_BASE_FF, 0.0, 0.0, 0.0)
 
 
@@ -133,16 +137,71 @@ def mvau_cycles(layer: ResolvedLayer) -> int:
 Part = tuple[str, float, float, float, float, float]  # name, lut, ff, dsp, bram18, uram
 
 
+#: What one lane and one PE's adder tree cost for a choice's arithmetic: (concrete
+#: arithmetic, product bits, LUTs per lane, DSPs per lane, adder-tree LUTs per PE and MMV
+#: lane, bits of the adder tree's output, stored bits per weight).
+LaneFigures = tuple[Arith, int, float, float, float, int, int]
+
+
+@functools.lru_cache(maxsize=8192)
+def lane_figures(
+    w_bits: int,
+    w_type: WType | None,
+    arith: Arith,
+    impl: Impl,
+    simd: int,
+    in_bits: int,
+    in_type: NumType | None,
+    dsp_block: str,
+) -> LaneFigures:
+    """The arithmetic of a layer's lanes (`resolve_arith`, `product_bits`, `lane_luts`,
+    `dsp_per_lane`, the adder tree or popcount per PE, `stored_weight_bits`) on exactly the
+    choice fields they read (weights, arithmetic, backend, SIMD) and the input's bits and
+    type: memoised on these small values, which repeat across the layers and designs of a
+    search far more often than whole choices do. Raises `SpecError` (without a layer
+    name; `mvau_parts` names it) for an arithmetic the weights or inputs cannot use."""
+    c = LayerChoice(w_bits=w_bits, w_type=w_type, arith=arith, impl=impl, simd=simd)
+    concrete = resolve_arith(c, in_bits, "", in_type)
+    in_lq = in_type is _LQ_IN
+    pbits = product_bits(c, concrete, in_bits, in_lq)
+    # adder tree (in the DSP cascade for DSP lanes: PCIN/PCOUT, UG579 ch. 2)
+    if concrete is _XNOR:
+        tree_luts = popcount_luts(simd)
+    elif concrete is _BITPLANE:
+        tree_luts = bitplane_tree_luts(c, in_bits, simd, in_lq)
+    elif concrete is _DSP:
+        tree_luts = 0.0
+    else:
+        tree_luts = adder_tree_luts(simd, pbits)
+    dsp = dsp_per_lane(w_bits, in_bits, dsp_block) if concrete is _DSP else 0.0
+    tree_out = pbits + max(0, math.ceil(math.log2(simd)))
+    return (
+        concrete,
+        pbits,
+        lane_luts(c, concrete, in_bits),
+        dsp,
+        tree_luts,
+        tree_out,
+        stored_weight_bits(c, concrete),
+    )
+
+
 def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
     """The MVAU's components as plain tuples (name, LUT, FF, DSP, BRAM18, URAM): base,
     multipliers, adder trees, accumulators, activation (thresholds) and weight memory."""
     c = layer.choice
     pe, simd, mmv = c.pe, c.simd, c.mmv
     a_in = layer.in_bits
-    arith = resolve_arith(c, a_in, layer.name, layer.in_type)
+    in_type = layer.in_type
+    try:
+        arith, pbits, lane_lut, lane_dsp, tree_luts, tree_out, wbits = lane_figures(
+            c.w_bits, c.w_type, c.arith, c.impl, simd, a_in, in_type, device.dsp_block
+        )
+    except SpecError:
+        resolve_arith(c, a_in, layer.name, in_type)  # the same error, naming the layer
+        raise
     lanes = pe * simd * mmv
-    in_lq = layer.in_type is _LQ_IN
-    pbits = product_bits(c, arith, a_in, in_lq)
+    in_lq = in_type is _LQ_IN
     acc = layer.acc_bits
     if arith is _TABLE or arith is _BITPLANE:  # products wider than w + a bits
         acc = max(acc, pbits + math.ceil(math.log2(max(2, layer.mw))))
@@ -151,28 +210,20 @@ def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
     dsp = 0.0
     table_lut = table_bram = 0.0
     if arith is _DSP:
-        dsp = float(math.ceil(lanes * dsp_per_lane(c.w_bits, a_in, device.dsp_block)))
+        dsp = float(math.ceil(lanes * lane_dsp))
     elif arith is _TABLE:
         table_lut, table_bram = table_memory(c, a_in, lanes, in_lq)
     mult: Part = (
         "multipliers",
-        lanes * lane_luts(c, arith, a_in) + table_lut,
+        lanes * lane_lut + table_lut,
         float(lanes * pbits),
         dsp,
         table_bram,
         0.0,
     )
 
-    # adder tree (in the DSP cascade for DSP lanes: PCIN/PCOUT, UG579 ch. 2) and accumulator
+    # adder tree and accumulator
     trees = pe * mmv
-    if arith is _XNOR:
-        tree_luts = popcount_luts(simd)
-    elif arith is _BITPLANE:
-        tree_luts = bitplane_tree_luts(c, a_in, simd, in_lq)
-    elif arith is _DSP:
-        tree_luts = 0.0
-    else:
-        tree_luts = adder_tree_luts(simd, pbits)
     tree: Part = ("adder_tree", trees * tree_luts, trees * tree_luts, 0.0, 0.0, 0.0)
     # DSP lanes accumulate in the DSP's P register (UG479/UG579 MAC mode)
     acc_luts = 0.0 if arith is _DSP else float(trees * acc)
@@ -204,18 +255,16 @@ def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
         act = ("activation", luts, float(trees * a_bits), 0.0, 0.0, 0.0)
 
     # SYQ row/pixel-wise scales: a scaling multiplier per PE on the sub-dot-product
-    tree_out = pbits + max(0, math.ceil(math.log2(simd)))
     syq = syq_parts(layer, tree_out, 0.0 if arith is _DSP else float(acc), device)
     if arith is _SPARSE:
         # compressed weights, decompressors and input copies (costmodels.sparse)
         return (_BASE_PART, mult, tree, accum, act, *sparse_memory_parts(layer, device), *syq)
     # weight memory: one memory per PE, SIMD weights wide (shared by the MMV lanes), where
     # ram_style puts it; none on chip for mem_mode external (FINN streams them in)
-    wbits = stored_weight_bits(c, arith)
     depth = (layer.mw * layer.mh) // (pe * simd)
-    if c.mem_mode is MemMode.EXTERNAL:
+    if c.mem_mode is _EXTERNAL:
         wmem: Part = ("weights", 0.0, 0.0, 0.0, 0.0, 0.0)
-    elif c.ram_style is RamStyle.AUTO:  # `place_memory`, on the device's totals
+    elif c.ram_style is _AUTO_RAM:  # `place_memory`, on the device's totals
         w_lut, w_bram18, w_uram = memory_blocks(simd * wbits, depth, device.uram, device.bram18)
         wmem = ("weights", w_lut * pe, 0.0, 0.0, w_bram18 * pe, w_uram * pe)
     else:
@@ -266,7 +315,7 @@ def mvau_fill_cycles(layer: ResolvedLayer, cycles: int) -> int:
     pixels) at the unit's input rate, plus one output pixel's compute; a dense layer needs
     its whole input vector first, so its fill is its full cycle count."""
     c = layer.choice
-    if layer.spec.op is Op.DENSE or len(layer.in_shape) != 3:
+    if layer.spec.op is _DENSE or len(layer.in_shape) != 3:
         return cycles + MVAU_PIPELINE_DEPTH
     _, h, w = layer.in_shape
     k = layer.spec.kernel

@@ -25,7 +25,8 @@ from costmodels.types import (
 from costmodels.util import new_resolved_layer
 
 MAX_BITS = 16
-_ADD, _CONCAT = Op.ADD, Op.CONCAT  # hot-path constants (see costmodels.types)
+# hot-path constants (see costmodels.types)
+_ADD, _CONCAT, _CONV, _DENSE = Op.ADD, Op.CONCAT, Op.CONV, Op.DENSE
 #: Widest LQ-Nets code: its quantizer enumerates all 2^K levels and a table multiplier
 #: holds 2^(Kw+Ka) entries (Pan thesis 4.1.1); LQ-Nets itself uses K <= 4.
 LQ_MAX_BITS = 8
@@ -365,16 +366,17 @@ def _resolve_one(
     None: the default for `bits`)."""
     name = layer.name
     op = layer.op
-    if op is Op.CONV or op is Op.DENSE:  # op.is_compute
+    if op is _CONV or op is _DENSE:  # op.is_compute
         if layer.choice is None:
             raise SpecError(f"layer {name!r}: a {layer.op.value} layer needs its bits and folding")
         if layer.out_channels < 1:
             raise SpecError(f"layer {name!r}: out_channels/out_features must be >= 1")
-        _check_bits(layer)
+        if _choice_problem(layer.choice) is not None:
+            _check_bits(layer)
     if layer.kernel < 1 or (layer.stride is not None and layer.stride < 1) or layer.padding < 0:
         raise SpecError(f"layer {name!r}: kernel and stride must be >= 1, padding >= 0")
 
-    if layer.op is Op.CONV:
+    if op is _CONV:
         if len(shape) != 3:
             raise SpecError(f"layer {name!r}: conv needs a [C, H, W] input, got {list(shape)}")
         c, h, w = shape
@@ -420,7 +422,7 @@ def _resolve_one(
             dtype,
         )
 
-    if layer.op is Op.DENSE:
+    if op is _DENSE:
         features = math.prod(shape)
         choice = layer.choice
         assert choice is not None

@@ -5,6 +5,7 @@ values per output pixel to the MVAU, SIMD channels per word.
 
 from __future__ import annotations
 
+import functools
 import math
 
 from costmodels.memory import memory_blocks
@@ -49,21 +50,51 @@ def swu_cost(layer: ResolvedLayer, device: Device | None) -> tuple[int, Resource
     c = spec.choice
     assert c is not None
     cin, h, w = layer.in_shape
-    k = spec.kernel
-    depthwise = spec.groups > 1 and spec.groups == cin
-    per_group = cin if depthwise else cin // spec.groups
-    simd = math.gcd(cin, c.pe) * c.simd if depthwise else c.simd
-    mmv = c.mmv
-    reads = math.ceil(h * w * cin / simd)
-    writes = math.ceil(layer.num_vectors * k * k * per_group / simd)
-    cycles = max(reads, math.ceil(writes / mmv))
+    groups = spec.groups
+    depthwise = groups > 1 and groups == cin
+    per_group = cin if depthwise else cin // groups
+    words = math.gcd(cin, c.pe) * c.simd if depthwise else c.simd
+    uram, bram18 = (device.uram, device.bram18) if device is not None else (0, 0)
+    cycles, lut, ff, b18, u = window_numbers(
+        cin, h, w, spec.kernel, spec.stride or 1, spec.padding, per_group,
+        layer.num_vectors, words, c.mmv, layer.in_bits, uram, bram18,
+    )  # fmt: skip
     if device is None:
         return cycles, None
-    if k == 1 and (spec.stride or 1) == 1:  # 1x1 conv: a pass-through
-        return cycles, new_resources(SWU_BASE_LUT / 3, SWU_BASE_FF / 3, 0.0, 0.0, 0.0)
-    width = simd * layer.in_bits * mmv
-    depth = math.ceil(k * (w + 2 * spec.padding) * cin / (simd * mmv))
-    lut, bram18, uram = memory_blocks(width, depth, device.uram, device.bram18)
+    return cycles, new_resources(lut, ff, 0.0, b18, u)
+
+
+@functools.lru_cache(maxsize=16384)
+def window_numbers(
+    cin: int,
+    h: int,
+    w: int,
+    k: int,
+    stride: int,
+    padding: int,
+    per_group: int,
+    num_vectors: int,
+    simd: int,
+    mmv: int,
+    in_bits: int,
+    uram_total: int,
+    bram18_total: int,
+) -> tuple[int, float, float, float, float]:
+    """`swu_cost` on plain integers, as (cycles, LUT, FF, BRAM18, URAM): `per_group` input
+    channels per group, `simd` values per stream word; memoised, since a search repeats
+    these far more often than whole layers.
+
+    Cycles: the larger of reading the input (H*W*C/SIMD words) and writing the windows
+    (OH*OW*K*K*C_group/(SIMD*MMV) words). Resources: a line buffer of K rows (K * W_in *
+    C_in values of the input width, read MMV windows at a time) plus control; padding is
+    folded into the addressing; a 1x1 conv with stride 1 is a pass-through."""
+    reads = math.ceil(h * w * cin / simd)
+    writes = math.ceil(num_vectors * k * k * per_group / simd)
+    cycles = max(reads, math.ceil(writes / mmv))
+    if k == 1 and stride == 1:  # 1x1 conv: a pass-through
+        return cycles, SWU_BASE_LUT / 3, SWU_BASE_FF / 3, 0.0, 0.0
+    width = simd * in_bits * mmv
+    depth = math.ceil(k * (w + 2 * padding) * cin / (simd * mmv))
+    lut, bram18, uram = memory_blocks(width, depth, uram_total, bram18_total)
     # one output register and read mux per lane (one LUT per bit, assumption)
-    res = new_resources(lut + width + SWU_BASE_LUT, 0.0 + width + SWU_BASE_FF, 0.0, bram18, uram)
-    return cycles, res
+    return cycles, lut + width + SWU_BASE_LUT, 0.0 + width + SWU_BASE_FF, bram18, uram

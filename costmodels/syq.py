@@ -28,6 +28,7 @@ SCALE_BITS = 8
 LUT_MULT_MAX_BITS = 8
 
 Part = tuple[str, float, float, float, float, float]  # name, lut, ff, dsp, bram18, uram
+_ROW, _PIXEL = Scaling.ROW, Scaling.PIXEL  # hot-path constants (see costmodels.types)
 
 
 def scale_count(scaling: Scaling, kernel: int) -> int:
@@ -46,7 +47,7 @@ def scale_count(scaling: Scaling, kernel: int) -> int:
 
 def needs_multiplier(scaling: Scaling, kernel: int) -> bool:
     """Whether the scales need a multiplier: row/pixel-wise with more than one group."""
-    return scaling in (Scaling.ROW, Scaling.PIXEL) and scale_count(scaling, kernel) > 1
+    return (scaling is _ROW or scaling is _PIXEL) and scale_count(scaling, kernel) > 1
 
 
 def group_size(layer: ResolvedLayer) -> int:

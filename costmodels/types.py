@@ -6,27 +6,49 @@ Units live in names (`clock_mhz`, `latency_ms`, `bram18`).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 
-def _cached_hash(self: Any) -> int:
-    """The hash of a frozen dataclass, computed once per instance: the cost model's memos
-    key on these values, and a nested dataclass otherwise rehashes every field on every
-    lookup. Stored outside the fields (equality, repr and `replace` do not see it)."""
-    d = self.__dict__
-    h: int | None = d.get("_hash")
-    if h is None:
-        h = hash(tuple([d[name] for name in self.__match_args__]))
-        d["_hash"] = h
-    return h
+def _memo_key(cls: type[_T]) -> type[_T]:
+    """Make a frozen dataclass a cheap memo key: its hash is computed once per instance
+    (the cost model's memos key on these values, and a nested dataclass otherwise rehashes
+    every field on every lookup), stored outside the fields (equality, repr and `replace`
+    do not see it; pickles leave it out, string hashes differ between processes), and the
+    fields are read in one C call (`operator.attrgetter`). Equality is the dataclass's
+    (field tuples compared), with two shortcuts that cannot change it: the same object,
+    and unequal hashes cached on both (equal tuples have equal hashes)."""
+    get = operator.attrgetter(*[f.name for f in fields(cls)])  # type: ignore[arg-type]
 
+    def __hash__(self: Any) -> int:
+        d = self.__dict__
+        h: int | None = d.get("_hash")
+        if h is None:
+            h = d["_hash"] = hash(get(self))
+        return h
 
-def _state_without_hash(self: Any) -> dict[str, Any]:
-    """Pickled state without the cached hash (string hashes differ between processes)."""
-    return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+    def __eq__(self: Any, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        mine, theirs = self.__dict__.get("_hash"), other.__dict__.get("_hash")
+        if mine is not None and theirs is not None and mine != theirs:
+            return False
+        return bool(get(self) == get(other))
+
+    def __getstate__(self: Any) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_hash"}
+
+    cls.__hash__ = __hash__  # type: ignore[method-assign]
+    cls.__eq__ = __eq__  # type: ignore[method-assign]
+    cls.__getstate__ = __getstate__  # type: ignore[method-assign]
+    return cls
 
 
 class Op(str, Enum):
@@ -163,6 +185,7 @@ _RCCM2, _RCCM3, _RCCM4 = Arith.RCCM2, Arith.RCCM3, Arith.RCCM4
 _BIPOLAR, _TERNARY, _INT = WType.BIPOLAR, WType.TERNARY, WType.INT
 
 
+@_memo_key
 @dataclass(frozen=True)
 class LayerChoice:
     """The design decisions of one compute layer: what the search varies.
@@ -181,9 +204,6 @@ class LayerChoice:
     (gamma, thesis 3.4.4), which the `sparse` arithmetic's cost needs and which the search
     measures on the quantized weights of the trained model.
     """
-
-    __hash__ = _cached_hash
-    __getstate__ = _state_without_hash
 
     w_bits: int = 8
     a_bits: int | None = 8
@@ -228,6 +248,7 @@ class LayerChoice:
         return _INT
 
 
+@_memo_key
 @dataclass(frozen=True)
 class LayerSpec:
     """One layer of the hardware network description: its structure, plus `choice` for
@@ -241,9 +262,6 @@ class LayerSpec:
     `concat` (channels in this order) or both operands of an `add` given explicitly.
     """
 
-    __hash__ = _cached_hash
-    __getstate__ = _state_without_hash
-
     name: str
     op: Op
     out_channels: int = 0
@@ -256,6 +274,7 @@ class LayerSpec:
     inputs: tuple[str, ...] = ()
 
 
+@_memo_key
 @dataclass(frozen=True)
 class Network:
     """A network in its hardware view: layers in order, input shape, bits and type.
@@ -263,9 +282,6 @@ class Network:
     `input_shape` is `(C, H, W)` for images or `(F,)` for feature vectors; `input_type`
     `None` is the default for `input_bits` (`NumType.default`).
     """
-
-    __hash__ = _cached_hash
-    __getstate__ = _state_without_hash
 
     name: str
     input_shape: tuple[int, ...]
@@ -292,6 +308,7 @@ class Network:
         return replace(self, layers=layers)
 
 
+@_memo_key
 @dataclass(frozen=True)
 class ResolvedLayer:
     """A layer with every shape and bit-width inferred (see `costmodels.network.resolve`).
@@ -301,9 +318,6 @@ class ResolvedLayer:
     `mw` = inputs per output (in_channels/groups * k * k, or in_features), `mh` = outputs
     (kept channels), `num_vectors` = output pixels per frame (1 for dense).
     """
-
-    __hash__ = _cached_hash
-    __getstate__ = _state_without_hash
 
     spec: LayerSpec
     in_shape: tuple[int, ...]
@@ -358,12 +372,10 @@ class ResolvedLayer:
         return self.mw * self.mh * self.num_vectors if self.op.is_compute else 0
 
 
+@_memo_key
 @dataclass(frozen=True)
 class Device:
     """An FPGA part with its resource totals (shared/reference/devices.csv) and defaults."""
-
-    __hash__ = _cached_hash
-    __getstate__ = _state_without_hash
 
     part: str
     boards: tuple[str, ...]
