@@ -226,6 +226,14 @@ class SearchSpace:
                     out[name] = self._ordinal(what, options)
         return dict(sorted(out.items()))
 
+    def _distributions(self) -> dict[str, Any]:
+        """`distributions()` computed once per value of `real_values` (`params_of` runs
+        for every trial; the distributions are read, never changed)."""
+        cache: dict[bool, dict[str, Any]] = self.__dict__.setdefault("_dists_by_mode", {})
+        if self.real_values not in cache:
+            cache[self.real_values] = self.distributions()
+        return cache[self.real_values]
+
     def _ordinal(self, what: str, options: tuple[Any, ...]) -> Any:
         """An ordinal dimension's distribution: over the real values (bits, pruning ratio,
         PE/SIMD/MMV on a log scale) so dashboards and importance plots show them; choice
@@ -387,10 +395,10 @@ class SearchSpace:
         layer's evaluated bits, pruning, PE/SIMD/MMV and arithmetic (a SIMD that `build`
         mapped onto a pruned dimension, an arithmetic it replaced by `auto`), where the
         distribution can hold the value; else what `params_for` would enqueue."""
-        enqueue = self.params_for(candidate.choices)
         if not self.real_values:
-            return enqueue
-        dists = self.distributions()
+            return self.params_for(candidate.choices)
+        dists = self._distributions()
+        enqueue: dict[str, Any] | None = None  # resolved only when a value is not held
         out: dict[str, Any] = {}
         for ls in self.layers:
             c = candidate.choices.get(ls.name, ls.default)
@@ -412,7 +420,11 @@ class SearchSpace:
                 if len(options) <= 1 or name not in dists:
                     continue
                 value = actual[what]
-                out[name] = value if _holds(dists[name], value) else enqueue[name]
+                if not _holds(dists[name], value):
+                    if enqueue is None:
+                        enqueue = self.params_for(candidate.choices)
+                    value = enqueue[name]
+                out[name] = value
         return out
 
     def _pick(self, trial: Suggester, name: str, what: str, options: tuple[Any, ...]) -> Any:
