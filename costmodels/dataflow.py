@@ -275,6 +275,48 @@ def _compose_checked(
         raise
 
 
+#: A network's graph as the composer walks it: per layer the names it reads and how many
+#: layers read its output, how many read the network input, and the index of the first
+#: compute layer (None without one).
+Graph = tuple[tuple[tuple[str, ...], ...], tuple[int, ...], int, int | None]
+#: A layer's fields that make the graph: name, op, `from` (source), inputs.
+GraphNode = tuple[str, Op, "str | None", tuple[str, ...]]
+
+
+@functools.lru_cache(maxsize=64)
+def graph_of(structure: tuple[GraphNode, ...]) -> Graph:
+    """The graph of layers given as (name, op, source, inputs), the only fields
+    `layer_inputs` and the graph checks read; memoised, since every design of a search
+    has the same graph. Raises what the checks raise: a duplicate or reserved name, a
+    read of no earlier layer, an output nobody reads (`check_reads`, `check_all_read`)."""
+    layers = tuple(
+        LayerSpec(name, op, source=source, inputs=ins) for name, op, source, ins in structure
+    )
+    inputs = layer_inputs(layers)
+    readers: dict[str, int] = {}
+    known: dict[str, Value] = {INPUT: ((), 0, None)}
+    for layer, ins in zip(layers, inputs, strict=True):
+        if layer.name in known and layer.name != INPUT:
+            raise SpecError(f"duplicate layer name {layer.name!r}")
+        check_reads(layer, ins, known)
+        known[layer.name] = ((), 0, None)
+        for name in ins:
+            readers[name] = readers.get(name, 0) + 1
+    check_all_read([la.name for la in layers], set(readers))
+    first = next((i for i, la in enumerate(layers) if la.op.is_compute), None)
+    fanouts = tuple(readers.get(la.name, 0) for la in layers)
+    return inputs, fanouts, readers.get(INPUT, 0), first
+
+
+def _graph(layers: tuple[LayerSpec, ...]) -> Graph:
+    """`graph_of` the layers (unmemoised when a field cannot be hashed, e.g. a list)."""
+    structure = tuple([(la.name, la.op, la.source, la.inputs) for la in layers])
+    try:
+        return graph_of(structure)
+    except TypeError:
+        return graph_of.__wrapped__(structure)
+
+
 def _compose(network: Network, device: Device, clock_mhz: float, detail: bool) -> NetworkCost:
     """Layers form a graph (`layer_inputs`): each unit starts when its latest input's first
     output arrives (the pipeline fill runs along the longest path); a stream read by k > 1
@@ -285,14 +327,9 @@ def _compose(network: Network, device: Device, clock_mhz: float, detail: bool) -
     local dicts and sums the totals as it goes (in the order `sum_resources` would)."""
     check_input(network)
     layers = network.layers
-    first = next((la for la in layers if la.op.is_compute), None)
-    lanes = first.choice.simd if first is not None and first.choice is not None else 1
-    inputs = layer_inputs(layers)
-    readers: dict[str, int] = {}
-    for ins in inputs:
-        for name in ins:
-            readers[name] = readers.get(name, 0) + 1
-    input_readers = readers.get(INPUT, 0)
+    inputs, fanouts, input_readers, first = _graph(layers)
+    choice = layers[first].choice if first is not None else None
+    lanes = choice.simd if choice is not None else 1
     stream = Stream(lanes=lanes)
     fill_at, lanes_at, channels_at = stream.fill_at, stream.lanes_at, stream.channels_at
     fill_at[INPUT] = 0
@@ -302,21 +339,13 @@ def _compose(network: Network, device: Device, clock_mhz: float, detail: bool) -
         INPUT: (tuple(network.input_shape), network.input_bits, network.input_type)
     }
     kinds = UNIT_KINDS
-    seen: set[str] = set()
-    read: set[str] = set()
-    resolved: list[ResolvedLayer] = []
     costs: list[LayerCost] = []
     lut = ff = dsp = bram18 = uram = 0.0
     ii = 0  # the slowest unit's cycles per frame
     slack = 0  # the most cycles any unit spends after its first output
     fill = 0
-    for layer, ins in zip(layers, inputs, strict=True):
+    for layer, ins, fanout in zip(layers, inputs, fanouts, strict=True):
         name = layer.name
-        if name in seen:
-            raise SpecError(f"duplicate layer name {name!r}")
-        seen.add(name)
-        read.update(ins)
-        check_reads(layer, ins, values)
         src = ins[0]
         fill = fill_at[src] if len(ins) == 1 else max(fill_at[n] for n in ins)
         in_lanes = lanes_at[src]
@@ -331,7 +360,6 @@ def _compose(network: Network, device: Device, clock_mhz: float, detail: bool) -
             rl, cost, out_lanes = unit(layer, shape, bits, dtype, in_lanes, device)
         if detail and kind is not None and kind.breakdown is not None:
             cost = replace(cost, breakdown=kind.breakdown(rl, device, in_lanes))
-        fanout = readers.get(name, 0)
         if fanout > 1 or (not costs and input_readers > 1):
             shape = rl.out_shape if fanout > 1 else values[INPUT][0]
             dup_lanes = out_lanes if fanout > 1 else lanes_at[INPUT]
@@ -345,7 +373,6 @@ def _compose(network: Network, device: Device, clock_mhz: float, detail: bool) -
                 cycles=max(cost.cycles, duplicate_cycles(shape, dup_lanes)),
                 breakdown=(*cost.breakdown, ("duplicate", dup)) if detail else cost.breakdown,
             )
-        resolved.append(rl)
         costs.append(cost)
         r = cost.resources
         lut += r.lut
@@ -363,7 +390,6 @@ def _compose(network: Network, device: Device, clock_mhz: float, detail: bool) -
         fill_at[name] = fill + latency
         lanes_at[name] = out_lanes
         channels_at[name] = out_shape[0]
-    check_all_read(resolved, read)
     fill = fill_at[layers[-1].name]
     shell = shell_resources(device)
     latency = fill + slack

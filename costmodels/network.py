@@ -114,42 +114,51 @@ def _check_bits(layer: LayerSpec) -> None:
         raise error(f"layer {layer.name!r}: {text}")
 
 
-@functools.lru_cache(maxsize=16384)
+# hot-path constants for the choice checks (see costmodels.types)
+_W_BIPOLAR, _W_TERNARY, _W_INT, _W_LQ = WType.BIPOLAR, WType.TERNARY, WType.INT, WType.LQ
+_A_BIPOLAR, _A_LQ = NumType.BIPOLAR, NumType.LQ
+_ROW, _PIXEL = Scaling.ROW, Scaling.PIXEL
+_isfinite = math.isfinite
+
+
 def _choice_problem(c: LayerChoice) -> tuple[type[SpecError], str] | None:
     """What `_check_bits` finds wrong with a choice (error class and text without the
-    layer's name), or None; memoised on the choice, which the unit memo hashes anyway."""
-    if not 1 <= c.w_bits <= MAX_BITS:
-        return SpecError, f"w_bits={c.w_bits} is out of range 1..{MAX_BITS}"
-    if c.a_bits is not None and not 1 <= c.a_bits <= MAX_BITS:
-        return SpecError, f"a_bits={c.a_bits} is out of range 1..{MAX_BITS}"
-    if c.w_type is WType.BIPOLAR and c.w_bits != 1:
-        return SpecError, f"bipolar weights need w_bits 1, got {c.w_bits}"
-    if c.w_type is WType.TERNARY and c.w_bits != 2:
-        return SpecError, f"ternary weights need w_bits 2, got {c.w_bits}"
-    if c.w_type is WType.INT and c.w_bits < 2:
-        return SpecError, f"int weights need w_bits >= 2, got {c.w_bits}"
-    if c.a_type is not None and c.a_bits is None:
-        return SpecError, f"a_type {c.a_type.value!r} needs a_bits (not null)"
-    if c.a_type is NumType.BIPOLAR and c.a_bits != 1:
-        return SpecError, f"bipolar activations need a_bits 1, got {c.a_bits}"
-    if c.w_type is WType.LQ and c.w_bits > LQ_MAX_BITS:
-        return SpecError, f"lq weights need w_bits 1..{LQ_MAX_BITS}, got {c.w_bits}"
-    if c.a_type is NumType.LQ and (c.a_bits is None or c.a_bits > LQ_MAX_BITS):
-        return SpecError, f"lq activations need a_bits 1..{LQ_MAX_BITS}, got {c.a_bits}"
+    layer's name), or None. Runs for every unit a search costs: fields read once, enum
+    members from module constants (cheaper than a memo's hash and equality test)."""
+    w_bits, a_bits, w_type, a_type = c.w_bits, c.a_bits, c.w_type, c.a_type
+    if not 1 <= w_bits <= MAX_BITS:
+        return SpecError, f"w_bits={w_bits} is out of range 1..{MAX_BITS}"
+    if a_bits is not None and not 1 <= a_bits <= MAX_BITS:
+        return SpecError, f"a_bits={a_bits} is out of range 1..{MAX_BITS}"
+    if w_type is not None:
+        if w_type is _W_BIPOLAR and w_bits != 1:
+            return SpecError, f"bipolar weights need w_bits 1, got {w_bits}"
+        if w_type is _W_TERNARY and w_bits != 2:
+            return SpecError, f"ternary weights need w_bits 2, got {w_bits}"
+        if w_type is _W_INT and w_bits < 2:
+            return SpecError, f"int weights need w_bits >= 2, got {w_bits}"
+    if a_type is not None:
+        if a_bits is None:
+            return SpecError, f"a_type {a_type.value!r} needs a_bits (not null)"
+        if a_type is _A_BIPOLAR and a_bits != 1:
+            return SpecError, f"bipolar activations need a_bits 1, got {a_bits}"
+    if w_type is _W_LQ and w_bits > LQ_MAX_BITS:
+        return SpecError, f"lq weights need w_bits 1..{LQ_MAX_BITS}, got {w_bits}"
+    if a_type is _A_LQ and (a_bits is None or a_bits > LQ_MAX_BITS):
+        return SpecError, f"lq activations need a_bits 1..{LQ_MAX_BITS}, got {a_bits}"
     if c.pe < 1 or c.simd < 1 or c.mmv < 1:
         return FoldingError, "pe, simd and mmv must be >= 1"
-    if not (math.isfinite(c.threshold) and c.threshold > 0):
-        return SpecError, f"threshold={c.threshold} must be a positive number"
-    if c.density is not None and not (math.isfinite(c.density) and 0.0 <= c.density <= 1.0):
-        return SpecError, f"density={c.density} must be in [0, 1]"
-    if c.scaling in (Scaling.ROW, Scaling.PIXEL) and c.weight_type not in (
-        WType.BIPOLAR,
-        WType.TERNARY,
-    ):
+    threshold, density = c.threshold, c.density
+    if not (_isfinite(threshold) and threshold > 0):
+        return SpecError, f"threshold={threshold} must be a positive number"
+    if density is not None and not (_isfinite(density) and 0.0 <= density <= 1.0):
+        return SpecError, f"density={density} must be in [0, 1]"
+    scaling = c.scaling
+    if (scaling is _ROW or scaling is _PIXEL) and c.weight_type not in (_W_BIPOLAR, _W_TERNARY):
         return (
             SpecError,
-            f"scaling {c.scaling.value} (SYQ) needs binary or ternary weights, "
-            f"got w_bits={c.w_bits}",
+            f"scaling {scaling.value} (SYQ) needs binary or ternary weights, "
+            f"got w_bits={w_bits}",
         )
     return None
 
@@ -248,7 +257,7 @@ def resolve(network: Network, *, check_folding: bool = True) -> tuple[ResolvedLa
                 resolved = _resolve_one(layer, shape, bits, {}, check_folding, dtype)
         out.append(resolved)
         values[layer.name] = (resolved.out_shape, resolved.out_bits, resolved.out_type)
-    check_all_read(out, read)
+    check_all_read([r.name for r in out], read)
     return tuple(out)
 
 
@@ -269,9 +278,10 @@ def check_reads(layer: LayerSpec, ins: tuple[str, ...], values: dict[str, Value]
             )
 
 
-def check_all_read(layers: list[ResolvedLayer], read: set[str]) -> None:
-    """Every layer's output but the last is read by some layer (no dangling branch)."""
-    unused = [r.name for r in layers[:-1] if r.name not in read]
+def check_all_read(names: list[str], read: set[str]) -> None:
+    """Every layer's output but the last (of the layers named `names`, in order) is read
+    by some layer (no dangling branch)."""
+    unused = [name for name in names[:-1] if name not in read]
     if unused:
         raise SpecError(
             f"layer {unused[0]!r}: its output is never read (the last layer is the output)"

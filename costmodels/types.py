@@ -389,7 +389,7 @@ class Device:
     clock_mhz: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resources:
     """FPGA resources as a value type with `+` and scalar `*`.
 
@@ -448,7 +448,7 @@ class Resources:
 ZERO = Resources()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LayerCost:
     """One hardware unit's cost: resources, its initiation interval in cycles per frame,
     the cycles until its first output (pipeline fill), and a per-component breakdown."""

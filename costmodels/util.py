@@ -23,16 +23,27 @@ def sum_resources(items: Iterable[Resources]) -> Resources:
 
 
 # Frozen dataclasses set each field with `object.__setattr__` in `__init__`; on the hot
-# path the three builders below fill the instance dictionary in one call instead (about 3x
-# faster). The result is indistinguishable (fields, equality, hash, repr, pickling) as long
-# as the class has no `__post_init__` and no slots; tests/costmodels/test_cm_designs.py
-# checks both.
+# path the builders below set the fields directly instead (about 3x faster): through the
+# slot descriptors for the slotted `Resources` and `LayerCost` (no instance dictionary:
+# fewer objects for the garbage collector), in one dictionary update for `ResolvedLayer`.
+# The result is indistinguishable (fields, equality, hash, repr, pickling) as long as the
+# class has no `__post_init__`; tests/costmodels/test_cm_designs.py checks it.
+_SET_RES = tuple(Resources.__dict__[n].__set__ for n in ("lut", "ff", "dsp", "bram18", "uram"))
+_SET_COST = tuple(
+    LayerCost.__dict__[n].__set__
+    for n in ("name", "op", "resources", "cycles", "latency_cycles", "breakdown")
+)
 
 
 def new_resources(lut: float, ff: float, dsp: float, bram18: float, uram: float) -> Resources:
     """`Resources(lut, ff, dsp, bram18, uram)`, built faster (see above)."""
     r = _new(Resources)
-    r.__dict__.update(lut=lut, ff=ff, dsp=dsp, bram18=bram18, uram=uram)
+    s_lut, s_ff, s_dsp, s_bram18, s_uram = _SET_RES
+    s_lut(r, lut)
+    s_ff(r, ff)
+    s_dsp(r, dsp)
+    s_bram18(r, bram18)
+    s_uram(r, uram)
     return r
 
 
@@ -42,14 +53,13 @@ def new_layer_cost(
     """`LayerCost(name, op, resources, cycles, latency_cycles)` with an empty breakdown,
     built faster (see above)."""
     c = _new(LayerCost)
-    c.__dict__.update(
-        name=name,
-        op=op,
-        resources=resources,
-        cycles=cycles,
-        latency_cycles=latency_cycles,
-        breakdown=(),
-    )
+    s_name, s_op, s_res, s_cycles, s_latency, s_breakdown = _SET_COST
+    s_name(c, name)
+    s_op(c, op)
+    s_res(c, resources)
+    s_cycles(c, cycles)
+    s_latency(c, latency_cycles)
+    s_breakdown(c, ())
     return c
 
 

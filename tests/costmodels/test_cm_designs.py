@@ -329,16 +329,18 @@ def test_an_op_without_estimator_is_refused_by_name(monkeypatch: pytest.MonkeyPa
 
 
 def test_fast_constructors_build_equal_objects() -> None:
-    """`new_resources`/`new_layer_cost` (no field-by-field __setattr__) give objects
-    indistinguishable from the dataclass constructors, valid only while the classes have
-    no __post_init__ or slots."""
+    """`new_resources`/`new_layer_cost` (slot descriptors, no field-by-field __setattr__)
+    give objects indistinguishable from the dataclass constructors, valid only while the
+    classes have no __post_init__ and their slots are exactly their fields."""
     import pickle
+    from dataclasses import fields
 
     from costmodels import LayerCost, Resources
     from costmodels.util import new_layer_cost, new_resources
 
     for cls in (Resources, LayerCost):
-        assert not hasattr(cls, "__post_init__") and not hasattr(cls, "__slots__")
+        assert not hasattr(cls, "__post_init__")
+        assert cls.__slots__ == tuple(f.name for f in fields(cls))
     r, ref = new_resources(1.0, 2.5, 3.0, 4.0, 0.0), Resources(1.0, 2.5, 3.0, 4.0, 0.0)
     assert r == ref and hash(r) == hash(ref) and repr(r) == repr(ref)
     assert pickle.loads(pickle.dumps(r)) == ref and r + ref == ref * 2
