@@ -53,6 +53,7 @@ from costmodels.util import new_layer_cost, new_resources
 #: Depth of the FIFO between two units: FINN's default shallow FIFOs (InsertFIFO; depth
 #: 32 before FIFO sizing), one SRLC32E deep.
 STREAM_FIFO_DEPTH = 32
+_CONV = Op.CONV  # hot-path constant (see costmodels.types)
 
 
 def shell_resources(device: Device) -> Resources:
@@ -81,12 +82,13 @@ def _unit_parts(
     f_lut, f_ff, f_bram18, f_uram = fifo_numbers(
         in_lanes * layer.in_bits, STREAM_FIFO_DEPTH, device.uram, device.bram18
     )
-    parts = (*mvau_parts(layer, device), ("fifo_in", f_lut, f_ff, 0.0, f_bram18, f_uram))
-    if layer.spec.op is Op.CONV:
+    mvau = mvau_parts(layer, device)
+    fifo: Part = ("fifo_in", f_lut, f_ff, 0.0, f_bram18, f_uram)
+    if layer.spec.op is _CONV:
         cycles, w = swu_cost(layer, device)
         assert w is not None
-        return cycles, (("window", w.lut, w.ff, w.dsp, w.bram18, w.uram), *parts)
-    return 0, parts
+        return cycles, (("window", w.lut, w.ff, w.dsp, w.bram18, w.uram), *mvau, fifo)
+    return 0, (*mvau, fifo)
 
 
 def compute_unit_cost(layer: ResolvedLayer, device: Device, in_lanes: int) -> LayerCost:
@@ -163,7 +165,7 @@ def unit_kind(rl: ResolvedLayer) -> UnitKind:
 
 def _compute_unit(rl: ResolvedLayer, device: Device, lanes: int) -> tuple[LayerCost, int]:
     c = rl.choice
-    return compute_unit_cost(rl, device, lanes), c.pe * (c.mmv if rl.op is Op.CONV else 1)
+    return compute_unit_cost(rl, device, lanes), c.pe * (c.mmv if rl.spec.op is _CONV else 1)
 
 
 def _pool_unit(rl: ResolvedLayer, device: Device, lanes: int) -> tuple[LayerCost, int]:

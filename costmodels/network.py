@@ -80,6 +80,8 @@ def kept_channels(n: int, ratio: float, pe: int = 1) -> int:
 
     `pe` must divide `n`. At least `pe` filters are always kept; `ratio` must be in [0, 1).
     """
+    if ratio == 0.0 and pe >= 1 and not n % pe:
+        return n  # unpruned (what the formula below gives, without the float round trip)
     if not 0.0 <= ratio < 1.0:
         raise SpecError(f"pruning ratio {ratio} must be in [0, 1): it would remove every filter")
     if pe < 1 or n % pe:
