@@ -128,7 +128,8 @@ def mvau_cycles(layer: ResolvedLayer) -> int:
     """Cycles per frame: (MH/PE) * (MW/SIMD) * (vectors/MMV) (FINN `get_exp_cycles`;
     Faraone thesis Eq. 4.1 with MMV); a `sparse` unit steps through non-zeros only
     (`costmodels.sparse.sparse_cycles`)."""
-    c = layer.choice
+    c = layer.spec.choice
+    assert c is not None  # a compute layer (resolve refuses one without its choice)
     if c.arith is _SPARSE:
         return sparse_cycles(layer)
     return (layer.mh // c.pe) * (layer.mw // c.simd) * math.ceil(layer.num_vectors / c.mmv)
@@ -189,7 +190,8 @@ def lane_figures(
 def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
     """The MVAU's components as plain tuples (name, LUT, FF, DSP, BRAM18, URAM): base,
     multipliers, adder trees, accumulators, activation (thresholds) and weight memory."""
-    c = layer.choice
+    c = layer.spec.choice
+    assert c is not None  # a compute layer (resolve refuses one without its choice)
     pe, simd, mmv = c.pe, c.simd, c.mmv
     a_in = layer.in_bits
     in_type = layer.in_type
@@ -314,7 +316,8 @@ def mvau_fill_cycles(layer: ResolvedLayer, cycles: int) -> int:
     rows the sliding window needs before the first output pixel ((K-1) rows plus K
     pixels) at the unit's input rate, plus one output pixel's compute; a dense layer needs
     its whole input vector first, so its fill is its full cycle count."""
-    c = layer.choice
+    c = layer.spec.choice
+    assert c is not None  # a compute layer (resolve refuses one without its choice)
     if layer.spec.op is _DENSE or len(layer.in_shape) != 3:
         return cycles + MVAU_PIPELINE_DEPTH
     _, h, w = layer.in_shape

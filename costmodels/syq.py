@@ -75,7 +75,8 @@ def syq_parts(
     """The scaling multipliers and scale rings of a row/pixel-wise SYQ unit, and the
     accumulator LUTs a DSP multiplier takes over (negative), as parts. `tree_bits` is
     the width of one PE's adder-tree output (the sub-dot-product)."""
-    c = layer.choice
+    c = layer.spec.choice
+    assert c is not None  # a compute layer (resolve refuses one without its choice)
     if not needs_multiplier(c.scaling, layer.spec.kernel):
         return ()
     trees = c.pe * c.mmv
