@@ -159,8 +159,7 @@ def _choice_problem(c: LayerChoice) -> tuple[type[SpecError], str] | None:
     if (scaling is _ROW or scaling is _PIXEL) and c.weight_type not in (_W_BIPOLAR, _W_TERNARY):
         return (
             SpecError,
-            f"scaling {scaling.value} (SYQ) needs binary or ternary weights, "
-            f"got w_bits={w_bits}",
+            f"scaling {scaling.value} (SYQ) needs binary or ternary weights, got w_bits={w_bits}",
         )
     return None
 
