@@ -75,6 +75,7 @@ from costmodels.types import (
     Arith,
     Device,
     LayerChoice,
+    MemMode,
     Network,
     NetworkCost,
     Op,
@@ -264,9 +265,15 @@ def _build_segments(
 
 
 def _ram_options(layer: ResolvedLayer, limits: HardwareLimits) -> tuple[RamStyle, ...]:
-    if limits.ram_style is None:
+    """Where the layer's weights may live: its own style without `limits.ram_style` or
+    with mem_mode external (no weights on chip); URAM only with mem_mode
+    internal_decoupled (FINN asserts it for URAM weights, `MVAU.generate_infra_hdl`)."""
+    mode = layer.choice.mem_mode
+    if limits.ram_style is None or mode is MemMode.EXTERNAL:
         return (layer.choice.ram_style,)
-    return limits.ram_style
+    decoupled = mode in (None, MemMode.INTERNAL_DECOUPLED)
+    out = tuple(s for s in limits.ram_style if decoupled or s is not RamStyle.ULTRA)
+    return out or (layer.choice.ram_style,)
 
 
 def _segment_vector(

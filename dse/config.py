@@ -23,7 +23,7 @@ import yaml
 
 from costmodels.errors import ConfigError
 from costmodels.reading import read_document
-from costmodels.types import Arith, Scaling
+from costmodels.types import Arith, RamStyle, Scaling
 from costmodels.validate import MAX_CLOCK_MHZ, MAX_INT, MAX_SEED, finite_in, int_in
 from dse.redact import storage_default
 from dse.twin.settings import TwinSettings
@@ -393,6 +393,7 @@ SPACE_KEYS = frozenset(
         "a_types",
         "threshold",
         "scaling",
+        "ram_style",
         "search_bits",
         "search_prune",
         "fixed",
@@ -435,6 +436,8 @@ def parse_space(raw: Mapping[str, Any] | None, base: SpaceLimits | None = None) 
             kw["threshold"] = tuple(sorted({float(x) for x in _as_list(raw["threshold"])}))
         if "scaling" in raw:
             kw["scaling"] = parse_scaling(raw["scaling"])
+        if "ram_style" in raw:
+            kw["ram_style"] = parse_ram_style(raw["ram_style"])
         for key in ("search_bits", "search_prune"):
             if key in raw:
                 kw[key] = None if raw[key] in (None, "auto") else bool(raw[key])
@@ -494,6 +497,20 @@ def parse_scaling(raw: Any) -> tuple[Scaling, ...]:
         except ValueError:
             raise ConfigError(f"unknown scaling {name!r}{suggest(name, options)}") from None
     return tuple(dict.fromkeys(out))
+
+
+def parse_ram_style(raw: Any) -> tuple[RamStyle, ...]:
+    """`auto,block,distributed,ultra` (or a list) into weight memory styles, `auto` first
+    (what a space's smallest design uses)."""
+    out: list[RamStyle] = []
+    options = [r.value for r in RamStyle]
+    for item in _as_list(raw):
+        name = str(item).strip().lower()
+        try:
+            out.append(RamStyle(name))
+        except ValueError:
+            raise ConfigError(f"unknown ram_style {name!r}{suggest(name, options)}") from None
+    return tuple(sorted(dict.fromkeys(out), key=options.index))
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:

@@ -21,8 +21,8 @@ from typing import Any, Protocol
 
 from costmodels.errors import DseError
 from costmodels.solver import HardwareLimits, SolverError, SolverResult, solve
-from costmodels.types import Arith, Device, LayerChoice, Network
-from search_spaces import Candidate, SearchSpace
+from costmodels.types import Arith, Device, LayerChoice, Network, RamStyle
+from search_spaces import Candidate, SearchSpace, SpaceLimits
 from search_spaces import baselines as bl
 
 
@@ -60,6 +60,33 @@ def solver_limits(space: SearchSpace, *, keep_rccm: bool) -> HardwareLimits:
         # option the solver can cost before any accuracy evaluation
         arith=tuple(a for a in lim.arith if a is not Arith.SPARSE),
         keep_rccm=keep_rccm,
+    )
+
+
+def held_ram_styles(styles: tuple[RamStyle, ...], device: Device) -> tuple[RamStyle, ...]:
+    """The weight memory styles of `styles` that `device` has memory for (`ultra` needs
+    URAM: on a part without it a URAM-placed layer could never fit)."""
+    kept = tuple(s for s in styles if s is not RamStyle.ULTRA or device.uram > 0)
+    return kept or (RamStyle.AUTO,)
+
+
+def decomposed_limits(limits: SpaceLimits, device: Device) -> HardwareLimits:
+    """What the decomposed search's solver chooses per layer: PE/SIMD/MMV under the space's
+    caps, every non-sparse arithmetic of the space (an RCCM set stays the sampled accuracy
+    choice), and where the weights live: the space's `ram_style` list when it has several,
+    else every style the device holds (auto, block, distributed, ultra with URAM). The
+    solver's front is exact over these options, so a larger option set never loses a
+    design; the sampler never sees them."""
+    styles = limits.ram_style if len(limits.ram_style) > 1 else tuple(RamStyle)
+    return HardwareLimits(
+        max_pe=limits.max_pe,
+        max_simd=limits.max_simd,
+        max_mmv=limits.max_mmv,
+        # a sparse layer's cost depends on the density its weights have after the
+        # threshold, measured in torch after the solve: not a solver option
+        arith=tuple(a for a in limits.arith if a is not Arith.SPARSE),
+        keep_rccm=True,
+        ram_style=held_ram_styles(styles, device),
     )
 
 

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from optuna.study import StudyDirection
 
 from costmodels.errors import ConfigError, DseError
-from costmodels.solver import HardwareLimits
 from costmodels.types import Arith, Device, Network, NetworkCost
 from dse.config import OBJECTIVES, Direction, HardwareMode, StudyConfig
 from dse.records import ATTR_COST, ATTR_LAYERS, RESOURCE_KEYS, LayerCostRow, TrialAttrs
@@ -334,9 +333,13 @@ def build_single_problem(
     search_bits = limits.search_bits if limits.search_bits is not None else not cost_only
     search_prune = limits.search_prune if limits.search_prune is not None else not cost_only
     calibration = cfg.calibration_profile()
+    from dse.hardware import held_ram_styles
+
+    # a part without URAM never holds URAM-placed weights: not a sampled option there
+    space_limits = replace(limits, ram_style=held_ram_styles(limits.ram_style, device))
     space: SearchSpace = SearchSpace(
         loaded.network,
-        limits,
+        space_limits,
         search_bits=search_bits,
         search_prune=search_prune,
         measures_density=evaluator is not None,
@@ -346,18 +349,17 @@ def build_single_problem(
         and cfg.hardware_for(cost_only=False) is HardwareMode.SOLVE
         and calibration is None
     ):  # dse.hardware: sample the accuracy choices, solve the hardware
-        from dse.hardware import front_solver
+        from dse.hardware import decomposed_limits, front_solver
         from search_spaces.decomposed import DecomposedSpace
 
-        # a sparse layer's cost depends on the density its weights have after the
-        # threshold, measured in torch after the solve: not a solver option
-        hw_arith = tuple(a for a in limits.arith if a is not Arith.SPARSE)
-        hw_limits = HardwareLimits(limits.max_pe, limits.max_simd, limits.max_mmv, hw_arith, True)
         solver = front_solver(
-            device, cap_pct=cfg.cap_pct, clock_mhz=cfg.clock_mhz, limits=hw_limits
+            device,
+            cap_pct=cfg.cap_pct,
+            clock_mhz=cfg.clock_mhz,
+            limits=decomposed_limits(limits, device),
         )
         decomposed = DecomposedSpace(
-            loaded.network, limits, search_bits=search_bits, search_prune=search_prune,
+            loaded.network, space_limits, search_bits=search_bits, search_prune=search_prune,
             solver=solver,
         )  # fmt: skip
         if decomposed.unsolved_dims():

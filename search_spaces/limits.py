@@ -10,7 +10,7 @@ from typing import Any
 
 from costmodels.errors import ConfigError
 from costmodels.network import MAX_BITS
-from costmodels.types import Arith, NumType, Scaling, WType
+from costmodels.types import Arith, NumType, RamStyle, Scaling, WType
 
 ALL_BITS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16)
 DEFAULT_ARITH: tuple[Arith, ...] = (
@@ -57,7 +57,11 @@ class SpaceLimits:
     cost-only search fewer bits and more pruning are free wins, so the spec's values stay.
     `fixed` maps a layer name, or `first` / `last` (the first and last compute layers), to
     values that are not searched. `max_pe` / `max_simd` / `max_mmv` cap the folding
-    (`max_mmv` 1 turns MMV off, as FINN's default flow does).
+    (`max_mmv` 1 turns MMV off, as FINN's default flow does). `ram_style` lists where
+    weights may live (FINN `ram_style`): with more than one, the sampled search has a
+    per-layer `<layer>.ram_style` parameter; the default, `auto` alone, keeps the cost
+    model's own placement there (the decomposed search's solver chooses among every style
+    the device holds either way, `dse.hardware`).
     """
 
     w_bits: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 8)
@@ -73,6 +77,7 @@ class SpaceLimits:
     a_types: tuple[NumType | None, ...] = (None,)
     threshold: tuple[float, ...] = DEFAULT_THRESHOLDS
     scaling: tuple[Scaling, ...] = tuple(Scaling)
+    ram_style: tuple[RamStyle, ...] = (RamStyle.AUTO,)
     search_bits: bool | None = None
     search_prune: bool | None = None
     fixed: tuple[tuple[str, FixedChoice], ...] = field(
@@ -105,6 +110,10 @@ class SpaceLimits:
             raise ConfigError("space.threshold must list positive numbers (e.g. 0.7, 1.5)")
         if not self.scaling:
             raise ConfigError("space.scaling must list at least one of channel, layer, row, pixel")
+        if not self.ram_style:
+            raise ConfigError(
+                "space.ram_style must list at least one of auto, block, distributed, ultra"
+            )
 
     def fixed_for(self, layer: str, *, first: bool, last: bool) -> FixedChoice:
         """The fixed values of one layer: its own entry over `first`/`last`."""
@@ -135,6 +144,8 @@ class SpaceLimits:
                if self.w_types != (None,) else {}),
             **({"a_types": [t.value if t else "int" for t in self.a_types]}
                if self.a_types != (None,) else {}),
+            **({"ram_style": [r.value for r in self.ram_style]}
+               if self.ram_style != (RamStyle.AUTO,) else {}),
         }  # fmt: skip
 
 

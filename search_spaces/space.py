@@ -20,7 +20,17 @@ from costmodels.errors import SpecError
 from costmodels.lqarith import table_depth
 from costmodels.network import LQ_MAX_BITS, divisors, mmv_dim, pe_dim, resolve, simd_dim
 from costmodels.pruning import prune_graph, tie_pruning
-from costmodels.types import Arith, LayerChoice, Network, NumType, ResolvedLayer, Scaling, WType
+from costmodels.types import (
+    Arith,
+    LayerChoice,
+    MemMode,
+    Network,
+    NumType,
+    RamStyle,
+    ResolvedLayer,
+    Scaling,
+    WType,
+)
 from search_spaces.base import Candidate, Suggester
 from search_spaces.limits import SpaceLimits
 
@@ -78,6 +88,7 @@ class LayerSpace:
     a_type: tuple[NumType | None, ...] = (None,)
     threshold: tuple[float, ...] = (LayerChoice.threshold,)
     scaling: tuple[Scaling, ...] = (Scaling.CHANNEL,)
+    ram_style: tuple[RamStyle, ...] = (RamStyle.AUTO,)
 
 
 class SearchSpace:
@@ -85,10 +96,11 @@ class SearchSpace:
 
     Parameter names are `<layer>.<what>` with `what` in w_bits, a_bits, prune, pe, simd,
     mmv, arith, threshold (ternary threshold, thesis 3.2.1), scaling (SYQ granularity,
-    thesis 5.4); only dimensions with more than one choice are sampled. The `sparse`
-    arithmetic needs the measured density of the quantized weights, so it is offered only
-    with `measures_density` (a study that evaluates accuracy). All but `arith`, `w_type`,
-    `a_type` and `scaling` are ordinal, sampled over their real values (PE/SIMD/MMV on a
+    thesis 5.4), ram_style (where the weights live, FINN `ram_style`); only dimensions
+    with more than one choice are sampled. The `sparse` arithmetic needs the measured
+    density of the quantized weights, so it is offered only with `measures_density` (a
+    study that evaluates accuracy). All but `arith`, `w_type`, `a_type`, `scaling` and
+    `ram_style` are ordinal, sampled over their real values (PE/SIMD/MMV on a
     log scale) and mapped onto the nearest choice, so samplers see their order (NSGA-II's
     SBX crossover, TPE's kernels) and dashboards show real values; the others are
     categorical. A stored trial holds the parameters of the design it evaluated
@@ -183,6 +195,16 @@ class SearchSpace:
             scaling = tuple(
                 g for g in lim.scaling if spatial or g not in (Scaling.ROW, Scaling.PIXEL)
             ) or (Scaling.CHANNEL,)
+        # where weights live: the space's styles when it searches them, else the layer's own;
+        # none with mem_mode external (weights off chip), URAM only with internal_decoupled
+        # (FINN asserts it for URAM weights, `MVAU.generate_infra_hdl`)
+        ram_style: tuple[RamStyle, ...] = (default.ram_style,)
+        if len(lim.ram_style) > 1 and default.mem_mode is not MemMode.EXTERNAL:
+            ram_style = tuple(
+                s
+                for s in lim.ram_style
+                if s is not RamStyle.ULTRA or default.mem_mode in (None, MemMode.INTERNAL_DECOUPLED)
+            ) or (default.ram_style,)
         return LayerSpace(
             name=r.name,
             w_bits=w_bits,
@@ -198,6 +220,7 @@ class SearchSpace:
             a_type=a_type,
             threshold=threshold,
             scaling=scaling,
+            ram_style=ram_style,
         )
 
     @property
@@ -260,6 +283,7 @@ class SearchSpace:
             ("a_type", ls.a_type),
             ("threshold", ls.threshold),
             ("scaling", ls.scaling),
+            ("ram_style", ls.ram_style),
         )
 
     def suggest(self, trial: Suggester) -> Candidate:
@@ -279,6 +303,9 @@ class SearchSpace:
                 "a_type": _pick(trial, f"{ls.name}.a_type", _values(ls.a_type), True),
                 "scaling": Scaling(
                     _pick(trial, f"{ls.name}.scaling", tuple(g.value for g in ls.scaling), True)
+                ),
+                "ram_style": RamStyle(
+                    _pick(trial, f"{ls.name}.ram_style", _values(ls.ram_style), True)
                 ),
             }
         return self.build(raw)
@@ -313,6 +340,7 @@ class SearchSpace:
                 arith=Arith.AUTO,
                 threshold=float(v.get("threshold", ls.default.threshold)),
                 scaling=Scaling(v.get("scaling", ls.default.scaling)),
+                ram_style=RamStyle(v.get("ram_style", ls.default.ram_style)),
                 density=None,
             )
             first[ls.name] = _normalized(first[ls.name])
@@ -384,6 +412,9 @@ class SearchSpace:
                 "w_type": _value(c.w_type if c.w_type in ls.w_type else ls.w_type[0]),
                 "a_type": _value(c.a_type if c.a_type in ls.a_type else ls.a_type[0]),
                 "scaling": (c.scaling if c.scaling in ls.scaling else ls.scaling[0]).value,
+                "ram_style": (
+                    c.ram_style if c.ram_style in ls.ram_style else ls.ram_style[0]
+                ).value,
             }
             for what, options in self._dims(ls):
                 if len(options) > 1:
@@ -414,6 +445,7 @@ class SearchSpace:
                 "a_type": _value(c.a_type),
                 "threshold": c.threshold,
                 "scaling": c.scaling.value,
+                "ram_style": c.ram_style.value,
             }
             for what, options in self._dims(ls):
                 name = f"{ls.name}.{what}"
@@ -468,13 +500,14 @@ class SearchSpace:
                 "arith": arith if arith in ls.arith else ls.arith[0],
                 "threshold": max(ls.threshold),
                 "scaling": Scaling.CHANNEL if Scaling.CHANNEL in ls.scaling else ls.scaling[0],
+                "ram_style": ls.ram_style[0],
             }
             for ls in self.layers
         }
         return self.build(raw)
 
 
-_CATEGORICAL = ("arith", "w_type", "a_type", "scaling")
+_CATEGORICAL = ("arith", "w_type", "a_type", "scaling", "ram_style")
 _LOG_SCALE = ("pe", "simd", "mmv")
 _FLOAT = ("prune", "threshold")
 

@@ -141,6 +141,13 @@ def search(
     max_pe: Annotated[int | None, typer.Option(help="Largest PE.")] = None,
     max_simd: Annotated[int | None, typer.Option(help="Largest SIMD.")] = None,
     max_mmv: Annotated[int | None, typer.Option(help="Largest MMV (1: off).")] = None,
+    ram_style: Annotated[
+        str | None,
+        typer.Option(
+            help="Where weights may live, sampled per layer: auto,block,distributed,ultra "
+            "[default: auto, the cost model's placement]."
+        ),
+    ] = None,
     mode: Annotated[
         str | None,
         typer.Option(
@@ -205,6 +212,7 @@ def search(
         "max_pe": max_pe,
         "max_simd": max_simd,
         "max_mmv": max_mmv,
+        "ram_style": ram_style,
         "mode": mode,
         "calibration": calibration,
     }
