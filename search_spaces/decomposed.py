@@ -22,6 +22,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from costmodels.errors import ConfigError
 from costmodels.types import Arith, LayerChoice, Network
 from search_spaces.base import Candidate, Suggester
 from search_spaces.limits import SpaceLimits
@@ -31,6 +32,14 @@ from search_spaces.space import SearchSpace, _pick
 POINTS = 8
 HW_POINT = "hw.point"
 PLAIN = "int"
+
+
+def point_index(point: int, n: int) -> int:
+    """The front position (0 = fewest resources .. n - 1 = fastest) of operating point
+    `point` in 0..POINTS - 1: the same quantile of every front."""
+    return round(point * (n - 1) / (POINTS - 1))
+
+
 #: A solver: the network at fixed accuracy choices (PE = SIMD = 1) to its front's designs,
 #: fewest LUTs first.
 FrontSolver = Callable[[Network], Sequence[Mapping[str, LayerChoice]]]
@@ -50,7 +59,7 @@ class DecomposedSpace(SearchSpace):
         *,
         search_bits: bool,
         search_prune: bool,
-        solver: FrontSolver,
+        solver: FrontSolver | None = None,
         memo: int = 256,
     ) -> None:
         super().__init__(network, limits, search_bits=search_bits, search_prune=search_prune)
@@ -91,6 +100,14 @@ class DecomposedSpace(SearchSpace):
         return (*names, HW_POINT)
 
     def distributions(self) -> dict[str, Any]:
+        from optuna.distributions import IntDistribution
+
+        out = self.accuracy_distributions()
+        out[HW_POINT] = IntDistribution(0, POINTS - 1)
+        return dict(sorted(out.items()))
+
+    def accuracy_distributions(self) -> dict[str, Any]:
+        """The accuracy parameters' distributions (sorted; no operating point)."""
         from optuna.distributions import CategoricalDistribution, IntDistribution
 
         out: dict[str, Any] = {}
@@ -103,7 +120,6 @@ class DecomposedSpace(SearchSpace):
                 if what in ("wfmt", "scaling")
                 else IntDistribution(0, len(opts) - 1)
             )
-        out[HW_POINT] = IntDistribution(0, POINTS - 1)
         return dict(sorted(out.items()))
 
     def accuracy_network(self, raw: Mapping[str, Mapping[str, Any]]) -> Network:
@@ -128,13 +144,18 @@ class DecomposedSpace(SearchSpace):
         if hit is not None:
             self._fronts.move_to_end(key)
             return hit
+        if self.solver is None:
+            raise ConfigError("this decomposed space samples accuracy choices only (no solver)")
         front = tuple(self.solver(network))
         self._fronts[key] = front
         if len(self._fronts) > self._memo:
             self._fronts.popitem(last=False)
         return front
 
-    def suggest(self, trial: Suggester) -> Candidate:
+    def suggest_network(self, trial: Suggester) -> Network:
+        """Sample the accuracy choices only (no operating point): the network at those
+        choices, PE = SIMD = MMV = 1 (`accuracy_network`). The twin search samples both
+        halves so (`search_spaces.twin.TwinSolvedSpace`)."""
         raw: dict[str, dict[str, Any]] = {}
         for ls in self.layers:
             raw[ls.name] = {
@@ -147,13 +168,15 @@ class DecomposedSpace(SearchSpace):
                     trial, f"{ls.name}.scaling", tuple(g.value for g in ls.scaling), True
                 ),
             }
+        return self.accuracy_network(raw)
+
+    def suggest(self, trial: Suggester) -> Candidate:
+        net = self.suggest_network(trial)
         point = int(trial.suggest_int(HW_POINT, 0, POINTS - 1))
-        net = self.accuracy_network(raw)
         front = self.front_for(net)
         if not front:  # nothing fits at these bits: the folded design, refused by the budget
             return Candidate(net, {la.name: la.choice for la in net.compute_layers if la.choice})
-        idx = round(point * (len(front) - 1) / (POINTS - 1))
-        choices = dict(front[idx])
+        choices = dict(front[point_index(point, len(front))])
         return Candidate(self.network.with_choices(choices), choices)
 
     @property
@@ -173,8 +196,13 @@ class DecomposedSpace(SearchSpace):
     def params_for(self, choices: Mapping[str, LayerChoice]) -> dict[str, Any]:
         """The accuracy parameters of `choices` and the fastest operating point (a
         baseline's own folding is kept by the study, see `dse.study`)."""
+        return {**self.accuracy_params(choices), HW_POINT: POINTS - 1}
+
+    def accuracy_params(self, choices: Mapping[str, LayerChoice]) -> dict[str, Any]:
+        """The accuracy parameters reproducing `choices`' bits, pruning, weight format,
+        threshold and scaling (no operating point)."""
         base = super().params_for(choices)
-        wanted = self.distributions()
+        wanted = self.accuracy_distributions()
         out = {k: v for k, v in base.items() if k in wanted}
         for ls in self.layers:
             key = f"{ls.name}.wfmt"
@@ -182,5 +210,4 @@ class DecomposedSpace(SearchSpace):
                 c = choices.get(ls.name, ls.default)
                 fmt = c.arith.value if c.arith.is_rccm else PLAIN
                 out[key] = fmt if fmt in self._wfmts(ls.name) else PLAIN
-        out[HW_POINT] = POINTS - 1
         return out

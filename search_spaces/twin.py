@@ -8,18 +8,21 @@ Each half reuses the single-network `SearchSpace` with its parameter names prefi
 
 `TwinSpace` implements the `Space` protocol for the whole pair: its `distributions` are the
 halves' own under their prefixes plus `threshold` (never the single network's names, which
-an NSGA-II crossover would look up in vain).
+an NSGA-II crossover would look up in vain). `TwinSolvedSpace` samples only the halves'
+accuracy choices, T and an operating point; the exact folding solver gives both halves'
+hardware under their shared budget (`dse.twin.solve`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from costmodels.errors import ConfigError
 from costmodels.types import Arith, LayerChoice, Network
 from search_spaces.base import Suggester
+from search_spaces.decomposed import HW_POINT, POINTS, DecomposedSpace, point_index
 from search_spaces.limits import FixedChoice, SpaceLimits
 from search_spaces.space import Candidate, SearchSpace
 
@@ -232,3 +235,102 @@ class TwinSpace:
         cmp = self.compressed.smallest(Arith.LUT)
         acc = self.accurate.smallest(self.accurate.arith_options()[0])
         return self.pair(cmp, acc, 0.0)
+
+
+#: Both halves' choices for fixed accuracy choices and T: the pair front, fewest
+#: resources first (`dse.twin.solve.PairSolver`).
+PairFront = Callable[
+    [Network, Network, float],
+    Sequence[tuple[Mapping[str, LayerChoice], Mapping[str, LayerChoice]]],
+]
+
+
+class TwinSolvedSpace(TwinSpace):
+    """The twin space whose hardware comes from the exact folding solver (`dse search
+    --mode twin --hardware solve`): the sampler chooses both halves' accuracy choices
+    (`cmp.<layer>.w_bits`, `acc.<layer>.wfmt`, ... as `DecomposedSpace` names them), T
+    (`threshold`) and `hw.point`, an index (0 = fewest resources .. 7 = fastest) into the
+    pair front `pair_front` returns for those choices (`dse.twin.solve`: both halves'
+    exact fronts merged under the shared budget). PE, SIMD, MMV, the arithmetic and where
+    the weights live are never sampled. Every design of one pair front has the same
+    accuracy at that T (outputs are cached per accuracy configuration)."""
+
+    #: `dse.study` evaluates a baseline trial's own design (see `DecomposedSpace`)
+    solves_hardware = True
+
+    def __init__(
+        self,
+        network: Network,
+        limits: SpaceLimits,
+        *,
+        t_max: float,
+        search_prune: bool,
+        pair_front: PairFront,
+    ) -> None:
+        super().__init__(network, limits, t_max=t_max, search_prune=search_prune)
+        self.pair_front = pair_front
+        self.compressed: DecomposedSpace = DecomposedSpace(
+            network, compressed_limits(limits), search_bits=True, search_prune=search_prune
+        )
+        self.accurate: DecomposedSpace = DecomposedSpace(
+            network, accurate_limits(limits), search_bits=True, search_prune=search_prune
+        )
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return tuple(self.distributions())
+
+    def distributions(self) -> dict[str, BaseDistribution]:
+        from optuna.distributions import FloatDistribution, IntDistribution
+
+        out: dict[str, BaseDistribution] = {
+            **{CMP + k: v for k, v in self.compressed.accuracy_distributions().items()},
+            **{ACC + k: v for k, v in self.accurate.accuracy_distributions().items()},
+            THRESHOLD: FloatDistribution(0.0, self.t_max),
+            HW_POINT: IntDistribution(0, POINTS - 1),
+        }
+        return dict(sorted(out.items()))
+
+    def suggest(self, trial: Suggester) -> TwinCandidate:
+        cmp_net = self.compressed.suggest_network(Prefixed(trial, CMP))
+        acc_net = self.accurate.suggest_network(Prefixed(trial, ACC))
+        threshold = float(trial.suggest_float(THRESHOLD, 0.0, self.t_max))
+        point = int(trial.suggest_int(HW_POINT, 0, POINTS - 1))
+        front = self.pair_front(cmp_net, acc_net, threshold)
+        if not front:  # no pair fits at these bits: the folded pair, refused by the budget
+            return self.pair(_folded(cmp_net), _folded(acc_net), threshold)
+        cmp, acc = front[point_index(point, len(front))]
+        return self.build_pair(cmp, acc, threshold)
+
+    def params_for(self, choices: Mapping[str, LayerChoice]) -> dict[str, Any]:
+        """Both halves' accuracy parameters, the `default_threshold` and the fastest
+        operating point (a baseline's own folding is kept by the study)."""
+        cmp, acc = split_choices(choices)
+        return {
+            **{CMP + k: v for k, v in self.compressed.accuracy_params(cmp).items()},
+            **{ACC + k: v for k, v in self.accurate.accuracy_params(acc).items()},
+            THRESHOLD: self.default_threshold,
+            HW_POINT: POINTS - 1,
+        }
+
+    @property
+    def real_values(self) -> bool:
+        """Index parameters and an operating point, as `DecomposedSpace`."""
+        return False
+
+    @real_values.setter
+    def real_values(self, value: bool) -> None:
+        pass
+
+    def params_of(self, candidate: Candidate) -> dict[str, Any]:
+        """Nothing to overwrite: the pair is the solver's at the sampled parameters."""
+        return {}
+
+    def params_for_candidate(self, cand: TwinCandidate) -> dict[str, Any]:
+        return {**self.params_for(cand.choices), THRESHOLD: min(cand.threshold, self.t_max)}
+
+
+def _folded(network: Network) -> Candidate:
+    return Candidate(
+        network, {la.name: la.choice for la in network.compute_layers if la.choice is not None}
+    )

@@ -3,7 +3,10 @@ study evaluates. `dse.study` stays the only module talking to `optuna.Study`;
 `dse.problem` builds a `TwinProblem` instead of a `Problem` and asks it for its own
 feasibility check, baselines and hypervolume bounds.
 
-A trial: sample both halves and T (`search_spaces.twin.TwinSpace`); estimate both halves
+A trial: sample both halves and T (`search_spaces.twin.TwinSpace`; with `--hardware solve`
+only their accuracy choices, T and an operating point, the hardware of both from the exact
+folding solver under the shared budget: `search_spaces.twin.TwinSolvedSpace`,
+`dse.twin.solve`); estimate both halves
 and the pair's resources with the Table 1 overhead (`dse.twin.resources`); when the pair
 fits, compute both halves' outputs once (cached per half) and simulate the scheduler at T
 (`dse.twin.schedule`). Objectives: `accuracy` (the twin's), `latency_ms` (per input, the
@@ -23,7 +26,8 @@ import numpy as np
 
 from costmodels.errors import ConfigError, DseError
 from costmodels.types import Device, Network, NetworkCost
-from dse.config import StudyConfig
+from dse.config import HardwareMode, StudyConfig
+from dse.hardware import decomposed_limits
 from dse.problem import (
     LoadedWorkload,
     Outcome,
@@ -37,11 +41,48 @@ from dse.twin.evaluate import PairCost, pair_cost
 from dse.twin.pair import TwinPair, default_pair
 from dse.twin.schedule import TwinResult, TwinStream, simulate
 from dse.twin.settings import TwinSettings
+from dse.twin.solve import PairSolver
 from dse.twin.sweep import threshold_sweep
 from search_spaces import Candidate
-from search_spaces.twin import TwinCandidate, TwinSpace
+from search_spaces.twin import (
+    TwinCandidate,
+    TwinSolvedSpace,
+    TwinSpace,
+    accurate_limits,
+    compressed_limits,
+)
 
 log = logging.getLogger(__name__)
+
+
+class HalfOutputs:
+    """Both halves' outputs on the validation split, computed once per accuracy
+    configuration (the evaluator's `accuracy_key`: never the folding), as a `TwinStream`.
+    Shared by the problem and the pair solver (`dse.twin.solve`), which asks for the same
+    halves before the trial evaluates them."""
+
+    def __init__(self, evaluator: Any, settings: TwinSettings, memo: int = 64) -> None:
+        self.evaluator = evaluator
+        self.settings = settings
+        self._memo = memo
+        self._logits: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def _outputs(self, network: Network) -> np.ndarray:
+        key = self.evaluator.accuracy_key(network)
+        if key in self._logits:
+            self._logits.move_to_end(key)
+            return self._logits[key]
+        out = np.asarray(self.evaluator.outputs(network, split="val"))
+        self._logits[key] = out
+        if len(self._logits) > self._memo:
+            self._logits.popitem(last=False)
+        return out
+
+    def stream(self, compressed: Network, accurate: Network) -> TwinStream:
+        c = self._outputs(compressed)
+        a = self._outputs(accurate)
+        labels = self.evaluator.workload.labels("val")
+        return TwinStream.from_outputs(c, a, labels, margin=self.settings.margin)
 
 
 class TwinProblem(Problem):
@@ -59,6 +100,7 @@ class TwinProblem(Problem):
         min_accuracy: float | None = None,
         evaluator: Any = None,
         clock_mhz: float | None = None,
+        outputs: HalfOutputs | None = None,
     ) -> None:
         if evaluator is None:
             raise ConfigError(
@@ -78,7 +120,7 @@ class TwinProblem(Problem):
         self.twin_space = space
         self.settings = settings
         self.overhead = settings.overhead_model
-        self._logits: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.outputs = outputs or HalfOutputs(evaluator, settings)
 
     # ------------------------------------------------------------------ costs
 
@@ -110,22 +152,8 @@ class TwinProblem(Problem):
 
     # ------------------------------------------------------------------ outputs
 
-    def _outputs(self, network: Network) -> np.ndarray:
-        key = self.evaluator.accuracy_key(network)
-        if key in self._logits:
-            self._logits.move_to_end(key)
-            return self._logits[key]
-        out = np.asarray(self.evaluator.outputs(network, split="val"))
-        self._logits[key] = out
-        if len(self._logits) > 64:
-            self._logits.popitem(last=False)
-        return out
-
     def stream(self, cand: TwinCandidate) -> TwinStream:
-        c = self._outputs(cand.compressed.network)
-        a = self._outputs(cand.accurate.network)
-        labels = self.evaluator.workload.labels("val")
-        return TwinStream.from_outputs(c, a, labels, margin=self.settings.margin)
+        return self.outputs.stream(cand.compressed.network, cand.accurate.network)
 
     # ------------------------------------------------------------------ evaluate
 
@@ -284,21 +312,42 @@ def build_twin_problem(cfg: StudyConfig, loaded: LoadedWorkload, *, storage: str
     settings = cfg.twin or TwinSettings()
     device = get_device(cfg.device)
     limits = cfg.space
-    space = TwinSpace(
-        loaded.network,
-        limits,
-        t_max=settings.threshold_max,
-        search_prune=limits.search_prune if limits.search_prune is not None else True,
-    )
+    search_prune = limits.search_prune if limits.search_prune is not None else True
     evaluator = accuracy_evaluator(cfg, loaded, storage=storage)
+    outputs = HalfOutputs(evaluator, settings)
+    objectives = cfg.objectives_for(cost_only=False)
+    space: TwinSpace
+    if cfg.hardware_for(cost_only=False) is HardwareMode.SOLVE:
+        space = TwinSolvedSpace(
+            loaded.network,
+            limits,
+            t_max=settings.threshold_max,
+            search_prune=search_prune,
+            pair_front=PairSolver(
+                device,
+                cap_pct=cfg.cap_pct,
+                clock_mhz=cfg.clock_mhz,
+                compressed_limits=decomposed_limits(compressed_limits(limits), device),
+                accurate_limits=decomposed_limits(accurate_limits(limits), device),
+                overhead=settings.overhead_model,
+                pipelined=settings.pipelined,
+                objectives=objectives,
+                stream=outputs.stream,
+            ),
+        )
+    else:
+        space = TwinSpace(
+            loaded.network, limits, t_max=settings.threshold_max, search_prune=search_prune
+        )
     return TwinProblem(
         loaded.network,
         device,
         space,
-        cfg.objectives_for(cost_only=False),
+        objectives,
         cap_pct=cfg.cap_pct,
         settings=settings,
         min_accuracy=cfg.min_accuracy,
         evaluator=evaluator,
         clock_mhz=cfg.clock_mhz,
+        outputs=outputs,
     )

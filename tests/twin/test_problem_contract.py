@@ -1,7 +1,7 @@
 """The contract every study `Problem` meets (`dse.problem.Problem`), run by each mode's
-problem: single network cost-only, single network with accuracy, twin pair. A new mode is
-one more entry in `CONFIGS`. (Here beside the twin tests for their tiny trainable
-workload, `tinywl:make`.)
+problem: single network cost-only, single network with accuracy, twin pair, and the
+`--hardware solve` variants of the last two. A new mode is one more entry in `CONFIGS`.
+(Here beside the twin tests for their tiny trainable workload, `tinywl:make`.)
 
 What it checks: objectives and directions agree; the space is a `Space`; the check that
 something fits passes on a feasible configuration; the baselines round-trip through the
@@ -10,6 +10,7 @@ device constraints set; the hypervolume bounds name every objective."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import optuna
 import pytest
 from optuna.study import StudyDirection
 
+from costmodels.types import Arith, LayerChoice, RamStyle
 from costmodels.zoo import cnv_network
 from dse.config import OBJECTIVES, Direction, build_config
 from dse.modes import build_problem
@@ -28,6 +30,13 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "single-cost-only": {"workload": "cnv.yaml", "device": "pynq-z2"},
     "single-accuracy": {"workload": "tinywl:make", "finetune_steps": 2},
     "twin": {"workload": "tinywl:make", "mode": "twin", "finetune_steps": 2},
+    "single-solve": {"workload": "tinywl:make", "finetune_steps": 2, "hardware": "solve"},
+    "twin-solve": {
+        "workload": "tinywl:make",
+        "mode": "twin",
+        "finetune_steps": 2,
+        "hardware": "solve",
+    },
 }
 
 
@@ -54,10 +63,22 @@ def test_baselines_round_trip_and_evaluate(problem: Problem) -> None:
     for label, cand in seeds:
         params = problem.space.params_for(cand.choices)
         again = problem.space.suggest(optuna.trial.FixedTrial(params))
+        if getattr(problem.space, "solves_hardware", False):
+            # the study evaluates a baseline's own design (dse.study); its parameters name
+            # its accuracy choices, refolded by the solver
+            for name, choice in cand.choices.items():
+                assert _accuracy_part(again.choices[name]) == _accuracy_part(choice), label
+            continue
         assert again.choices == cand.choices, label
     outcome = problem.evaluate(seeds[0][1])
     assert outcome.values is not None and len(outcome.values) == len(problem.objectives)
     assert {"lut", "dsp", "bram18"} <= set(outcome.constraints)
+
+
+def _accuracy_part(choice: LayerChoice) -> LayerChoice:
+    """All but the solver's part of a layer: folding, non-RCCM arithmetic, memory style."""
+    arith = choice.arith if choice.arith.is_rccm else Arith.AUTO
+    return replace(choice, pe=1, simd=1, mmv=1, arith=arith, ram_style=RamStyle.AUTO)
 
 
 def test_hv_bounds_name_every_objective(problem: Problem) -> None:
