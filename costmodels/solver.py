@@ -23,11 +23,13 @@ How (a multiple-choice knapsack solved by dynamic programming with dominance pru
    Segment vectors combine exactly: resources and fills by `+`, cycles and slack by `max`.
    `segment_sums` re-adds a design's segments; tests check it equals `estimate`.
 3. One coupling term is not separable: a residual add's skip FIFO, whose depth is the fill
-   latency of the branch it bypasses and whose width is its source's stream. The solver
-   charges it at its cheapest possible value (depth 32, the narrowest source stream) and
-   re-estimates every returned design with `estimate`, dropping any that no longer fits.
-   For networks with adds the front is therefore exact only up to the skip FIFOs' cost
-   (their real cost is in every returned design's numbers); without adds it is exact.
+   latency of the branch it bypasses and whose width is its source's stream. For layer
+   chains with residual adds `_dp_coupled` carries it in the DP state (per open branch:
+   the source stream's lanes and the branch fill so far, compared only for equality) and
+   costs each FIFO exactly when its add is reached: exact. Past `MAX_COUPLED_STATES` it
+   falls back to charging the FIFO at its cheapest value (depth 32, the narrowest source
+   stream) with every returned design re-estimated with `estimate` (any that no longer
+   fits dropped): then `exact` is False, the front exact only up to the FIFOs' cost.
 4. A DP over the segments in network order keeps, after each segment, the partial designs
    not dominated in the dimensions that matter: the objectives (cycles per frame for FPS;
    summed fill and largest slack for latency; the resources asked for) and every budgeted
@@ -148,6 +150,7 @@ class SolverResult:
 class _Option:
     choice: LayerChoice
     vector: tuple[float, ...]  # in _COLS order
+    trace: tuple[tuple[int, int, int], ...] = ()  # (unit position, latency, lanes): adds
 
 
 @dataclass(frozen=True)
@@ -227,9 +230,10 @@ def _readers(network: Network) -> dict[str, int]:
 
 
 def _build_segments(
-    network: Network, device: Device, limits: HardwareLimits
+    network: Network, device: Device, limits: HardwareLimits, *, coupled: bool = False
 ) -> tuple[list[_Segment], tuple[ResolvedLayer, ...], bool]:
-    """The per-compute-layer option tables (segment vectors, see the module docstring)."""
+    """The per-compute-layer option tables (segment vectors, see the module docstring);
+    `coupled`: skip FIFOs left out and each option's unit trace kept (`_dp_coupled`)."""
     _check_shape(network)
     resolved = resolve(network)
     compute_idx = [i for i, r in enumerate(resolved) if r.op.is_compute]
@@ -250,14 +254,16 @@ def _build_segments(
                     choice = replace(
                         rl.choice, pe=pe, simd=simd, mmv=mmv, arith=arith, ram_style=ram
                     )
+                    trace: dict[int, tuple[int, int]] | None = {} if coupled else None
                     try:
                         vec = _segment_vector(
                             network, resolved, readers, start, ci, end, choice, device, k == 0,
-                            nxt,
+                            nxt, trace,
                         )  # fmt: skip
                     except DseError:
                         continue
-                    options.append(_Option(choice, tuple(vec)))
+                    tr = tuple((j, a, b) for j, (a, b) in sorted((trace or {}).items()))
+                    options.append(_Option(choice, tuple(vec), tr))
         if not options:
             raise ConfigError(f"layer {rl.name!r}: no folding fits its kept channels")
         segments.append(_Segment(rl.name, tuple(options)))
@@ -287,11 +293,17 @@ def _segment_vector(
     device: Device,
     first: bool,
     nxt: ResolvedLayer | None,
+    trace: dict[int, tuple[int, int]] | None = None,
 ) -> list[float]:
     """The segment of compute layer `resolved[ci]` with `choice` (see the module docstring):
-    every unit through the composer's own memoised `dataflow.unit`."""
+    every unit through the composer's own memoised `dataflow.unit`. With `trace`, residual
+    adds are charged without their skip FIFO and `trace` receives, per unit position, its
+    (latency, output lanes) (and -1 the lanes entering the first unit): `_dp_coupled`
+    charges the skip FIFOs from those."""
     total = [0.0] * len(_COLS)
     lanes = choice.simd if first else 1
+    if trace is not None and first:
+        trace[-1] = (0, lanes)
     if first and readers.get(INPUT, 0) > 1:  # the network input read twice (an add)
         dup = duplicate_resources(network.input_shape, network.input_bits, lanes,
                                   readers[INPUT])  # fmt: skip
@@ -300,7 +312,7 @@ def _segment_vector(
     for j in range(start, end):
         rl = resolved[j]
         if rl.op is Op.ADD:  # its skip FIFO at a nominal size (module docstring, point 3)
-            skip = fifo_cost(rl.in_bits, STREAM_FIFO_DEPTH, device)
+            skip = fifo_cost(rl.in_bits, STREAM_FIFO_DEPTH, device) if trace is None else _ZERO
             cost = add_cost(rl, device, lanes, skip)
             out_lanes = max(1, math.gcd(rl.out_channels, lanes))
         else:
@@ -321,10 +333,15 @@ def _segment_vector(
             )
         total = _merge(total, vec)
         lanes = out_lanes
+        if trace is not None:
+            trace[j] = (cost.latency_cycles, out_lanes)
     if nxt is not None:
         f = fifo_cost(lanes * nxt.in_bits, STREAM_FIFO_DEPTH, device)
         total = _merge(total, _vector(f, 0, 0, 0))
     return total
+
+
+_ZERO = Resources()
 
 
 def _pareto(points: np.ndarray) -> np.ndarray:
@@ -393,11 +410,22 @@ def solve(
     t0 = time.perf_counter()
     limits = limits or HardwareLimits()
     hw = _objective_check(objectives)
-    segments, _, has_add = _build_segments(network, device, limits)
+    notes_extra: tuple[str, ...] = ()
+    segments, resolved, has_add = _build_segments(network, device, limits)
     budgets = _budgets(device, cap_pct)
     n_options = sum(len(s.options) for s in segments)
-    vectors = tuple(tuple(o.vector for o in s.options) for s in segments)
-    picks, states_max = _front_picks(vectors, hw, tuple(sorted(budgets.items())))
+    exact = not has_add
+    picks: list[list[int]] | None = None
+    if has_add:  # the skip FIFOs carried in the DP state, while the state stays small
+        coupled, _, _ = _build_segments(network, device, limits, coupled=True)
+        try:
+            picks, states_max = _dp_coupled(network, resolved, coupled, hw, budgets, device)
+            segments, exact = coupled, True
+        except SolverError as exc:
+            notes_extra = (f"residual adds: the exact DP gave up ({exc})",)
+    if picks is None:
+        vectors = tuple(tuple(o.vector for o in s.options) for s in segments)
+        picks, states_max = _front_picks(vectors, hw, tuple(sorted(budgets.items())))
 
     clock = next(c for c in (clock_mhz, network.clock_mhz, device.clock_mhz) if c is not None)
     points: list[FrontPoint] = []
@@ -414,14 +442,15 @@ def solve(
         points.append(FrontPoint(chosen, net, cost))
     points = _canonical_front(points, hw)
     notes: tuple[str, ...] = ()
-    if has_add:
+    if not exact:
         notes = (
+            *notes_extra,
             "residual adds: skip FIFOs charged at a nominal size (depth 32, one lane) in the "
             "search and at their real size in every returned design",
         )
     return SolverResult(
         tuple(points), tuple(hw), n_options, states_max, time.perf_counter() - t0,
-        not has_add, notes,
+        exact, notes,
     )  # fmt: skip
 
 
@@ -913,3 +942,124 @@ def segment_sums(network: Network, device: Device) -> dict[str, float]:
         "cycles_per_frame": d["cycles"],
         "latency_cycles": d["fill"] + max(d["slack"], 0.0),
     }
+
+
+#: Largest partial front the coupled DP (residual adds) keeps before falling back to the
+#: nominal skip FIFOs (`solve`).
+MAX_COUPLED_STATES = 20_000
+
+
+def _pareto_grouped(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """`_pareto` within each group of equal `keys` rows (rows of different keys are never
+    compared: a skip FIFO's cost is not monotone in its depth, so neither key orders)."""
+    if keys.shape[1] == 0:
+        return _pareto(values)
+    _, group = np.unique(keys, axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    out = [np.nonzero(group == g)[0] for g in range(int(group.max()) + 1)]
+    return np.concatenate([idx[_pareto(values[idx])] for idx in out])
+
+
+def _dp_coupled(
+    network: Network,
+    resolved: tuple[ResolvedLayer, ...],
+    segments: list[_Segment],
+    hw: Sequence[str],
+    budgets: Mapping[str, float],
+    device: Device,
+) -> tuple[list[list[int]], int]:
+    """`_dp` for chains with residual adds, exact: the segments exclude the skip FIFOs;
+    each partial design also carries, per add whose skip branch is open, the lanes of the
+    stream the FIFO holds (`dataflow._add_unit`: set by the option that produces the
+    add's early input) and the branch's fill so far (summed unit latencies after that
+    input up to the add's late input). Partial designs are compared only when those keys
+    are equal, so the pruning stays exact; when the add is reached its FIFO is costed
+    (`memory.fifo_cost` of width gcd(channels, lanes) x bits and depth max(32, fill), as
+    the composer does) and added, and the keys are dropped. Every budget is a dimension
+    (a FIFO may make any of them bind). Raises `SolverError` past `MAX_COUPLED_STATES`."""
+    pos = {r.name: i for i, r in enumerate(resolved)}
+    pos[INPUT] = -1
+    ins = layer_inputs(network.layers)
+    seg_of: dict[int, int] = {-1: 0}
+    for k, seg in enumerate(segments):
+        for j, _, _ in seg.options[0].trace:
+            seg_of[j] = k
+    adds: list[tuple[int, int, int]] = []  # (early position, add position, close segment)
+    for ai, r in enumerate(resolved):
+        if r.op is Op.ADD:
+            early = min(pos[n] for n in ins[ai])
+            late = max(pos[n] for n in ins[ai])
+            if late != ai - 1 or early not in seg_of:
+                raise SolverError(f"add {r.name!r} is not a residual add of a layer chain")
+            adds.append((early, ai, seg_of[ai]))
+    dims: list[str] = []
+    if "fps" in hw:
+        dims.append("cycles")
+    if "latency_ms" in hw:
+        dims += ["fill", "slack"]
+    dims += [r for r in (*BUDGETED, "dsp", "bram18", "lut") if r not in dims]
+    dims = list(dict.fromkeys(dims))
+    dim_idx = [_COL[c] for c in dims]
+    is_max = np.array([c in _MAX_COLS for c in dims])
+    bud = np.array([budgets[c] if c in BUDGETED else math.inf for c in dims])
+    res_pos = {c: dims.index(c) for c in BUDGETED}
+    tables = [np.array([o.vector for o in seg.options], dtype=float) for seg in segments]
+    suffix = np.zeros((len(tables) + 1, len(dims)))
+    for i in range(len(tables) - 1, -1, -1):
+        suffix[i] = suffix[i + 1] + np.where(is_max, 0.0, tables[i][:, dim_idx].min(axis=0))
+    na = len(adds)
+    states = np.zeros((1, len(dims)))
+    keys = np.zeros((1, 2 * na))  # per add: lanes, branch fill so far
+    parents: list[np.ndarray] = []
+    chosen: list[np.ndarray] = []
+    states_max = 1
+    for i, (seg, table) in enumerate(zip(segments, tables, strict=True)):
+        okeys = np.zeros((len(seg.options), 2 * na))  # per option: lanes set, fill added
+        for o, opt in enumerate(seg.options):
+            tr = {j: (lat, lanes) for j, lat, lanes in opt.trace}
+            for a, (early, ai, _) in enumerate(adds):
+                if early in tr:
+                    okeys[o, 2 * a] = tr[early][1]
+                okeys[o, 2 * a + 1] = sum(lat for j, (lat, _) in tr.items() if early < j < ai)
+        opts = table[:, dim_idx]
+        k, m = len(states), len(opts)
+        cand = np.where(
+            is_max, np.maximum(states[:, None, :], opts[None]), states[:, None, :] + opts[None]
+        ).reshape(k * m, len(dims))
+        ck = np.repeat(keys, m, axis=0)
+        ok = np.tile(okeys, (k, 1))
+        for a, (early, ai, close) in enumerate(adds):
+            if seg_of[early] == i:
+                ck[:, 2 * a] = ok[:, 2 * a]
+            ck[:, 2 * a + 1] += ok[:, 2 * a + 1]
+            if close == i:  # the add is in this segment: its skip FIFO, then keys dropped
+                rl = resolved[ai]
+                pairs = ck[:, 2 * a : 2 * a + 2]
+                uniq, inv = np.unique(pairs, axis=0, return_inverse=True)
+                add = np.zeros((len(uniq), len(dims)))
+                for u, (lanes, fill) in enumerate(uniq):
+                    width = max(1, math.gcd(rl.out_channels, int(lanes))) * rl.in_bits
+                    f = fifo_cost(width, max(STREAM_FIFO_DEPTH, int(fill)), device)
+                    for c in BUDGETED:
+                        add[u, res_pos[c]] = getattr(f, c)
+                cand = cand + add[inv.reshape(-1)]
+                ck[:, 2 * a : 2 * a + 2] = 0.0
+        idx = np.nonzero(np.all(cand + suffix[i + 1] <= bud + _EPS, axis=1))[0]
+        if not idx.size:
+            return [], states_max
+        keep = idx[_pareto_grouped(cand[idx], ck[idx])]
+        states, keys = cand[keep], ck[keep]
+        parents.append(keep // m)
+        chosen.append(keep % m)
+        states_max = max(states_max, len(states))
+        if states_max > MAX_COUPLED_STATES:
+            raise SolverError(f"more than {MAX_COUPLED_STATES} partial designs")
+    picks: list[list[int]] = []
+    for st in range(len(states)):
+        pick = [0] * len(tables)
+        j = st
+        for i in range(len(tables) - 1, -1, -1):
+            pick[i] = int(chosen[i][j])
+            j = int(parents[i][j])
+        picks.append(pick)
+    return picks, states_max

@@ -225,24 +225,67 @@ def test_nothing_fits_gives_an_empty_front() -> None:
     assert res.points == ()
 
 
-def test_residual_adds_are_bounded_and_every_design_is_canonical() -> None:
-    """A residual add's skip FIFO is not separable: the solver says its front is not exact,
-    and every design it returns is re-estimated canonically and fits."""
+def residual_networks() -> list[Network]:
+    """Two small chains with residual adds: one over a conv, and one with two adds (the
+    first bypassing a conv from the network input, the second from a pool's output)."""
     ch = LayerChoice(w_bits=2, a_bits=2)
-    net = Network(
-        "res",
-        (8, 8, 8),
-        4,
-        (
-            LayerSpec("c0", Op.CONV, out_channels=8, kernel=3, padding=1, choice=ch),
-            LayerSpec("c1", Op.CONV, out_channels=8, kernel=3, padding=1, choice=ch),
-            LayerSpec("r", Op.ADD, source="c0"),
-            LayerSpec("fc", Op.DENSE, out_channels=4, choice=replace(ch, a_bits=None)),
+    fc = LayerSpec("fc", Op.DENSE, out_channels=4, choice=replace(ch, a_bits=None))
+    return [
+        Network(
+            "res",
+            (8, 8, 8),
+            4,
+            (
+                LayerSpec("c0", Op.CONV, out_channels=8, kernel=3, padding=1, choice=ch),
+                LayerSpec("c1", Op.CONV, out_channels=8, kernel=3, padding=1, choice=ch),
+                LayerSpec("r", Op.ADD, source="c0"),
+                fc,
+            ),
         ),
-    )
+        Network(
+            "res2",
+            (4, 8, 8),
+            4,
+            (
+                LayerSpec("c0", Op.CONV, out_channels=4, kernel=3, padding=1, choice=ch),
+                LayerSpec("r0", Op.ADD, source="input"),
+                LayerSpec("p", Op.MAXPOOL, kernel=2),
+                LayerSpec("c1", Op.CONV, out_channels=4, kernel=3, padding=1, choice=ch),
+                LayerSpec("r1", Op.ADD, source="p"),
+                fc,
+            ),
+        ),
+    ]
+
+
+@pytest.mark.parametrize("objectives", [("fps", "lut"), ("latency_ms", "lut")])
+@pytest.mark.parametrize("net", residual_networks(), ids=lambda n: n.name)
+def test_residual_front_equals_brute_force(net: Network, objectives: tuple[str, ...]) -> None:
+    """The skip FIFOs carried in the DP state (`_dp_coupled`): exact, equal to every
+    combination enumerated (the nominal-FIFO bound missed a point of `res2`'s fronts on
+    the small device), and every design canonical."""
+    limits = HardwareLimits(max_pe=4, max_simd=8, max_mmv=1, arith=ARITH, keep_rccm=False)
+    for device in (SMALL, get_device("XCZU3EG")):
+        want = _brute_front(net, device, 60.0, objectives, limits)
+        got = solve(net, device, cap_pct=60.0, objectives=objectives, limits=limits)
+        assert got.exact and not got.notes
+        assert _rounded(got, objectives) == want and want
+        for p in got.points:
+            assert p.cost == estimate(p.network, device) and p.cost.fits(60.0)
+
+
+def test_residual_adds_fall_back_to_a_bound_when_the_state_grows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past MAX_COUPLED_STATES the skip FIFOs are charged at a nominal size: the solver
+    says its front is not exact, and every design it returns is canonical and fits."""
+    import costmodels.solver as solver_mod
+
+    monkeypatch.setattr(solver_mod, "MAX_COUPLED_STATES", 0)
+    net = residual_networks()[0]
     device = get_device("XCZU3EG")
     res = solve(net, device, cap_pct=85.0, objectives=("fps", "lut"))
-    assert not res.exact and res.notes
+    assert not res.exact and len(res.notes) == 2
     assert res.points
     for p in res.points:
         assert p.cost == estimate(p.network, device) and p.cost.fits(85.0)
