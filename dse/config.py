@@ -319,6 +319,14 @@ class StudyConfig:
             **({"mode": self.mode.value, "devices": self.devices} if self.devices else {}),
             # only when set: studies without a subset keep their earlier definition
             **({"val_subset": self.val_subset} if self.val_subset and not cost_only else {}),
+            # the decomposed search names its parameters differently (`conv1.w_bits` is a
+            # choice index there, a bit-width in the sampled search): a study is resumed
+            # in the mode it was created in; sampled studies keep their definition
+            **(
+                {"hardware": HardwareMode.SOLVE.value}
+                if not cost_only and self.hardware is HardwareMode.SOLVE
+                else {}
+            ),
         }
 
     def _calibration_definition(self) -> dict[str, Any]:

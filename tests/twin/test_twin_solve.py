@@ -230,6 +230,15 @@ def test_twin_search_with_the_solver(tiny: Path, capsys: pytest.CaptureFixture[s
     for half in ("compressed", "accurate"):
         net = load_network(tiny / f"p.{half}.yaml")
         assert estimate(net, DEVICE).total.lut == pytest.approx(stored[half]["lut"], abs=1e-3)
+    # the study resumes in the mode it was made in: its parameters are choice indices
+    # and an operating point, which a sampled search would misread
+    search = ("search", "--mode", "twin", "--workload", "tinywl:make", "--trials", "1",
+              "--finetune-steps", "2", *common)  # fmt: skip
+    n_before = len(study.trials)
+    code, _, err = _run(capsys, *search, "--hardware", "sample")
+    assert code == 2 and "hardware: None -> " not in err and "hardware: solve -> None" in err
+    code, out, err = _run(capsys, *search, "--hardware", "solve", "--json")
+    assert code == 0 and json.loads(out)["trials_total"] == n_before + 1, err
 
 
 @pytest.mark.slow
