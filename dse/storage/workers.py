@@ -11,7 +11,10 @@ How a shared study stays whole (see docs/reliability.md):
   `ask`, a worker fails the RUNNING trials whose heartbeat is older than the grace period
   (a dead worker's) and enqueues one retry of each with the same parameters
   (`RetryHeartbeatStaleTrialCallback`, at most `MAX_RETRY` times), which the next `ask` of
-  any worker picks up.
+  any worker picks up. Each trial is tagged with the process that claimed it
+  (`dse.storage.owners`): a RUNNING trial whose owner ran on this machine and is provably
+  dead (kill -9, a worker that gave up on a lost server) is failed and retried at once,
+  whatever its heartbeat's age.
 - `batch` mode (SQLite default) writes one study from one process: the worker holds an
   exclusive `flock` on `<db file>.lock` for the run, and so, on resume, every RUNNING trial
   of the study is a zombie of a killed run and is failed at once; `direct` workers on a
@@ -25,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import json
 import logging
 import os
 import random
@@ -47,6 +51,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from costmodels.errors import ConfigError, StorageError, StudyError
+from dse.storage.owners import OWNER_ATTR, Owner, provably_dead, this_process
 from dse.storage.safety import sqlite_file
 
 logger = logging.getLogger(__name__)
@@ -414,16 +419,24 @@ def enable_wal(storage: RDBStorage) -> None:
 
 
 def stale_trial_ids(storage: RDBStorage, study_id: int, grace: float) -> list[int]:
-    """RUNNING trials of the study whose last heartbeat (or, without one, whose start) is
-    more than `grace` seconds old. Heartbeats are compared with the database clock, starts
-    (written by the client) with this machine's clock."""
+    """RUNNING trials of the study whose worker is gone: those whose owner (`OWNER_ATTR`)
+    ran on this machine and is provably dead (`dse.storage.owners`), at once; the others
+    once their last heartbeat (or, without one, their start) is more than `grace` seconds
+    old. Heartbeats are compared with the database clock, starts (written by the client)
+    with this machine's clock."""
     t = models.TrialModel.__table__
     hb = models.TrialHeartbeatModel.__table__
+    attr = models.TrialSystemAttributeModel.__table__
+    tagged = attr.c.key == OWNER_ATTR
     with storage.engine.connect() as conn:
         db_now = conn.execute(sa.select(sa.func.now())).scalar_one()
         rows = conn.execute(
-            sa.select(t.c.trial_id, t.c.datetime_start, hb.c.heartbeat)
-            .select_from(t.outerjoin(hb, hb.c.trial_id == t.c.trial_id))
+            sa.select(t.c.trial_id, t.c.datetime_start, hb.c.heartbeat, attr.c.value_json)
+            .select_from(
+                t.outerjoin(hb, hb.c.trial_id == t.c.trial_id).outerjoin(
+                    attr, sa.and_(attr.c.trial_id == t.c.trial_id, tagged)
+                )
+            )
             .where(t.c.study_id == study_id, t.c.state == TrialState.RUNNING)
         ).all()
     if isinstance(db_now, str):  # SQLite returns CURRENT_TIMESTAMP as text
@@ -432,13 +445,22 @@ def stale_trial_ids(storage: RDBStorage, study_id: int, grace: float) -> list[in
     local_now = dt.datetime.now()
     limit = dt.timedelta(seconds=grace)
     out = []
-    for trial_id, start, beat in rows:
-        if beat is not None:
+    for trial_id, start, beat, owner_json in rows:
+        if owner_json is not None and provably_dead(_owner(owner_json), trial_id):
+            out.append(trial_id)
+        elif beat is not None:
             if db_now - beat.replace(tzinfo=None) > limit:
                 out.append(trial_id)
         elif start is None or local_now - start > limit:
             out.append(trial_id)
     return out
+
+
+def _owner(value_json: str) -> Owner | None:
+    try:
+        return Owner.from_dict(json.loads(value_json))
+    except (ValueError, TypeError):
+        return None
 
 
 def fail_trials(storage: RDBStorage, trial_ids: Sequence[int]) -> list[FrozenTrial]:
@@ -463,6 +485,7 @@ def retry_template(trial: FrozenTrial) -> FrozenTrial | None:
         **trial.system_attrs,
     }
     system_attrs["retry_history"] = [*system_attrs["retry_history"], trial.number]
+    system_attrs.pop(OWNER_ATTR, None)  # the retry's worker tags it anew
     if len(system_attrs["retry_history"]) > MAX_RETRY:
         return None
     return optuna.trial.create_trial(
@@ -553,9 +576,13 @@ class StudyGuard:
         self._recover(grace_s())
 
     def started(self, trial: Trial) -> None:
-        """Start the trial's heartbeat (shared studies only)."""
+        """Tag the trial with this process (`dse.storage.owners`) and start its heartbeat
+        (shared studies only)."""
         self._trial = trial
         if self.shared:
+            owner = this_process(trial._trial_id)
+            if owner is not None:  # retried on a lost server (`keep_connected`)
+                self.storage.set_trial_system_attr(trial._trial_id, OWNER_ATTR, owner.as_dict())
             self._beat = HeartbeatThread(trial._trial_id, self.storage)
             self._beat.start()
 
