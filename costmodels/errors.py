@@ -43,5 +43,15 @@ class StorageError(DseError):
     exit_code = 1
 
 
+class OutputError(DseError):
+    """An output (a file written on request, or standard output) could not be written because
+    the machine refused: permission, a read-only file system, a full disk, an I/O error. Exit
+    1 like a storage failure, whichever writer and whether found before or while writing; a
+    request that is wrong whatever the machine (the study's own storage, a database, an
+    unknown extension, a folder that does not exist) stays a usage error (2)."""
+
+    exit_code = 1
+
+
 class StudyError(DseError):
     """A study is missing, or a resume does not match the stored configuration."""

@@ -12,6 +12,12 @@
 `os.replace` (the old file stays whole if the disk fills up) and a device or pipe
 directly, flushing and closing inside the check, so `/dev/full` is an error, never
 "written".
+
+Exit codes (`costmodels.errors`): a request that is wrong whatever the machine (the
+storage, a database, an extension, a directory, a folder that does not exist) is a usage
+error, 2; the machine refusing the write (permission, a read-only file system, a full disk,
+an I/O error), found before or while writing, is an `OutputError`, 1 - as is a failed write
+to standard output (`dse.cli.main`).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from costmodels.errors import ConfigError
+from costmodels.errors import ConfigError, OutputError
 from dse.storage.safety import SQLITE_MAGIC, sqlite_file
 
 PLOT_SUFFIXES = (".png", ".pdf", ".svg")
@@ -73,9 +79,23 @@ def check_output(
                 "overwrites a database, pick another file"
             )
         if not os.access(path, os.W_OK):
-            raise ConfigError(f"cannot write {shown!r}: permission denied")
+            raise OutputError(f"cannot write {shown!r}: {_why_not(path)}; not written")
     elif not os.access(parent, os.W_OK):
-        raise ConfigError(f"cannot write {shown!r}: folder {str(parent)!r} is not writable")
+        raise OutputError(
+            f"cannot write {shown!r}: folder {str(parent)!r} {_why_not(parent, folder=True)}; "
+            "not written"
+        )
+
+
+def _why_not(path: Path, *, folder: bool = False) -> str:
+    """Why `path` may not be written: a read-only file system (statvfs ST_RDONLY) or
+    permissions."""
+    try:
+        if os.statvfs(path).f_flag & os.ST_RDONLY:
+            return "is on a read-only file system" if folder else "read-only file system"
+    except OSError:
+        pass
+    return "is not writable" if folder else "permission denied"
 
 
 def _storage_file(storage: str | None) -> Path | None:
@@ -102,9 +122,16 @@ def _is_sqlite(path: Path) -> bool:
         return False
 
 
+def is_device(path: Path) -> bool:
+    """Whether `path` exists and is not a regular file (a device, a FIFO, a socket): written
+    through, never replaced, and no companion file is put beside it."""
+    return path.exists() and not _is_regular(path)
+
+
 def write_output(path: Path, data: str | bytes) -> None:
-    """Write `data` to `path` completely or raise a one-line `ConfigError` (disk full,
-    `/dev/full`, permissions); a regular file is replaced atomically."""
+    """Write `data` to `path` completely or raise a one-line `OutputError` (exit 1: disk
+    full, `/dev/full`, permissions, a read-only file system); a regular file is replaced
+    atomically."""
     blob = data.encode("utf-8") if isinstance(data, str) else data
     try:
         if path.exists() and not _is_regular(path):
@@ -125,9 +152,9 @@ def write_output(path: Path, data: str | bytes) -> None:
                 os.unlink(tmp)
             raise
     except OSError as exc:
-        raise ConfigError(
+        raise OutputError(
             f"cannot write {str(path)!r}: {exc.strerror or exc}; not written"
         ) from None
 
 
-__all__ = ["PLOT_SUFFIXES", "check_output", "write_output"]
+__all__ = ["PLOT_SUFFIXES", "check_output", "is_device", "write_output"]

@@ -72,8 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     except (RecursionError, MemoryError) as exc:
         print_error(f"the input is too large or nested too deeply ({type(exc).__name__})")
         return 1
-    except OSError as exc:  # an output that cannot be written (/dev/full, a closed pipe)
-        print_error(f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""))
+    except OSError as exc:  # standard output cannot be written (/dev/full, a closed pipe)
+        if exc.filename is None:  # files dse writes raise OutputError; this is a stream
+            return _stdout_failed(exc)
+        print_error(f"{exc.strerror or exc}: {exc.filename}")
         return 1
     except Exception as exc:  # a bug: still one line, never a traceback
         if os.environ.get("DSE_DEBUG"):  # the traceback, for whoever fixes it
@@ -95,16 +97,21 @@ def _flush_stdout(code: int) -> int:
     try:
         sys.stdout.flush()
     except OSError as exc:
-        import os
-
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError, AttributeError):
-            pass
-        print_error(f"cannot write the output: {exc.strerror or exc}")
-        return 1
+        return _stdout_failed(exc)
     return code
+
+
+def _stdout_failed(exc: OSError) -> int:
+    """One line for a standard output that cannot be written, exit 1 like every failed
+    write (`costmodels.errors.OutputError`); what is still buffered goes to /dev/null so
+    that Python's own flush at exit stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    print_error(f"cannot write the output (standard output): {exc.strerror or exc}; not written")
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

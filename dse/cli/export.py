@@ -14,7 +14,7 @@ from dse.cli.common import err_console
 from dse.config import DEFAULT_STORAGE
 from dse.export import ExportFormat, export_design, finn_folding, spec_files
 from dse.finn_folding import FinnFlow
-from dse.outputs import check_output, write_output
+from dse.outputs import check_output, is_device, write_output
 from dse.storage import load_study_record
 
 
@@ -70,6 +70,9 @@ def export(
         for note in folding.notes:
             err_console.print(f"note: {note}", markup=False, highlight=False)
         text = json.dumps(folding.config, indent=2) + "\n"
+        if output is not None and is_device(output):  # /dev/stdout, a pipe: nothing beside
+            _write(output, text)
+            return
         if output is not None:
             beside = output.with_name(f"{output.stem}.spec.yaml")
             check_output(beside, storage=storage)

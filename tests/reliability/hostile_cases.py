@@ -332,7 +332,7 @@ CASES: tuple[Case, ...] = (
          ("report", "--storage", "{study_db}", "--plot", "{dir}/front.gif"), "extension"),
     Case("export-dev-full", "`dse export -o /dev/full` (the write fails)",
          ("export", "--storage", "{study_db}", "--trial", "0", "-o", "/dev/full"),
-         "No space left"),
+         "No space left", code=1),
     Case("factory-exit", "`--workload builtins:exit` (a factory that exits)",
          ("evaluate", "--workload", "builtins:exit"), "called exit"),
 )
