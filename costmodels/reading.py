@@ -16,7 +16,11 @@ one line naming the file (a `DseError` of the caller's kind):
   counted anchor by anchor on the event stream, without expanding it;
 - `.npz` archives whose members inflate past `MAX_DATA_BYTES` (1 GiB, `DSE_MAX_DATA_BYTES`
   to change) according to the zip directory *and* to each member's `.npy` header (the
-  shape numpy would allocate), checked before any array is read.
+  shape numpy would allocate), checked before any array is read;
+- binary model files (ONNX/QONNX, `read_binary`) and the external weight files they name
+  (`external_file`: inside the model's folder, regular, within the same byte cap), whose
+  graphs `dse.onnx_import` then bounds by `MAX_MODEL_NODES` nodes and `MAX_DEPTH` levels
+  of subgraphs.
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ MAX_DEPTH = 64
 MAX_NODES = 2_000_000
 MAX_DATA_BYTES = 1 << 30
 DATA_BYTES_ENV = "DSE_MAX_DATA_BYTES"
+MAX_MODEL_NODES = 200_000
+"""Nodes in a model graph, subgraphs included: a 2,048-layer network (`MAX_LAYERS`) of
+QONNX needs about 10 per layer (weight and activation quantizers, scales, the op)."""
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installed
 
@@ -253,6 +260,44 @@ def check_npz(path: str | Path, kind: type[DseError]) -> Path:
     return p
 
 
+def read_binary(path: str | Path, what: str, kind: type[DseError] = SpecError) -> bytes:
+    """The bytes of a regular file of at most `max_data_bytes()` (a model file)."""
+    p = regular_file(path, what, kind)
+    cap = max_data_bytes()
+    try:
+        with open(p, "rb") as fh:
+            data = fh.read(cap + 1)
+    except OSError as exc:
+        raise _fail(kind, f"cannot read {what} {str(p)!r}: {exc.strerror or exc}") from None
+    if len(data) > cap:
+        raise _fail(
+            kind,
+            f"{what} {str(p)!r} is larger than {cap / 2**20:,.0f} MiB "
+            f"({DATA_BYTES_ENV} raises it); refused",
+        )
+    return data
+
+
+def external_file(
+    base: Path, location: str, what: str, kind: type[DseError] = SpecError
+) -> tuple[Path, int]:
+    """(path, size) of a file a model names for its weights (`location`, relative to the
+    model's folder `base`): refused when it is absolute, leaves the folder (`..`, a
+    symlink out), or is not a regular file, so a model cannot make dse read
+    `/etc/shadow` or `/dev/zero`."""
+    rel = Path(location)
+    if not location or rel.is_absolute() or "\x00" in location:
+        raise _fail(kind, f"{what}: external data {location!r} must be a file beside it; refused")
+    folder = base.resolve()
+    regular_file(folder / rel, f"{what}: external data", kind)
+    target = (folder / rel).resolve()
+    if folder not in target.parents:
+        raise _fail(
+            kind, f"{what}: external data {location!r} is outside the model's folder; refused"
+        )
+    return target, target.stat().st_size
+
+
 def _too_big(p: Path, size: int, cap: int) -> str:
     return (
         f"data file {str(p)!r} inflates to {size / 2**20:,.0f} MiB, over the "
@@ -265,10 +310,13 @@ __all__ = [
     "MAX_DATA_BYTES",
     "MAX_DEPTH",
     "MAX_DOCUMENT_BYTES",
+    "MAX_MODEL_NODES",
     "MAX_NODES",
     "check_npz",
+    "external_file",
     "max_data_bytes",
     "parse_document",
+    "read_binary",
     "read_document",
     "read_text",
     "regular_file",

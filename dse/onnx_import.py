@@ -38,6 +38,14 @@ from typing import Any
 
 from costmodels.errors import SpecError
 from costmodels.network import INPUT
+from costmodels.reading import (
+    DATA_BYTES_ENV,
+    MAX_DEPTH,
+    MAX_MODEL_NODES,
+    external_file,
+    max_data_bytes,
+    read_binary,
+)
 from costmodels.types import LayerChoice, LayerSpec, Network, Op, WType
 
 logger = logging.getLogger(__name__)
@@ -82,26 +90,140 @@ def _onnx() -> Any:
 
 
 def load_model(path: str | Path) -> Any:
-    """An `onnx.ModelProto` with its external data loaded (one-line `SpecError` otherwise)."""
+    """An `onnx.ModelProto` with its external data loaded, read within the limits of
+    `costmodels.reading` (one-line `SpecError` otherwise): a regular file of at most
+    `max_data_bytes()`; at most `MAX_MODEL_NODES` nodes and `MAX_DEPTH` levels of subgraphs;
+    tensors whose declared sizes and external weight files (beside the model, regular,
+    within their file) add up to at most `max_data_bytes()`, checked before any weight is
+    read."""
     onnx = _onnx()
     p = Path(path)
-    if not p.is_file():
-        raise SpecError(f"model file {str(p)!r} not found")
+    data = read_binary(p, "model file")
     try:
-        model = onnx.load(str(p), load_external_data=False)
+        model = onnx.load_model_from_string(data)
     except Exception as exc:
         raise SpecError(f"{str(p)!r} is not an ONNX model: {type(exc).__name__}") from None
-    try:
-        from onnx.external_data_helper import load_external_data_for_model
-
-        load_external_data_for_model(model, str(p.parent))
-    except Exception as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SpecError(
-            f"{str(p)!r}: cannot read its external weights (the .onnx.data file must sit "
-            f"beside it): {first}"
-        ) from None
+    del data
+    tensors = _check_graphs(model, p)
+    _load_external(tensors, p)
     return model
+
+
+def _check_graphs(model: Any, p: Path) -> list[Any]:
+    """Every tensor of the model (initializers and constant attributes, subgraphs and
+    functions included), after checking the node count, the subgraph depth and the declared
+    tensor sizes (iteratively: no recursion on a hostile depth)."""
+    from onnx import AttributeProto, helper
+
+    cap = max_data_bytes()
+    todo: list[tuple[Any, int]] = [(model.graph, 1)]
+    todo += [(f, 2) for f in model.functions]
+    nodes = 0
+    declared = 0
+    tensors: list[Any] = []
+    while todo:
+        graph, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            raise SpecError(
+                f"model file {str(p)!r} nests subgraphs deeper than {MAX_DEPTH} levels; refused"
+            )
+        found = list(getattr(graph, "initializer", ()))
+        for node in graph.node:
+            nodes += 1
+            if nodes > MAX_MODEL_NODES:
+                raise SpecError(
+                    f"model file {str(p)!r} has more than {MAX_MODEL_NODES:,} nodes; refused"
+                )
+            for attr in node.attribute:
+                if attr.HasField("t"):
+                    found.append(attr.t)
+                found.extend(attr.tensors)
+                if attr.type == AttributeProto.GRAPH:
+                    todo.append((attr.g, depth + 1))
+                elif attr.type == AttributeProto.GRAPHS:
+                    todo.extend((g, depth + 1) for g in attr.graphs)
+        for t in found:
+            count = 1
+            for d in t.dims:
+                if d < 0:
+                    raise SpecError(
+                        f"model file {str(p)!r}: tensor {t.name!r} has a negative size {d}"
+                    )
+                count *= d
+            try:
+                item = helper.tensor_dtype_to_np_dtype(t.data_type).itemsize
+            except Exception:
+                item = 8
+            declared += count * item
+            if declared > cap:
+                raise SpecError(
+                    f"model file {str(p)!r}: its tensors declare {declared / 2**20:,.0f} MiB, "
+                    f"over the {cap / 2**20:,.0f} MiB limit ({DATA_BYTES_ENV} raises it); "
+                    "refused before loading"
+                )
+        tensors.extend(found)
+    return tensors
+
+
+def _load_external(tensors: list[Any], p: Path) -> None:
+    """Read the tensors stored in external files (`.onnx.data`) into the model, each file
+    checked by `costmodels.reading.external_file` and every range within its file, the
+    total within `max_data_bytes()`."""
+    from onnx import TensorProto
+    from onnx.external_data_helper import ExternalDataInfo, uses_external_data
+
+    cap = max_data_bytes()
+    total = 0
+    plan = []
+    for t in tensors:
+        if not uses_external_data(t):
+            continue
+        try:
+            info = ExternalDataInfo(t)
+            offset = int(info.offset or 0)
+            length = None if info.length is None else int(info.length)
+        except Exception as exc:
+            raise SpecError(
+                f"model file {str(p)!r}: tensor {t.name!r} has unreadable external-data "
+                f"fields ({type(exc).__name__})"
+            ) from None
+        try:
+            path, size = external_file(p.parent, str(info.location), f"model file {str(p)!r}")
+        except SpecError as exc:
+            if "not found" in str(exc):
+                raise SpecError(
+                    f"{str(p)!r}: cannot read its external weights (the .onnx.data file must "
+                    f"sit beside it): {exc}"
+                ) from None
+            raise
+        want = size - offset if length is None else length
+        if offset < 0 or want < 0 or offset + want > size:
+            raise SpecError(
+                f"model file {str(p)!r}: tensor {t.name!r} asks for bytes {offset:,}.."
+                f"{offset + want:,} of {path.name!r}, which holds {size:,}; refused"
+            )
+        total += want
+        if total > cap:
+            raise SpecError(
+                f"model file {str(p)!r}: its external weights take {total / 2**20:,.0f} MiB, "
+                f"over the {cap / 2**20:,.0f} MiB limit ({DATA_BYTES_ENV} raises it); refused"
+            )
+        plan.append((t, path, offset, want))
+    for t, path, offset, want in plan:
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                blob = fh.read(want)
+        except OSError as exc:
+            raise SpecError(
+                f"{str(p)!r}: cannot read its external weights {path.name!r}: "
+                f"{exc.strerror or exc}"
+            ) from None
+        if len(blob) != want:
+            raise SpecError(f"{str(p)!r}: external weights {path.name!r} ended early")
+        t.raw_data = blob
+        t.data_location = TensorProto.DEFAULT
+        del t.external_data[:]
 
 
 @dataclass
@@ -189,10 +311,23 @@ def _scalar_int(t: _Tensor | None, node: Any, what: str) -> int:
 
 
 def network_from_onnx(path: str | Path, *, name: str | None = None) -> Network:
-    """Read a QONNX/ONNX model into a hardware `Network` (see the module docstring)."""
+    """Read a QONNX/ONNX model into a hardware `Network` (see the module docstring). A
+    damaged graph the walk cannot follow (tensor sizes that do not match their data,
+    missing inputs) is a one-line `SpecError`, like every other bad model."""
+    model = load_model(path)
+    try:
+        return _network(model, path, name)
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError) as exc:
+        text = str(exc).strip().splitlines()
+        raise SpecError(
+            f"{str(path)!r}: cannot read the model's graph ({type(exc).__name__}"
+            f"{': ' + text[0][:200] if text else ''})"
+        ) from None
+
+
+def _network(model: Any, path: str | Path, name: str | None) -> Network:
     from onnx import numpy_helper
 
-    model = load_model(path)
     g = model.graph
     tensors: dict[str, _Tensor] = {}
     for init in g.initializer:

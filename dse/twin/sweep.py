@@ -128,6 +128,7 @@ def plot_sweep(
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7, loc="upper left")
         fig.tight_layout()
+        out.parent.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
         fig.savefig(buf, format="png")
     finally:
