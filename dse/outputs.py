@@ -23,11 +23,16 @@ to standard output (`dse.cli.main`).
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
+import math
 import os
+import re
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from costmodels.errors import ConfigError, OutputError
 from dse.storage.safety import SQLITE_MAGIC, sqlite_file
@@ -157,4 +162,41 @@ def write_output(path: Path, data: str | bytes) -> None:
         ) from None
 
 
-__all__ = ["PLOT_SUFFIXES", "check_output", "is_device", "write_output"]
+# ----------------------------------------------------------------------------- CSV
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell that no spreadsheet runs as a formula (OWASP "CSV Injection":
+    text starting with `=`, `+`, `-`, `@`, TAB or CR gets a leading apostrophe). Numbers stay
+    numbers (ints and finite floats as they are, a text that is a plain number too); None is
+    empty; anything else is its text. Layer, network and device names come from specs and
+    models somebody else may have written."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    text = str(value)
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
+    """`rows` (dicts with the first row's keys) as CSV through the `csv` module (quoting
+    separators, quotes and line breaks), every header and cell through `csv_cell`."""
+    buf = io.StringIO()
+    if rows:
+        fields = list(rows[0])
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow([csv_cell(f) for f in fields])
+        for row in rows:
+            writer.writerow([csv_cell(row.get(f)) for f in fields])
+    return buf.getvalue()
+
+
+__all__ = ["PLOT_SUFFIXES", "check_output", "csv_cell", "csv_text", "is_device", "write_output"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import sys
 from enum import Enum
 from pathlib import Path
@@ -20,7 +18,7 @@ from dse.cli.common import console, print_json
 from dse.config import DEFAULT_STORAGE
 from dse.holdout import Holdout, holdout_front, noise_points, within_noise
 from dse.modes import view_of
-from dse.outputs import PLOT_SUFFIXES, check_output
+from dse.outputs import PLOT_SUFFIXES, check_output, csv_text
 from dse.report import (
     counts,
     front,
@@ -126,12 +124,7 @@ def report(
 
 
 def _write_csv(rows: list[dict[str, Any]]) -> None:
-    buf = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    sys.stdout.write(buf.getvalue())
+    sys.stdout.write(csv_text(rows))  # dse.outputs: the csv module, formula cells escaped
 
 
 Held = tuple[dict[int, Holdout], str]
