@@ -665,6 +665,19 @@ def option_args(params: Mapping[str, Any], skip: Sequence[str] = ()) -> list[str
 _WORKER_MAIN = "import sys; from dse.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
+def _stop(procs: Sequence[subprocess.Popen[str]]) -> None:
+    """Stop workers already started (SIGTERM: they finish their trial and commit; SIGKILL
+    after 30 s) and reap them, so none is left without its parent."""
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 def run_local_workers(
     args: Sequence[str], trials: Sequence[int], *, poll: Any = None
 ) -> list[tuple[int, str]]:
@@ -686,14 +699,7 @@ def run_local_workers(
                 )
             )
         except OSError as exc:  # a process limit: stop the ones started, no orphans
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                try:
-                    p.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+            _stop(procs)
             raise StorageError(
                 f"cannot start worker {i + 1} of {len(trials)}: {exc.strerror or exc}; "
                 f"stopped the {len(procs)} already started (try a smaller --jobs)"
@@ -709,8 +715,15 @@ def run_local_workers(
     readers = [
         threading.Thread(target=drain, args=(i, p), daemon=True) for i, p in enumerate(procs)
     ]
-    for r in readers:
-        r.start()
+    try:
+        for r in readers:
+            r.start()
+    except RuntimeError as exc:  # "can't start new thread": the same process limit
+        _stop(procs)
+        raise StorageError(
+            f"cannot watch the {len(procs)} workers ({exc}); stopped them (a process or "
+            "thread limit: try a smaller --jobs)"
+        ) from None
 
     def forward(sig: int, _frame: Any) -> None:
         for p in procs:
