@@ -289,6 +289,10 @@ def external_file(
     if not location or rel.is_absolute() or "\x00" in location:
         raise _fail(kind, f"{what}: external data {location!r} must be a file beside it; refused")
     folder = base.resolve()
+    if ".." in rel.parts:
+        raise _fail(
+            kind, f"{what}: external data {location!r} is outside the model's folder; refused"
+        )
     regular_file(folder / rel, f"{what}: external data", kind)
     target = (folder / rel).resolve()
     if folder not in target.parents:

@@ -103,6 +103,30 @@ def _foreign_sqlite() -> bytes:
         return path.read_bytes()
 
 
+def _onnx_model(*, location: str | None = None, length: int | None = None,
+                dims: tuple[int, ...] = (4, 2)) -> bytes:
+    """A one-MatMul ONNX model whose weight is stored externally at `location` (with a
+    claimed `length`), or inline with the claimed `dims` over 32 bytes of data."""
+    from onnx import TensorProto, helper
+
+    w = TensorProto(name="w", data_type=TensorProto.FLOAT)
+    w.dims.extend(dims)
+    if location is None:
+        w.raw_data = bytes(32)
+    else:
+        w.data_location = TensorProto.EXTERNAL
+        for key, value in (("location", location), ("length", length)):
+            if value is not None:
+                entry = w.external_data.add()
+                entry.key, entry.value = key, str(value)
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], initializer=[w],
+    )  # fmt: skip
+    return helper.make_model(graph).SerializeToString()  # type: ignore[no-any-return]
+
+
 def _yaml(v: object) -> str:
     if v is None:
         return "null"
@@ -333,6 +357,20 @@ CASES: tuple[Case, ...] = (
     Case("export-dev-full", "`dse export -o /dev/full` (the write fails)",
          ("export", "--storage", "{study_db}", "--trial", "0", "-o", "/dev/full"),
          "No space left", code=1),
+    # --- ONNX/QONNX models (costmodels.reading limits through dse.onnx_import)
+    Case("onnx-garbage", "random bytes as an `.onnx` model", _est("{dir}/m.onnx"),
+         "not an ONNX model", files={"m.onnx": bytes(range(256)) * 4}),
+    Case("onnx-external-escape", "ONNX external weights at `../../etc/passwd`",
+         _est("{dir}/m.onnx"), "outside the model's folder",
+         files={"m.onnx": _onnx_model(location="../../etc/passwd")}),
+    Case("onnx-external-absolute", "ONNX external weights at `/dev/zero`",
+         _est("{dir}/m.onnx"), "must be a file beside it",
+         files={"m.onnx": _onnx_model(location="/dev/zero")}),
+    Case("onnx-external-length", "ONNX external weights claiming 4 TiB of a 64-byte file",
+         _est("{dir}/m.onnx"), "which holds",
+         files={"m.onnx": _onnx_model(location="w.bin", length=4 << 40), "w.bin": bytes(64)}),
+    Case("onnx-dims", "ONNX weight whose dims claim 2^80 floats", _est("{dir}/m.onnx"),
+         "over the 1,024 MiB limit", files={"m.onnx": _onnx_model(dims=(1 << 40, 1 << 40))}),
     Case("factory-exit", "`--workload builtins:exit` (a factory that exits)",
          ("evaluate", "--workload", "builtins:exit"), "called exit"),
 )
