@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import io
 import math
 import os
@@ -112,6 +113,13 @@ def _storage_file(storage: str | None) -> Path | None:
         return None
 
 
+def _mode(path: Path) -> int:
+    try:
+        return os.stat(path).st_mode
+    except OSError:
+        return 0
+
+
 def _is_regular(path: Path) -> bool:
     try:
         return stat.S_ISREG(os.stat(path).st_mode)
@@ -133,6 +141,17 @@ def is_device(path: Path) -> bool:
     return path.exists() and not _is_regular(path)
 
 
+def _open_device(path: Path) -> Any:
+    """`path` (a device or a named pipe) open for writing. A FIFO is opened without
+    blocking first: with no process reading it, open(2) fails at once with ENXIO (fifo(7))
+    instead of waiting forever; once open, writes block as usual."""
+    if not stat.S_ISFIFO(_mode(path)):
+        return open(path, "wb")
+    fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "wb")
+
+
 def write_output(path: Path, data: str | bytes) -> None:
     """Write `data` to `path` completely or raise a one-line `OutputError` (exit 1: disk
     full, `/dev/full`, permissions, a read-only file system); a regular file is replaced
@@ -140,7 +159,7 @@ def write_output(path: Path, data: str | bytes) -> None:
     blob = data.encode("utf-8") if isinstance(data, str) else data
     try:
         if path.exists() and not _is_regular(path):
-            with open(path, "wb") as fh:  # a device or a pipe: write through, check close
+            with _open_device(path) as fh:  # a device or a pipe: write through, check close
                 fh.write(blob)
                 fh.flush()
             return
@@ -157,9 +176,10 @@ def write_output(path: Path, data: str | bytes) -> None:
                 os.unlink(tmp)
             raise
     except OSError as exc:
-        raise OutputError(
-            f"cannot write {str(path)!r}: {exc.strerror or exc}; not written"
-        ) from None
+        why = exc.strerror or str(exc)
+        if exc.errno == errno.ENXIO and stat.S_ISFIFO(_mode(path)):
+            why = "no process is reading this named pipe"
+        raise OutputError(f"cannot write {str(path)!r}: {why}; not written") from None
 
 
 # ----------------------------------------------------------------------------- CSV

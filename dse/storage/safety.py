@@ -103,6 +103,20 @@ def _in_memory(url: str) -> bool:
     return u.get_backend_name() == "sqlite" and (not u.database or u.database == ":memory:")
 
 
+def _sqlite_uri(url: str) -> bool:
+    """Whether a SQLite URL turns on SQLite URI filenames (`?uri=true`, sqlite.org/uri.html),
+    whose parameters can make the database in-memory, read-only or unlocked."""
+    try:
+        u = sa.engine.make_url(url)
+    except Exception:
+        return False
+    if u.get_backend_name() != "sqlite":
+        return False
+    raw = u.query.get("uri")
+    values = raw if isinstance(raw, tuple) else (raw,)
+    return any(v is not None and str(v).lower() not in ("0", "false", "no", "off") for v in values)
+
+
 def _judge_schema(tables: set[str]) -> str | None:
     """What is wrong with a database's table set: "foreign" (a table that is neither
     Optuna's nor dse's), "partial" (only Optuna's and dse's tables, but not all of them, or
@@ -193,6 +207,12 @@ def check_storage(url: str, *, write: bool) -> None:
         raise StorageError(
             f"storage {url!r} is an in-memory SQLite database: a study there vanishes when "
             "dse exits; give a file, e.g. sqlite:///runs/dse.db"
+        )
+    if _sqlite_uri(url):
+        raise StorageError(
+            f"storage {url!r} asks for SQLite URI options (uri=true: mode, vfs, nolock, "
+            "immutable ...), which bypass dse's file checks and locks (mode=memory made a "
+            "study that vanished); give a plain file, e.g. sqlite:///runs/dse.db"
         )
     path = sqlite_file(url)
     if path is not None and path.exists() and not path.is_dir() and not path.is_file():

@@ -11,6 +11,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -168,3 +169,23 @@ def test_finn_folding_onto_a_device_puts_nothing_beside_it(study: Path) -> None:
     assert res.stdout.lstrip().startswith("{")
     assert not Path("/dev/stdout.spec.yaml").exists()
     assert not Path("/dev/null.spec.yaml").exists()
+
+
+def test_a_named_pipe_nobody_reads_is_an_error_not_a_hang(study: Path, tmp_path: Path) -> None:
+    """`-o FIFO` with no reader: one line at once (open would block forever); with a reader,
+    the export goes through the pipe."""
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    args = ["export", "--storage", f"sqlite:///{study}", "--trial", "0", "-o", str(fifo)]
+    res = subprocess.run(dse_cmd(args), capture_output=True, text=True, env=env(), timeout=60)
+    assert res.returncode == 1, res.stderr
+    assert "no process is reading this named pipe" in one_error_line(res.stderr)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.3)  # cat has the pipe open for reading
+        res = subprocess.run(dse_cmd(args), capture_output=True, text=True, env=env(), timeout=60)
+        out, _ = reader.communicate(timeout=60)
+    finally:
+        reader.kill()
+    assert res.returncode == 0, res.stderr
+    assert "name: tfc-w1a1" in out
