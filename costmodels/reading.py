@@ -46,7 +46,39 @@ MAX_MODEL_NODES = 200_000
 """Nodes in a model graph, subgraphs included: a 2,048-layer network (`MAX_LAYERS`) of
 QONNX needs about 10 per layer (weight and activation quantizers, scales, the op)."""
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installed
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installed
+
+
+class _Loader(_Base):
+    """The safe loader, refusing a mapping that names one key twice (`name: a, name: b`):
+    YAML 1.2 requires keys to be unique and PyYAML would silently keep the last one, so a
+    spec could mean two things to two readers."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[str] = set()
+        for key, _value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value != "<<":
+                if key.value in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key.value!r}", key.start_mark
+                    )
+                seen.add(key.value)
+        return super().construct_mapping(node, deep)
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """`json.loads` object hook refusing a key given twice (RFC 8259 says names SHOULD be
+    unique; Python keeps the last one silently)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
 
 
 def _fail(kind: type[DseError], message: str) -> DseError:
@@ -173,7 +205,9 @@ def parse_document(text: str, what: str, kind: type[DseError], *, as_json: bool)
     """Parse YAML (or JSON) text within the depth and expansion limits."""
     if as_json:
         try:
-            value = json.loads(text)
+            value = json.loads(text, object_pairs_hook=_unique_pairs)
+        except _DuplicateKey as exc:
+            raise _fail(kind, f"{what} names the key {exc.args[0]!r} twice; refused") from None
         except RecursionError:
             raise _fail(kind, f"{what} is nested deeper than {MAX_DEPTH} levels; refused") from None
         if _json_depth(value) > MAX_DEPTH:
@@ -207,8 +241,9 @@ def max_data_bytes() -> int:
             value = int(raw)
         except ValueError:
             raise SpecError(f"{DATA_BYTES_ENV}={raw!r} must be a whole number of bytes") from None
-        if value > 0:
-            return value
+        if value < 1:
+            raise SpecError(f"{DATA_BYTES_ENV}={raw!r} must be at least 1 byte")
+        return value
     return MAX_DATA_BYTES
 
 

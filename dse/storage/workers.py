@@ -64,6 +64,9 @@ warnings.filterwarnings(
 HEARTBEAT_ENV = "DSE_HEARTBEAT_S"
 """Environment variable overriding the heartbeat interval in seconds (tests use 1)."""
 DEFAULT_HEARTBEAT_S = 10
+MAX_HEARTBEAT_S = 3600
+"""An hour between beats (a dead worker found after 3 h) is the most that makes sense; a
+20-digit value overflowed the heartbeat thread's C int."""
 GRACE_FACTOR = 3
 """A trial is stale when its last heartbeat is `GRACE_FACTOR` intervals old: one missed
 beat is a busy database, three are a dead worker."""
@@ -80,8 +83,8 @@ def heartbeat_interval_s() -> int:
         value = int(raw)
     except ValueError:
         raise ConfigError(f"{HEARTBEAT_ENV}={raw!r} must be a whole number of seconds") from None
-    if value < 1:
-        raise ConfigError(f"{HEARTBEAT_ENV}={raw!r} must be >= 1")
+    if not 1 <= value <= MAX_HEARTBEAT_S:
+        raise ConfigError(f"{HEARTBEAT_ENV}={raw!r} must be in 1..{MAX_HEARTBEAT_S} seconds")
     return value
 
 

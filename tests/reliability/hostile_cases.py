@@ -169,6 +169,12 @@ def _search(*extra: str, workload: str = TFC) -> tuple[str, ...]:
 # fmt: off
 CASES: tuple[Case, ...] = (
     # --- files that do not parse
+    Case("yaml-duplicate-key", "a YAML mapping naming `name` twice", _est("{dir}/d.yaml"),
+         "duplicate key 'name'",
+         files={"d.yaml": _GOOD.replace("{name: fc0,", "{name: fc0, name: fc9,")}),
+    Case("json-duplicate-key", "a JSON object naming `layers` twice", _est("{dir}/d.json"),
+         "names the key 'layers' twice",
+         files={"d.json": '{"name": "t", "layers": [], "layers": [], "input": {}}'}),
     Case("yaml-malformed", "malformed YAML spec (unclosed bracket)",
          _est("{dir}/bad.yaml"), "not valid YAML",
          files={"bad.yaml": "name: t\ninput: {shape: [64, bits: 8\nlayers: []\n"}),
