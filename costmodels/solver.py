@@ -946,7 +946,9 @@ def segment_sums(network: Network, device: Device) -> dict[str, float]:
 
 #: Largest partial front the coupled DP (residual adds) keeps before falling back to the
 #: nominal skip FIFOs (`solve`).
-MAX_COUPLED_STATES = 20_000
+MAX_COUPLED_STATES = 5_000
+#: Largest number of (partial design, option) pairs one coupled DP step compares.
+MAX_COUPLED_CANDIDATES = 200_000
 
 
 def _pareto_grouped(values: np.ndarray, keys: np.ndarray) -> np.ndarray:
@@ -1021,8 +1023,11 @@ def _dp_coupled(
                 if early in tr:
                     okeys[o, 2 * a] = tr[early][1]
                 okeys[o, 2 * a + 1] = sum(lat for j, (lat, _) in tr.items() if early < j < ai)
-        opts = table[:, dim_idx]
+        local = _pareto_grouped(table[:, dim_idx], okeys)  # equal couplings: comparable
+        opts, okeys = table[local][:, dim_idx], okeys[local]
         k, m = len(states), len(opts)
+        if k * m > MAX_COUPLED_CANDIDATES:
+            raise SolverError(f"more than {MAX_COUPLED_CANDIDATES} partial designs to compare")
         cand = np.where(
             is_max, np.maximum(states[:, None, :], opts[None]), states[:, None, :] + opts[None]
         ).reshape(k * m, len(dims))
@@ -1050,7 +1055,7 @@ def _dp_coupled(
         keep = idx[_pareto_grouped(cand[idx], ck[idx])]
         states, keys = cand[keep], ck[keep]
         parents.append(keep // m)
-        chosen.append(keep % m)
+        chosen.append(local[keep % m])
         states_max = max(states_max, len(states))
         if states_max > MAX_COUPLED_STATES:
             raise SolverError(f"more than {MAX_COUPLED_STATES} partial designs")

@@ -291,6 +291,30 @@ def test_residual_adds_fall_back_to_a_bound_when_the_state_grows(
         assert p.cost == estimate(p.network, device) and p.cost.fits(85.0)
 
 
+def test_a_larger_residual_network_falls_back_quickly_and_says_so() -> None:
+    """Seven 32-channel convs with three adds on XC7Z020: the coupled DP's partial front
+    outgrows its limit at the first steps (before the candidate limit: 23 s spent there),
+    so the solver falls back to the nominal FIFO bound and says why."""
+    ch = LayerChoice(w_bits=2, a_bits=2)
+    layers = [LayerSpec("stem", Op.CONV, out_channels=32, kernel=3, padding=1, choice=ch)]
+    prev = "stem"
+    for b in range(3):
+        layers += [
+            LayerSpec(f"b{b}a", Op.CONV, out_channels=32, kernel=3, padding=1, choice=ch),
+            LayerSpec(f"b{b}b", Op.CONV, out_channels=32, kernel=3, padding=1, choice=ch),
+            LayerSpec(f"r{b}", Op.ADD, source=prev),
+        ]
+        prev = f"r{b}"
+    layers.append(LayerSpec("fc", Op.DENSE, out_channels=10, choice=replace(ch, a_bits=None)))
+    net = Network("resnet8", (3, 16, 16), 8, tuple(layers))
+    device = get_device("XC7Z020")
+    res = solve(net, device, objectives=("fps", "lut"))
+    assert not res.exact and "gave up" in res.notes[0]
+    assert res.points
+    for p in res.points:
+        assert p.cost == estimate(p.network, device) and p.cost.fits(85.0)
+
+
 def test_branches_are_refused_with_a_solver_error() -> None:
     from costmodels.solver import SolverError
 
