@@ -196,9 +196,14 @@ def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
     ],
 )
 def test_front_fits_is_non_dominated_and_grows_with_the_budget(net, device, objectives, caps):
+    _check_front_properties(net, device, objectives, caps)
+
+
+def _check_front_properties(net, device, objectives, caps, exact: bool = True) -> None:
     fronts = {}
     for cap in caps:
         res = solve(net, device, cap_pct=cap, objectives=objectives)
+        assert res.exact is exact
         vals = [objective_values(p.cost, objectives) for p in res.points]
         assert vals
         for p in res.points:
@@ -272,6 +277,14 @@ def test_residual_front_equals_brute_force(net: Network, objectives: tuple[str, 
         assert _rounded(got, objectives) == want and want
         for p in got.points:
             assert p.cost == estimate(p.network, device) and p.cost.fits(60.0)
+
+
+@pytest.mark.parametrize("objectives", [("fps", "lut"), ("latency_ms", "lut")])
+@pytest.mark.parametrize("net", residual_networks(), ids=lambda n: n.name)
+def test_residual_fronts_fit_are_non_dominated_and_grow_with_the_budget(
+    net: Network, objectives: tuple[str, ...]
+) -> None:
+    _check_front_properties(net, SMALL, objectives, (50.0, 90.0))
 
 
 def test_residual_adds_fall_back_to_a_bound_when_the_state_grows(
