@@ -8,7 +8,10 @@ docs/reliability.md) run through `dse.cli.main`; random JSON values and near-val
 `network_from_dict` and `costmodels.estimate`; random config mappings through
 `build_config`; random files (YAML/JSON fragments with aliases, deep brackets, tags,
 non-finite numbers, control characters, binary) through the spec, device and config
-readers, random `.npz` archives through the data reader; random hostile command lines
+readers, random `.npz` archives through the data reader; ONNX models (a valid QONNX model
+with random byte flips, truncations and tensor-dimension edits) through `load_network`;
+CSV cells (random text through `dse.outputs.csv_text`, read back: no cell may start a
+formula unless it is a plain number); random hostile command lines
 (tests/reliability/test_fuzz_hostile.py) through `dse.cli.main`, checked against the rule:
 non-zero exit with at most 4 lines, no traceback, no password, a foreign database
 untouched. An unhandled exception is any exception that is not a `DseError`, or a CLI run
@@ -187,6 +190,70 @@ def fuzz_cli(n: int, tally: Counter[str], bad: list[str]) -> None:
             os.chdir(cwd)
 
 
+def fuzz_onnx(n: int, tally: Counter[str], bad: list[str]) -> None:
+    """Mutated QONNX models through `load_network` (skipped without the onnx package)."""
+    try:
+        import onnx
+    except ImportError:
+        return
+    import random
+
+    sys.path.insert(0, str(REPO / "tests" / "onnx_in"))
+    from qonnx_graphs import small_cnv
+
+    rng = random.Random(0)
+    with tempfile.TemporaryDirectory() as tmp:
+        good = small_cnv(Path(tmp) / "good.onnx", dynamo=False).read_bytes()
+        model = onnx.load_model_from_string(good)
+        path = Path(tmp) / "m.onnx"
+        for i in range(n):
+            if i % 3 == 0:  # a tensor claiming other dimensions
+                m = onnx.ModelProto()
+                m.CopyFrom(model)
+                t = m.graph.initializer[rng.randrange(len(m.graph.initializer))]
+                del t.dims[:]
+                t.dims.extend(rng.choice([[], [0], [-1], [1 << 62], [3, 3], [1 << 40, 1 << 40]]))
+                blob = m.SerializeToString()
+            else:  # flipped bytes, maybe truncated
+                data = bytearray(good)
+                for _ in range(rng.randint(1, 16)):
+                    data[rng.randrange(len(data))] = rng.randrange(256)
+                blob = bytes(data[: rng.randint(len(data) // 2, len(data))])
+            path.write_bytes(blob)
+            tally["mutated ONNX models"] += 1
+            try:
+                load_network(path)
+            except DseError:
+                pass
+            except Exception as exc:
+                bad.append(f"onnx #{i}: {type(exc).__name__}: {str(exc)[:120]}")
+
+
+def fuzz_csv(n: int, tally: Counter[str], bad: list[str]) -> None:
+    """Random text cells through `csv_text`, read back with the csv module."""
+    import csv
+    import random
+
+    from dse.outputs import csv_text
+
+    rng = random.Random(1)
+    alphabet = "=+-@\t\r\n,\"'a1.eE ;|!()"
+    for i in range(n):
+        cells = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8))) for _ in range(4)]
+        tally["CSV cells"] += len(cells)
+        text = csv_text([{f"c{j}": c for j, c in enumerate(cells)}])
+        back = list(csv.reader(io.StringIO(text)))
+        if len(back) != 2 or len(back[1]) != 4:
+            bad.append(f"csv #{i}: {cells!r} read back as {back!r}")
+            continue
+        for cell in back[1]:
+            if cell.startswith(("=", "+", "-", "@", "\t", "\r")):
+                try:
+                    float(cell)
+                except ValueError:
+                    bad.append(f"csv #{i}: formula cell {cell!r}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--examples", type=int, default=2000)
@@ -227,6 +294,8 @@ def main() -> None:
         fuzz("random .npz archives", fz.npz_files(),
              lambda b: (npz.write_bytes(b), _from_npz(npz)),
              args.examples // 4, tally, bad)  # fmt: skip
+    fuzz_onnx(args.examples // 4, tally, bad)
+    fuzz_csv(args.examples, tally, bad)
     fuzz_cli(args.examples // 10, tally, bad)
     total = sum(tally.values())
     for name, n in tally.items():

@@ -212,10 +212,17 @@ def csv_text(rows: Sequence[Mapping[str, Any]]) -> str:
     buf = io.StringIO()
     if rows:
         fields = list(rows[0])
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow([csv_cell(f) for f in fields])
-        for row in rows:
-            writer.writerow([csv_cell(row.get(f)) for f in fields])
+        minimal = csv.writer(buf, lineterminator="\n")
+        # the csv module quotes a field holding "\n" (the line terminator) but not a bare
+        # "\r", which every reader takes for a line break: "x\r=cmd" would start a row
+        # with a formula. A row holding one is written with every field quoted.
+        quoted = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        for cells in (
+            [csv_cell(f) for f in fields],
+            *([csv_cell(r.get(f)) for f in fields] for r in rows),
+        ):
+            cr = any(isinstance(c, str) and "\r" in c for c in cells)
+            (quoted if cr else minimal).writerow(cells)
     return buf.getvalue()
 
 

@@ -57,7 +57,7 @@ def test_report_csv_escapes_hostile_names(
     rows = _cells(out)
     assert len(rows) >= 2
     _no_formula(rows)
-    assert "'=HYPERLINK(\"http://x\",\"y\")" in out.replace('""', '"')
+    assert '\'=HYPERLINK("http://x","y")' in out.replace('""', '"')
     width = len(rows[0])
     assert all(len(r) == width for r in rows)  # a comma in a name never splits a row
     if extra:  # per layer: the names are the first column, escaped, and nothing else is
@@ -80,6 +80,9 @@ def test_cells() -> None:
     assert not math.isnan(float(csv_cell("1e5")))
     text = csv_text([{"=h": "a\nb", "n": 2}])
     assert _cells(text) == [["'=h", "n"], ["a\nb", "2"]]
+    # a bare CR inside a cell is a line break to every reader: quoted, it stays in the cell
+    text = csv_text([{"a": "x\r=cmd()", "b": "\r"}])
+    assert _cells(text) == [["a", "b"], ["x\r=cmd()", "'\r"]]
 
 
 def test_no_csv_is_written_without_the_csv_module() -> None:

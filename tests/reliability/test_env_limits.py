@@ -35,8 +35,19 @@ def test_bad_environment_values(
     np.savez(npz, x_train=np.zeros((4, 2)), y_train=np.zeros(4), x_val=np.zeros((4, 2)),
              y_val=np.zeros(4))  # fmt: skip
     args = (
-        ["search", "--workload", str(SPEC), "--device", "XC7Z020", "--trials", "2",
-         "--storage-mode", "direct", "--storage", f"sqlite:///{tmp_path}/s.db"]
+        [
+            "search",
+            "--workload",
+            str(SPEC),
+            "--device",
+            "XC7Z020",
+            "--trials",
+            "2",
+            "--storage-mode",
+            "direct",
+            "--storage",
+            f"sqlite:///{tmp_path}/s.db",
+        ]
         if name == "DSE_HEARTBEAT_S"
         else ["evaluate", "--workload", str(npz)]
     )
