@@ -36,7 +36,7 @@ from costmodels.network import (
 )
 from costmodels.pool import add_cost, pool_cost
 from costmodels.streams import concat_cost, duplicate_cycles, duplicate_resources
-from costmodels.swu import swu_cost
+from costmodels.swu import swu_numbers
 from costmodels.types import (
     Device,
     LayerCost,
@@ -85,9 +85,8 @@ def _unit_parts(
     mvau = mvau_parts(layer, device)
     fifo: Part = ("fifo_in", f_lut, f_ff, 0.0, f_bram18, f_uram)
     if layer.spec.op is _CONV:
-        cycles, w = swu_cost(layer, device)
-        assert w is not None
-        return cycles, (("window", w.lut, w.ff, w.dsp, w.bram18, w.uram), *mvau, fifo)
+        cycles, w_lut, w_ff, w_bram18, w_uram = swu_numbers(layer, device.uram, device.bram18)
+        return cycles, (("window", w_lut, w_ff, 0.0, w_bram18, w_uram), *mvau, fifo)
     return 0, (*mvau, fifo)
 
 

@@ -43,6 +43,7 @@ from costmodels.types import (
     RamStyle,
     ResolvedLayer,
     Resources,
+    Scaling,
     WType,
 )
 from costmodels.util import new_resources
@@ -76,6 +77,7 @@ _SPARSE, _TABLE, _BITPLANE, _DSP, _XNOR = (
 _LQ_IN = NumType.LQ
 _EXTERNAL, _AUTO_RAM, _DENSE = MemMode.EXTERNAL, RamStyle.AUTO, Op.DENSE
 _BASE_PART = ("base", MVAU_BASE_LUT, MVAU_BASE_FF, 0.0, 0.0, 0.0)
+_ROW, _PIXEL = Scaling.ROW, Scaling.PIXEL  # the SYQ scales that need multipliers
 
 
 @functools.lru_cache(maxsize=4096)
@@ -257,7 +259,12 @@ def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
         act = ("activation", luts, float(trees * a_bits), 0.0, 0.0, 0.0)
 
     # SYQ row/pixel-wise scales: a scaling multiplier per PE on the sub-dot-product
-    syq = syq_parts(layer, tree_out, 0.0 if arith is _DSP else float(acc), device)
+    # (channel- and layer-wise scales, the usual case, have none: no call)
+    scaling = c.scaling
+    if scaling is _ROW or scaling is _PIXEL:
+        syq = syq_parts(layer, tree_out, 0.0 if arith is _DSP else float(acc), device)
+    else:
+        syq = ()
     if arith is _SPARSE:
         # compressed weights, decompressors and input copies (costmodels.sparse)
         return (_BASE_PART, mult, tree, accum, act, *sparse_memory_parts(layer, device), *syq)

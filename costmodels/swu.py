@@ -46,22 +46,31 @@ def swu_resources(layer: ResolvedLayer, device: Device) -> Resources:
 def swu_cost(layer: ResolvedLayer, device: Device | None) -> tuple[int, Resources | None]:
     """(`swu_cycles`, `swu_resources`) of a conv's sliding window in one pass (the
     resources only with a `device`)."""
+    uram, bram18 = (device.uram, device.bram18) if device is not None else (0, 0)
+    cycles, lut, ff, b18, u = swu_numbers(layer, uram, bram18)
+    if device is None:
+        return cycles, None
+    return cycles, new_resources(lut, ff, 0.0, b18, u)
+
+
+def swu_numbers(
+    layer: ResolvedLayer, uram: int, bram18: int
+) -> tuple[int, float, float, float, float]:
+    """(cycles, LUT, FF, BRAM18, URAM) of a conv's sliding window on a device with `uram`
+    and `bram18` blocks, as plain numbers (`window_numbers` on the layer's geometry; the
+    composer sums them without building a `Resources`)."""
     spec = layer.spec
     c = spec.choice
     assert c is not None
     cin, h, w = layer.in_shape
     groups = spec.groups
     depthwise = groups > 1 and groups == cin
-    per_group = cin if depthwise else cin // groups
-    words = math.gcd(cin, c.pe) * c.simd if depthwise else c.simd
-    uram, bram18 = (device.uram, device.bram18) if device is not None else (0, 0)
-    cycles, lut, ff, b18, u = window_numbers(
-        cin, h, w, spec.kernel, spec.stride or 1, spec.padding, per_group,
-        layer.num_vectors, words, c.mmv, layer.in_bits, uram, bram18,
+    return window_numbers(
+        cin, h, w, spec.kernel, spec.stride or 1, spec.padding,
+        cin if depthwise else cin // groups, layer.num_vectors,
+        math.gcd(cin, c.pe) * c.simd if depthwise else c.simd,
+        c.mmv, layer.in_bits, uram, bram18,
     )  # fmt: skip
-    if device is None:
-        return cycles, None
-    return cycles, new_resources(lut, ff, 0.0, b18, u)
 
 
 @functools.lru_cache(maxsize=16384)
