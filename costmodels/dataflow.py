@@ -163,8 +163,10 @@ def unit_kind(rl: ResolvedLayer) -> UnitKind:
 
 
 def _compute_unit(rl: ResolvedLayer, device: Device, lanes: int) -> tuple[LayerCost, int]:
-    c = rl.choice
-    return compute_unit_cost(rl, device, lanes), c.pe * (c.mmv if rl.spec.op is _CONV else 1)
+    spec = rl.spec
+    c = spec.choice
+    assert c is not None  # a compute layer (resolve refuses one without its choice)
+    return compute_unit_cost(rl, device, lanes), c.pe * (c.mmv if spec.op is _CONV else 1)
 
 
 def _pool_unit(rl: ResolvedLayer, device: Device, lanes: int) -> tuple[LayerCost, int]:
@@ -227,7 +229,8 @@ def unit(
     exactly these, so a search's next design pays only for the units that changed (its
     other layers are equal values: one lookup each)."""
     rl = _resolve_one(layer, shape, bits, {}, True, dtype)
-    est = unit_kind(rl).cost
+    kind = UNIT_KINDS.get(layer.op) or unit_kind(rl)  # unit_kind: the error without one
+    est = kind.cost
     assert est is not None  # only add/concat are streamed, and they are never memoised
     cost, out_lanes = est(rl, device, lanes)
     return rl, cost, out_lanes

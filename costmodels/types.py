@@ -7,7 +7,7 @@ Units live in names (`clock_mhz`, `latency_ms`, `bram18`).
 from __future__ import annotations
 
 import operator
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from enum import Enum
 from typing import Any, TypeVar
@@ -15,21 +15,39 @@ from typing import Any, TypeVar
 _T = TypeVar("_T")
 
 
-def _memo_key(cls: type[_T]) -> type[_T]:
+def _memo_key(*hashed: str) -> Callable[[type[_T]], type[_T]]:
     """Make a frozen dataclass a cheap memo key: its hash is computed once per instance
     (the cost model's memos key on these values, and a nested dataclass otherwise rehashes
     every field on every lookup), stored outside the fields (equality, repr and `replace`
     do not see it; pickles leave it out, string hashes differ between processes), and the
     fields are read in one C call (`operator.attrgetter`). Equality is the dataclass's
     (field tuples compared), with two shortcuts that cannot change it: the same object,
-    and unequal hashes cached on both (equal tuples have equal hashes)."""
-    get = operator.attrgetter(*[f.name for f in fields(cls)])  # type: ignore[arg-type]
+    and unequal hashes cached on both (equal tuples have equal hashes).
+
+    `hashed` names the fields the hash reads (default: all). Equal values have equal
+    hashes whatever the subset, so a subset changes no lookup's result; it saves reading
+    every field of every new key (a search's cold design hashes each layer and choice
+    once), and costs an equality test only for keys that differ in nothing else."""
+
+    def wrap(cls: type[_T]) -> type[_T]:
+        return _make_memo_key(cls, hashed)
+
+    return wrap
+
+
+def _make_memo_key(cls: type[_T], hashed: tuple[str, ...]) -> type[_T]:
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
+    unknown = set(hashed) - set(names)
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no fields {sorted(unknown)}")
+    get = operator.attrgetter(*names)
+    key = operator.attrgetter(*(hashed or names))
 
     def __hash__(self: Any) -> int:
         d = self.__dict__
         h: int | None = d.get("_hash")
         if h is None:
-            h = d["_hash"] = hash(get(self))
+            h = d["_hash"] = hash(key(self))
         return h
 
     def __eq__(self: Any, other: object) -> bool:
@@ -185,7 +203,8 @@ _RCCM2, _RCCM3, _RCCM4 = Arith.RCCM2, Arith.RCCM3, Arith.RCCM4
 _BIPOLAR, _TERNARY, _INT = WType.BIPOLAR, WType.TERNARY, WType.INT
 
 
-@_memo_key
+# the fields a search varies most (the solver: folding, arithmetic, memory style)
+@_memo_key("w_bits", "a_bits", "pe", "simd", "mmv", "arith", "prune", "ram_style")
 @dataclass(frozen=True)
 class LayerChoice:
     """The design decisions of one compute layer: what the search varies.
@@ -248,7 +267,8 @@ class LayerChoice:
         return _INT
 
 
-@_memo_key
+# names are unique within a network: the name and the choice tell its layers apart
+@_memo_key("name", "choice")
 @dataclass(frozen=True)
 class LayerSpec:
     """One layer of the hardware network description: its structure, plus `choice` for
@@ -274,7 +294,7 @@ class LayerSpec:
     inputs: tuple[str, ...] = ()
 
 
-@_memo_key
+@_memo_key()
 @dataclass(frozen=True)
 class Network:
     """A network in its hardware view: layers in order, input shape, bits and type.
@@ -308,7 +328,7 @@ class Network:
         return replace(self, layers=layers)
 
 
-@_memo_key
+@_memo_key()
 @dataclass(frozen=True)
 class ResolvedLayer:
     """A layer with every shape and bit-width inferred (see `costmodels.network.resolve`).
@@ -372,7 +392,7 @@ class ResolvedLayer:
         return self.mw * self.mh * self.num_vectors if self.op.is_compute else 0
 
 
-@_memo_key
+@_memo_key()
 @dataclass(frozen=True)
 class Device:
     """An FPGA part with its resource totals (shared/reference/devices.csv) and defaults."""

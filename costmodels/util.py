@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from costmodels.types import LayerCost, LayerSpec, NumType, Op, ResolvedLayer, Resources
 
 _new = object.__new__
+_set_attr = object.__setattr__
 
 
 def sum_resources(items: Iterable[Resources]) -> Resources:
@@ -25,7 +26,7 @@ def sum_resources(items: Iterable[Resources]) -> Resources:
 # Frozen dataclasses set each field with `object.__setattr__` in `__init__`; on the hot
 # path the builders below set the fields directly instead (about 3x faster): through the
 # slot descriptors for the slotted `Resources` and `LayerCost` (no instance dictionary:
-# fewer objects for the garbage collector), in one dictionary update for `ResolvedLayer`.
+# fewer objects for the garbage collector), as one new instance dictionary for `ResolvedLayer`.
 # The result is indistinguishable (fields, equality, hash, repr, pickling) as long as the
 # class has no `__post_init__`; tests/costmodels/test_cm_designs.py checks it.
 _SET_RES = tuple(Resources.__dict__[n].__set__ for n in ("lut", "ff", "dsp", "bram18", "uram"))
@@ -78,17 +79,21 @@ def new_resolved_layer(
 ) -> ResolvedLayer:
     """`ResolvedLayer(...)` with every field given, built faster (see above)."""
     r = _new(ResolvedLayer)
-    r.__dict__.update(
-        spec=spec,
-        in_shape=in_shape,
-        out_shape=out_shape,
-        in_bits=in_bits,
-        out_bits=out_bits,
-        mw=mw,
-        mh=mh,
-        num_vectors=num_vectors,
-        acc_bits=acc_bits,
-        in_type=in_type,
-        out_type=out_type,
+    _set_attr(
+        r,
+        "__dict__",
+        {
+            "spec": spec,
+            "in_shape": in_shape,
+            "out_shape": out_shape,
+            "in_bits": in_bits,
+            "out_bits": out_bits,
+            "mw": mw,
+            "mh": mh,
+            "num_vectors": num_vectors,
+            "acc_bits": acc_bits,
+            "in_type": in_type,
+            "out_type": out_type,
+        },
     )
     return r
