@@ -126,6 +126,11 @@ def threshold_comparators(out_bits: int) -> int:
     return min(2**out_bits - 1, THRESHOLD_STAGE_COMPARATORS * out_bits)
 
 
+#: (thresholds 2^B - 1, `threshold_comparators(B)`) per output width B = 0..32, read by
+#: the MVAU for every unit with a threshold activation (a tuple index instead of a call).
+_THRESHOLDS = tuple((2**b - 1, threshold_comparators(b)) for b in range(33))
+
+
 def mvau_cycles(layer: ResolvedLayer) -> int:
     """Cycles per frame: (MH/PE) * (MW/SIMD) * (vectors/MMV) (FINN `get_exp_cycles`;
     Faraone thesis Eq. 4.1 with MMV); a `sparse` unit steps through non-zeros only
@@ -240,8 +245,10 @@ def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
     # LQ-Nets codes are non-uniform: only thresholds (at the midpoints between levels)
     # produce them, at any width
     if a_bits is not None and (a_bits <= MAX_THRESHOLD_BITS or c.a_type is _LQ_IN):
-        n_thr = 2**a_bits - 1
-        comps = threshold_comparators(a_bits)
+        if 0 <= a_bits < len(_THRESHOLDS):
+            n_thr, comps = _THRESHOLDS[a_bits]
+        else:
+            n_thr, comps = 2**a_bits - 1, threshold_comparators(a_bits)
         # `place_memory` of the thresholds, on the device's totals (memoised on ints)
         t_lut, t_bram18, t_uram = memory_blocks(
             n_thr * acc, layer.mh // pe, device.uram, device.bram18
