@@ -175,8 +175,9 @@ def run_search(
     plan, exact = _exact_front(cfg, plan, opened)
     study, writer = _sampling_study(cfg, plan, opened)
     summary, given, enqueued = _seed(cfg, plan, opened, study, exact)
-    if exact is not None:  # dse.hardware: the run evaluates the enqueued designs only
-        plan = replace(plan, n_trials=enqueued)
+    if exact is not None:  # dse.hardware: the run evaluates the enqueued designs only:
+        # its own, and a stopped or killed run's front trials still waiting (direct mode)
+        plan = replace(plan, n_trials=max(enqueued, _waiting(study)), only_enqueued=True)
     if on_start is not None:
         on_start(summary, plan.problem)
     run = _Run(plan, opened, summary)
@@ -214,6 +215,9 @@ class _Plan:
     mode: StorageMode
     n_trials: int
     sampler: SamplerName
+    only_enqueued: bool = False
+    """The run evaluates enqueued (WAITING) designs only and never samples: the solver's
+    exact front (dse.hardware)."""
 
 
 def _plan(cfg: StudyConfig) -> _Plan:
@@ -336,6 +340,17 @@ def _exact_front(
     return replace(plan, n_trials=0, sampler=SamplerName.RANDOM), exact  # only enqueued
 
 
+def _waiting(study: optuna.Study) -> int:
+    """How many trials of `study` wait to be run (enqueued, not yet claimed)."""
+    return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+
+
+def _was_enqueued(trial: optuna.Trial) -> bool:
+    """Whether `ask` popped an enqueued trial (Optuna stores its parameters as the system
+    attribute `fixed_params`) rather than creating one for the sampler."""
+    return "fixed_params" in trial.storage.get_trial_system_attrs(trial._trial_id)
+
+
 def _design_key(cand: Candidate) -> str:
     return json.dumps(cand.as_dict(), sort_keys=True)
 
@@ -450,9 +465,18 @@ def _run_trials(
         if cfg.timeout_s is not None and elapsed >= cfg.timeout_s:
             break
         guard.before_ask()
+        if plan.only_enqueued and not _waiting(study):
+            break  # another worker (direct mode) took the last designs of the front
         with deferred_signals():  # dse.storage.workers: never a RUNNING trial nobody knows of
             trial = study.ask()
             guard.started(trial)
+            if plan.only_enqueued and not _was_enqueued(trial):
+                # Optuna's enqueued trials carry `fixed_params`; this one was sampled because
+                # another worker claimed the last waiting design between the look and the ask
+                trial.set_user_attr("error", "no design of the exact front left to evaluate")
+                study.tell(trial, state=TrialState.FAIL)
+                guard.finished()
+                break
         candidate = problem.space.suggest(trial)
         # a space whose hardware is solved (dse.hardware) maps a baseline's parameters
         # onto a solver design: the baseline's own folding is what the trial stores

@@ -86,3 +86,23 @@ def test_workers_by_hand_seed_the_front_once(
     r = run_dse(_solve_args(url, study, "--storage-mode", "direct"))
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["trials_new"] == 0
+
+
+def test_a_stopped_front_is_finished_by_the_resume(tmp_path: Path) -> None:
+    """Direct mode: the enqueued front is rows; a run stopped part-way (here by --timeout,
+    as by Ctrl-C or a kill) leaves the rest WAITING, and the resume runs them (before: it
+    saw solver trials, had nothing of its own to enqueue and ran 0 trials, leaving them)."""
+    want = _reference(tmp_path)
+    url, study = f"sqlite:///{tmp_path / 'stop.db'}", "stop"
+    direct = ("--hardware", "solve", "--storage-mode", "direct")
+    first = run_dse(_solve_args(url, study, *direct, "--timeout", "0.01"))
+    assert first.returncode == 0, first.stderr
+    _, states = _designs(url, study)
+    assert states["WAITING"] > 0, states  # the scenario: front designs left unrun
+    again = run_dse(_solve_args(url, study, *direct))
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout)["trials_new"] == states["WAITING"]
+    got, states = _designs(url, study)
+    assert sorted(got) == sorted(want) and states == Counter({"COMPLETE": len(want)})
+    third = run_dse(_solve_args(url, study, *direct))
+    assert third.returncode == 0 and json.loads(third.stdout)["trials_new"] == 0
