@@ -317,12 +317,18 @@ def network_from_onnx(path: str | Path, *, name: str | None = None) -> Network:
     model = load_model(path)
     try:
         return _network(model, path, name)
-    except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError) as exc:
-        text = str(exc).strip().splitlines()
-        raise SpecError(
-            f"{str(path)!r}: cannot read the model's graph ({type(exc).__name__}"
-            f"{': ' + text[0][:200] if text else ''})"
-        ) from None
+    except _GRAPH_ERRORS as exc:
+        raise SpecError(f"{str(path)!r}: cannot read the model's graph ({_reason(exc)})") from None
+
+
+# what a walk over a damaged graph raises (UnicodeDecodeError is a ValueError)
+_GRAPH_ERRORS = (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError)
+
+
+def _reason(exc: BaseException) -> str:
+    """`TypeName: first line of the message` (at most 200 characters), for one-line errors."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}{': ' + text[0][:200] if text else ''}"
 
 
 def _network(model: Any, path: str | Path, name: str | None) -> Network:
@@ -636,21 +642,51 @@ def _network(model: Any, path: str | Path, name: str | None) -> Network:
 def finn_nodes(path: str | Path) -> list[tuple[str, str]]:
     """`(name, op_type)` of the hardware nodes of a FINN model, in graph order, with the
     names `GiveUniqueNodeNames` gives them. A model after `step_create_dataflow_partition`
-    is followed into its dataflow partition; abstract op types (after
+    is followed into its dataflow partition (at most `MAX_DEPTH` partitions deep: a
+    partition naming its own model is refused); abstract op types (after
     `step_convert_to_hw`: `MVAU`, `ConvolutionInputGenerator`...) get the variant FINN's
-    `SpecializeLayers` picks (`dse.finn_folding.mvau_impl` for MVAUs)."""
-    model = load_model(path)
-    g = model.graph
-    parts = [n for n in g.node if n.op_type == "StreamingDataflowPartition"]
-    if parts:
-        child = _attrs(parts[0]).get("model", b"")
-        child_path = Path(child.decode() if isinstance(child, bytes) else child)
-        if not child_path.is_absolute() and not child_path.is_file():
-            child_path = Path(path).parent / child_path
-        return finn_nodes(child_path)
+    `SpecializeLayers` picks (`dse.finn_folding.mvau_impl` for MVAUs). A damaged model
+    (attributes of the wrong type or encoding, a partition path that is no path) is a
+    one-line `SpecError` naming the file, like every other bad model."""
+    p = Path(path)
+    for _ in range(MAX_DEPTH):
+        model = load_model(p)
+        try:
+            child = _partition_model(model, p)
+            if child is None:
+                return _hardware_nodes(model, p)
+        except (OSError, *_GRAPH_ERRORS) as exc:
+            raise SpecError(f"{str(p)!r}: cannot read the FINN model ({_reason(exc)})") from None
+        p = child
+    raise SpecError(
+        f"FINN model {str(path)!r}: dataflow partitions nest deeper than {MAX_DEPTH} levels "
+        "(a partition naming its own model?); refused"
+    )
+
+
+def _partition_model(model: Any, p: Path) -> Path | None:
+    """The model file of the first `StreamingDataflowPartition` node (relative paths are
+    tried as given, then beside `p`); None when the model has no partition."""
+    parts = [n for n in model.graph.node if n.op_type == "StreamingDataflowPartition"]
+    if not parts:
+        return None
+    child = _attrs(parts[0]).get("model", b"")
+    text = child.decode() if isinstance(child, bytes) else child
+    if not isinstance(text, str) or not text or "\0" in text:
+        raise SpecError(
+            f"FINN model {str(p)!r}: its StreamingDataflowPartition names no model file "
+            f"(model={child!r:.80})"
+        )
+    child_path = Path(text)
+    if not child_path.is_absolute() and not child_path.is_file():
+        child_path = p.parent / child_path
+    return child_path
+
+
+def _hardware_nodes(model: Any, p: Path) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     counts: dict[str, int] = {}
-    for node in g.node:
+    for node in model.graph.node:
         if "fpgadataflow" not in node.domain:
             continue
         op = _specialized(node)
@@ -658,7 +694,7 @@ def finn_nodes(path: str | Path) -> list[tuple[str, str]]:
         counts[op] = counts.get(op, 0) + 1
     if not out:
         raise SpecError(
-            f"{str(path)!r} has no FINN hardware nodes: pass a model saved at or after "
+            f"{str(p)!r} has no FINN hardware nodes: pass a model saved at or after "
             "step_convert_to_hw"
         )
     return out

@@ -127,6 +127,24 @@ def _onnx_model(*, location: str | None = None, length: int | None = None,
     return helper.make_model(graph).SerializeToString()  # type: ignore[no-any-return]
 
 
+def _finn_model(op: str, **attrs: object) -> bytes:
+    """A one-node FINN hardware model (`--finn-model` of `dse export`): node `op` in FINN's
+    dataflow domain with the given attributes, however wrong their types."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node(op, ["a"], ["e"], domain="finn.custom_op.fpgadataflow", **attrs)],
+        "g", [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, 3])],
+        [helper.make_tensor_value_info("e", TensorProto.FLOAT, None)],
+    )  # fmt: skip
+    return helper.make_model(graph).SerializeToString()  # type: ignore[no-any-return]
+
+
+def _finn_export(model: str) -> tuple[str, ...]:
+    return ("export", "--storage", "{study_db}", "--trial", "0", "--format", "finn-folding",
+            "--finn-model", model)  # fmt: skip
+
+
 def _yaml(v: object) -> str:
     if v is None:
         return "null"
@@ -380,6 +398,20 @@ CASES: tuple[Case, ...] = (
          files={"m.onnx": _onnx_model(location="w.bin", length=4 << 40), "w.bin": bytes(64)}),
     Case("onnx-dims", "ONNX weight whose dims claim 2^80 floats", _est("{dir}/m.onnx"),
          "over the 1,024 MiB limit", files={"m.onnx": _onnx_model(dims=(1 << 40, 1 << 40))}),
+    Case("finn-model-attr-type", "`--finn-model` whose MVAU has `noActivation: \"x\"`",
+         _finn_export("{dir}/hw.onnx"), "cannot read the FINN model (ValueError",
+         files={"hw.onnx": _finn_model("MVAU", noActivation="x", weightDataType="INT8",
+                                       inputDataType="INT8")}),
+    Case("finn-model-attr-utf8", "`--finn-model` whose `weightDataType` is not UTF-8",
+         _finn_export("{dir}/hw.onnx"), "cannot read the FINN model (UnicodeDecodeError",
+         files={"hw.onnx": _finn_model("MVAU", noActivation=1, weightDataType=b"\xff",
+                                       inputDataType="INT8")}),
+    Case("finn-model-partition-self", "`--finn-model` whose dataflow partition is itself",
+         _finn_export("{dir}/hw.onnx"), "dataflow partitions nest deeper than 64",
+         files={"hw.onnx": _finn_model("StreamingDataflowPartition", model="hw.onnx")}),
+    Case("finn-model-partition-none", "`--finn-model` whose partition names no file (`5`)",
+         _finn_export("{dir}/hw.onnx"), "names no model file",
+         files={"hw.onnx": _finn_model("StreamingDataflowPartition", model=5)}),
     Case("factory-exit", "`--workload builtins:exit` (a factory that exits)",
          ("evaluate", "--workload", "builtins:exit"), "called exit"),
 )
