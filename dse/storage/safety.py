@@ -117,6 +117,20 @@ def _sqlite_uri(url: str) -> bool:
     return any(v is not None and str(v).lower() not in ("0", "false", "no", "off") for v in values)
 
 
+def _sqlite_query(url: str) -> list[str]:
+    """The query options of a SQLite URL (`?mode=ro&timeout=5` -> mode, timeout). Without
+    `uri=true` SQLite never sees them (SQLAlchemy drops all but the pysqlite driver's own,
+    with a warning nobody reads), and the driver's (`timeout`, `isolation_level` ...) are
+    set by dse (`dse.storage._rdb.open_storage`) or would change how trials are committed."""
+    try:
+        u = sa.engine.make_url(url)
+    except Exception:
+        return []
+    if u.get_backend_name() != "sqlite":
+        return []
+    return sorted(u.query)
+
+
 def _judge_schema(tables: set[str]) -> str | None:
     """What is wrong with a database's table set: "foreign" (a table that is neither
     Optuna's nor dse's), "partial" (only Optuna's and dse's tables, but not all of them, or
@@ -213,6 +227,15 @@ def check_storage(url: str, *, write: bool) -> None:
             f"storage {url!r} asks for SQLite URI options (uri=true: mode, vfs, nolock, "
             "immutable ...), which bypass dse's file checks and locks (mode=memory made a "
             "study that vanished); give a plain file, e.g. sqlite:///runs/dse.db"
+        )
+    options = _sqlite_query(url)
+    if options:
+        plain = sa.engine.make_url(url).set(query={}).render_as_string()
+        raise StorageError(
+            f"storage {url!r} has the query option{'s' * (len(options) > 1)} "
+            f"{', '.join(options)}, which would do nothing or undo dse's settings (SQLite "
+            "reads mode, cache ... only with uri=true, which dse refuses; dse sets timeout "
+            f"and transactions itself); give the plain file, e.g. {plain}"
         )
     path = sqlite_file(url)
     if path is not None and path.exists() and not path.is_dir() and not path.is_file():

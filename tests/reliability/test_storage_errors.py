@@ -57,6 +57,33 @@ def test_text_file_as_storage(tmp_path: Path, capfd: pytest.CaptureFixture[str])
     assert sha256(f) == before
 
 
+@pytest.mark.parametrize("query", ["mode=ro", "mode=memory", "timeout=1&cache=shared"])
+def test_sqlite_query_options_are_refused(
+    study_db: Path, query: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Without uri=true SQLAlchemy drops SQLite's URI parameters (`?mode=ro` read nothing
+    read-only; `?mode=memory` wrote a file study): each is one line, nothing written, on a
+    new file and on an existing study; the plain URL still works."""
+    new = study_db.parent / "new.db"
+    before = sha256(study_db)
+    for args in (
+        search_args(f"sqlite:///{new}?{query}", "s", 3),
+        search_args(f"sqlite:///{study_db}?{query}", "s", 3),
+        ["report", "--storage", f"sqlite:///{study_db}?{query}"],
+        ["studies", "--storage", f"sqlite:///{study_db}?{query}"],
+    ):
+        code, err = _run(args, capfd)
+        assert code == 1, err
+        line = one_error_line(err)
+        assert "query option" in line and query.split("=")[0] in line, line
+        plain = args[args.index("--storage") + 1].split("?")[0]
+        assert line.endswith(f"give the plain file, e.g. {plain}"), line
+    assert not new.exists()
+    assert sha256(study_db) == before
+    code, err = _run(["report", "--storage", f"sqlite:///{study_db}"], capfd)
+    assert code == 0, err
+
+
 @pytest.mark.parametrize("damage", ["overwrite-page", "truncate"])
 def test_corrupt_database(study_db: Path, damage: str, capfd: pytest.CaptureFixture[str]) -> None:
     data = bytearray(study_db.read_bytes())
