@@ -536,19 +536,39 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     return dict(raw)
 
 
+#: Config keys whose value is text (a YAML number or list there is refused, not str()-ed).
+TEXT_KEYS = (
+    "workload",
+    "device",
+    "devices",
+    "study",
+    "storage",
+    "sampler",
+    "hardware",
+    "storage_mode",
+    "mode",
+    "calibration",
+)
+
+
 def build_config(
     file_values: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None
 ) -> StudyConfig:
     """A `StudyConfig` from config-file values, then CLI overrides (None = not given).
 
     Override keys are the config-file keys plus the space keys at top level
-    (`max_pe`, `w_bits`, ...), as the CLI flags name them.
+    (`max_pe`, `w_bits`, ...), as the CLI flags name them. Every config-file value is
+    checked (type, parse) whether or not an override replaces it: a wrong file is refused
+    the same way with and without `--storage` and friends.
     """
     values: dict[str, Any] = dict(file_values or {})
     space_value = values.pop("space", None) or {}
     if not isinstance(space_value, Mapping):
         raise ConfigError(f"space: must be a mapping of keys like max_pe:, got {space_value!r}")
     space_raw: dict[str, Any] = dict(space_value)
+    _check_text(values)
+    _config_kwargs(values)  # the file's own values, before any override hides them
+    parse_space(space_raw)
     for key, value in (overrides or {}).items():
         if value is None:
             continue
@@ -558,6 +578,22 @@ def build_config(
             values[key] = value
         else:  # pragma: no cover - the CLI only passes known keys
             raise ConfigError(f"unknown option {key!r}")
+    kw = _config_kwargs(values)
+    kw["space"] = parse_space(space_raw)
+    return StudyConfig(**kw)
+
+
+def _check_text(values: Mapping[str, Any]) -> None:
+    """Refuse a number, list or mapping where text belongs (`storage: 12`), rather than
+    `str()` it into a value nobody wrote."""
+    for key in TEXT_KEYS:
+        v = values.get(key)
+        if v is not None and not isinstance(v, str):
+            raise ConfigError(f"config: {key} must be text, got {v!r} ({type(v).__name__})")
+
+
+def _config_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`StudyConfig` keyword arguments (the space aside) from top-level config values."""
     kw: dict[str, Any] = {}
     try:
         for key in ("workload", "device", "devices", "study", "storage"):
@@ -607,5 +643,4 @@ def build_config(
             kw["calibration"] = str(values["calibration"])
     except (TypeError, ValueError, OverflowError) as exc:
         raise ConfigError(f"config: {exc}") from None
-    kw["space"] = parse_space(space_raw)
-    return StudyConfig(**kw)
+    return kw
