@@ -21,7 +21,6 @@ from costmodels.mvau import (
     mvau_fill_cycles,
     mvau_parts,
     parts_breakdown,
-    parts_total,
 )
 from costmodels.network import (
     INPUT,
@@ -90,15 +89,49 @@ def _unit_parts(
     return 0, (*mvau, fifo)
 
 
-def compute_unit_cost(layer: ResolvedLayer, device: Device, in_lanes: int) -> LayerCost:
+def compute_unit_cost(layer: ResolvedLayer, device: Device, in_lanes: int) -> tuple[LayerCost, int]:
     """A conv layer's sliding window + MVAU, or a dense layer's MVAU, with its input FIFO
-    (`in_lanes` values of the input width per word). No breakdown (see
-    `compute_unit_breakdown`)."""
+    (`in_lanes` values of the input width per word): (cost without a breakdown, output
+    lanes PE x MMV; PE for a dense layer).
+
+    The totals add the numbers `_unit_parts` lists for the breakdown (`swu_numbers`,
+    `mvau_parts`, `fifo_numbers`) in its order (window, MVAU parts, FIFO), without
+    building that list: this runs for every new unit a search costs."""
+    spec = layer.spec
+    c = spec.choice
+    assert c is not None  # a compute layer (resolve refuses one without its choice)
+    uram_total, bram18_total = device.uram, device.bram18
     mv_cycles = mvau_cycles(layer)
-    window_cycles, parts = _unit_parts(layer, device, in_lanes)
+    if spec.op is _CONV:
+        window_cycles, w_lut, w_ff, w_bram18, w_uram = swu_numbers(layer, uram_total, bram18_total)
+        # 0.0 + x: the first addition of `parts_total`'s loop (same bits for -0.0)
+        lut, ff, dsp, bram18, uram = 0.0 + w_lut, 0.0 + w_ff, 0.0, 0.0 + w_bram18, 0.0 + w_uram
+        out_lanes = c.pe * c.mmv
+    else:
+        window_cycles = 0
+        lut = ff = dsp = bram18 = uram = 0.0
+        out_lanes = c.pe
+    for _, a, b, d, e, f in mvau_parts(layer, device):
+        lut += a
+        ff += b
+        dsp += d
+        bram18 += e
+        uram += f
+    f_lut, f_ff, f_bram18, f_uram = fifo_numbers(
+        in_lanes * layer.in_bits, STREAM_FIFO_DEPTH, uram_total, bram18_total
+    )
     cycles = max(mv_cycles, window_cycles)
     fill = min(mvau_fill_cycles(layer, mv_cycles), cycles + 16)
-    return new_layer_cost(layer.name, layer.spec.op, parts_total(parts), cycles, fill)
+    return (
+        new_layer_cost(
+            spec.name,
+            spec.op,
+            new_resources(lut + f_lut, ff + f_ff, dsp + 0.0, bram18 + f_bram18, uram + f_uram),
+            cycles,
+            fill,
+        ),
+        out_lanes,
+    )
 
 
 def compute_unit_breakdown(
@@ -162,13 +195,6 @@ def unit_kind(rl: ResolvedLayer) -> UnitKind:
     return kind
 
 
-def _compute_unit(rl: ResolvedLayer, device: Device, lanes: int) -> tuple[LayerCost, int]:
-    spec = rl.spec
-    c = spec.choice
-    assert c is not None  # a compute layer (resolve refuses one without its choice)
-    return compute_unit_cost(rl, device, lanes), c.pe * (c.mmv if spec.op is _CONV else 1)
-
-
 def _pool_unit(rl: ResolvedLayer, device: Device, lanes: int) -> tuple[LayerCost, int]:
     return pool_cost(rl, device, lanes), max(1, math.gcd(rl.out_channels, lanes))
 
@@ -207,8 +233,8 @@ def _concat_unit(
     return concat_cost(rl, device, channels, lanes, fifos), lanes
 
 
-register_unit(Op.CONV, UnitKind(_compute_unit, compute_unit_breakdown))
-register_unit(Op.DENSE, UnitKind(_compute_unit, compute_unit_breakdown))
+register_unit(Op.CONV, UnitKind(compute_unit_cost, compute_unit_breakdown))
+register_unit(Op.DENSE, UnitKind(compute_unit_cost, compute_unit_breakdown))
 register_unit(Op.MAXPOOL, UnitKind(_pool_unit))
 register_unit(Op.AVGPOOL, UnitKind(_pool_unit))
 register_unit(Op.ADD, UnitKind(streamed=_add_unit))

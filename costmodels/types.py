@@ -35,6 +35,14 @@ def _memo_key(*hashed: str) -> Callable[[type[_T]], type[_T]]:
     return wrap
 
 
+class _HashSlot:
+    """Base of a slotted memo key (`@dataclass(slots=True)`): the slot its cached hash
+    lives in, outside the fields (no instance dictionary: one object fewer per instance
+    for the garbage collector)."""
+
+    __slots__ = ("_hash",)
+
+
 def _make_memo_key(cls: type[_T], hashed: tuple[str, ...]) -> type[_T]:
     names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
     unknown = set(hashed) - set(names)
@@ -42,6 +50,8 @@ def _make_memo_key(cls: type[_T], hashed: tuple[str, ...]) -> type[_T]:
         raise TypeError(f"{cls.__name__} has no fields {sorted(unknown)}")
     get = operator.attrgetter(*names)
     key = operator.attrgetter(*(hashed or names))
+    if issubclass(cls, _HashSlot):
+        return _make_slotted_memo_key(cls, get, key)
 
     def __hash__(self: Any) -> int:
         d = self.__dict__
@@ -66,6 +76,36 @@ def _make_memo_key(cls: type[_T], hashed: tuple[str, ...]) -> type[_T]:
     cls.__hash__ = __hash__  # type: ignore[method-assign]
     cls.__eq__ = __eq__  # type: ignore[method-assign]
     cls.__getstate__ = __getstate__  # type: ignore[method-assign]
+    return cls
+
+
+def _make_slotted_memo_key(
+    cls: type[_T], get: Callable[[Any], Any], key: Callable[[Any], Any]
+) -> type[_T]:
+    """`_make_memo_key` for a slotted class: the hash in the `_HashSlot` slot (unset until
+    first hashed). Pickles hold the fields only (the dataclass's own `__getstate__` for
+    frozen slotted classes)."""
+    set_hash = _HashSlot.__dict__["_hash"].__set__
+
+    def __hash__(self: Any) -> int:
+        h: int | None = getattr(self, "_hash", None)
+        if h is None:
+            h = hash(key(self))
+            set_hash(self, h)
+        return h
+
+    def __eq__(self: Any, other: object) -> bool:
+        if self is other:
+            return True
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        mine, theirs = getattr(self, "_hash", None), getattr(other, "_hash", None)
+        if mine is not None and theirs is not None and mine != theirs:
+            return False
+        return bool(get(self) == get(other))
+
+    cls.__hash__ = __hash__  # type: ignore[method-assign]
+    cls.__eq__ = __eq__  # type: ignore[method-assign]
     return cls
 
 
@@ -329,8 +369,8 @@ class Network:
 
 
 @_memo_key()
-@dataclass(frozen=True)
-class ResolvedLayer:
+@dataclass(frozen=True, slots=True)
+class ResolvedLayer(_HashSlot):
     """A layer with every shape and bit-width inferred (see `costmodels.network.resolve`).
 
     Shapes are after pruning: `in_channels` already lost what the producing layer pruned,

@@ -36,6 +36,7 @@ from costmodels import (
     estimate,
     estimate_finn,
     get_device,
+    resolve,
 )
 from costmodels.dataflow import UNIT_KINDS, unit
 from costmodels.engines import EngineConfig
@@ -347,6 +348,30 @@ def test_fast_constructors_build_equal_objects() -> None:
     c, cref = new_layer_cost("c", Op.CONV, r, 7, 3), LayerCost("c", Op.CONV, ref, 7, 3)
     assert c == cref and hash(c) == hash(cref) and repr(c) == repr(cref)
     assert replace(c, cycles=8) == replace(cref, cycles=8)
+
+
+def test_slotted_resolved_layer_is_a_memo_key_like_the_others() -> None:
+    """`ResolvedLayer` is slotted (one object per unit instead of two) and caches its hash
+    in a slot outside its fields: `new_resolved_layer` builds what the constructor builds,
+    a pickle or `replace` carries no cached hash, and equality ignores it."""
+    import pickle
+    from dataclasses import fields
+
+    from costmodels.types import ResolvedLayer
+    from costmodels.util import new_resolved_layer
+
+    assert not hasattr(ResolvedLayer, "__post_init__")
+    assert ResolvedLayer.__slots__ == tuple(f.name for f in fields(ResolvedLayer))
+    rl = resolve(cnv_network())[0]
+    assert not hasattr(rl, "__dict__")
+    built = new_resolved_layer(*(getattr(rl, f.name) for f in fields(ResolvedLayer)))
+    ref = ResolvedLayer(*(getattr(rl, f.name) for f in fields(ResolvedLayer)))
+    assert built == ref and hash(built) == hash(ref) and repr(built) == repr(ref)
+    hash(rl)
+    again = pickle.loads(pickle.dumps(rl))
+    assert not hasattr(again, "_hash") and again == rl and hash(again) == hash(rl)
+    moved = replace(rl, mw=rl.mw + 1)
+    assert not hasattr(moved, "_hash") and moved != rl and hash(moved) != hash(rl)
 
 
 def test_cached_hashes_stay_out_of_pickles_and_equality() -> None:
