@@ -17,9 +17,8 @@ from costmodels.errors import DseError, SpecError
 from costmodels.memory import fifo_cost, fifo_numbers
 from costmodels.mvau import (
     Part,
-    mvau_cycles,
-    mvau_fill_cycles,
     mvau_parts,
+    mvau_timing,
     parts_breakdown,
 )
 from costmodels.network import (
@@ -101,7 +100,7 @@ def compute_unit_cost(layer: ResolvedLayer, device: Device, in_lanes: int) -> tu
     c = spec.choice
     assert c is not None  # a compute layer (resolve refuses one without its choice)
     uram_total, bram18_total = device.uram, device.bram18
-    mv_cycles = mvau_cycles(layer)
+    mv_cycles, mv_fill = mvau_timing(layer)
     if spec.op is _CONV:
         window_cycles, w_lut, w_ff, w_bram18, w_uram = swu_numbers(layer, uram_total, bram18_total)
         # 0.0 + x: the first addition of `parts_total`'s loop (same bits for -0.0)
@@ -121,7 +120,7 @@ def compute_unit_cost(layer: ResolvedLayer, device: Device, in_lanes: int) -> tu
         in_lanes * layer.in_bits, STREAM_FIFO_DEPTH, uram_total, bram18_total
     )
     cycles = max(mv_cycles, window_cycles)
-    fill = min(mvau_fill_cycles(layer, mv_cycles), cycles + 16)
+    fill = min(mv_fill, cycles + 16)
     return (
         new_layer_cost(
             spec.name,

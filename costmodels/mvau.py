@@ -134,12 +134,37 @@ _THRESHOLDS = tuple((2**b - 1, threshold_comparators(b)) for b in range(33))
 def mvau_cycles(layer: ResolvedLayer) -> int:
     """Cycles per frame: (MH/PE) * (MW/SIMD) * (vectors/MMV) (FINN `get_exp_cycles`;
     Faraone thesis Eq. 4.1 with MMV); a `sparse` unit steps through non-zeros only
-    (`costmodels.sparse.sparse_cycles`)."""
-    c = layer.spec.choice
+    (`costmodels.sparse.sparse_cycles`). See `mvau_timing`."""
+    return mvau_timing(layer)[0]
+
+
+def mvau_timing(layer: ResolvedLayer) -> tuple[int, int]:
+    """(cycles per frame, fill cycles) of the MVAU, in one pass (the composer asks both of
+    every new unit).
+
+    Cycles per frame: (MH/PE) * (MW/SIMD) * (vectors/MMV) (FINN `get_exp_cycles`; Faraone
+    thesis Eq. 4.1 with MMV); a `sparse` unit steps through non-zeros only
+    (`costmodels.sparse.sparse_cycles`).
+
+    Fill, the cycles from this unit's first input to its first output: for a conv, the
+    input rows the sliding window needs before the first output pixel ((K-1) rows plus K
+    pixels) at the unit's input rate, plus one output pixel's compute; a dense layer needs
+    its whole input vector first, so its fill is its full cycle count."""
+    spec = layer.spec
+    c = spec.choice
     assert c is not None  # a compute layer (resolve refuses one without its choice)
     if c.arith is _SPARSE:
-        return sparse_cycles(layer)
-    return (layer.mh // c.pe) * (layer.mw // c.simd) * math.ceil(layer.num_vectors / c.mmv)
+        cycles = sparse_cycles(layer)
+    else:
+        cycles = (layer.mh // c.pe) * (layer.mw // c.simd) * math.ceil(layer.num_vectors / c.mmv)
+    in_shape = layer.in_shape
+    if spec.op is _DENSE or len(in_shape) != 3:
+        return cycles, cycles + MVAU_PIPELINE_DEPTH
+    _, h, w = in_shape
+    k = spec.kernel
+    per_pixel = (layer.mh // c.pe) * (layer.mw // c.simd)
+    rows_needed = min(h * w, (k - 1) * w + k)
+    return cycles, int(cycles * rows_needed / (h * w)) + per_pixel + MVAU_PIPELINE_DEPTH
 
 
 Part = tuple[str, float, float, float, float, float]  # name, lut, ff, dsp, bram18, uram
@@ -309,33 +334,11 @@ def parts_breakdown(parts: tuple[Part, ...]) -> tuple[tuple[str, Resources], ...
 def mvau_cost(layer: ResolvedLayer, device: Device) -> LayerCost:
     """The dataflow MVAU of one conv/dense layer: LUT, FF, DSP, BRAM18/URAM, cycles
     (without a breakdown, for speed; see `mvau_breakdown`)."""
-    cycles = mvau_cycles(layer)
-    return LayerCost(
-        layer.name,
-        layer.op,
-        parts_total(mvau_parts(layer, device)),
-        cycles,
-        mvau_fill_cycles(layer, cycles),
-    )
+    cycles, fill = mvau_timing(layer)
+    return LayerCost(layer.name, layer.op, parts_total(mvau_parts(layer, device)), cycles, fill)
 
 
 def mvau_breakdown(layer: ResolvedLayer, device: Device) -> tuple[tuple[str, Resources], ...]:
     """The MVAU's cost per component (base, multipliers, adder_tree, accumulator,
     activation, weights)."""
     return parts_breakdown(mvau_parts(layer, device))
-
-
-def mvau_fill_cycles(layer: ResolvedLayer, cycles: int) -> int:
-    """Cycles from this unit's first input to its first output: for a conv, the input
-    rows the sliding window needs before the first output pixel ((K-1) rows plus K
-    pixels) at the unit's input rate, plus one output pixel's compute; a dense layer needs
-    its whole input vector first, so its fill is its full cycle count."""
-    c = layer.spec.choice
-    assert c is not None  # a compute layer (resolve refuses one without its choice)
-    if layer.spec.op is _DENSE or len(layer.in_shape) != 3:
-        return cycles + MVAU_PIPELINE_DEPTH
-    _, h, w = layer.in_shape
-    k = layer.spec.kernel
-    per_pixel = (layer.mh // c.pe) * (layer.mw // c.simd)
-    rows_needed = min(h * w, (k - 1) * w + k)
-    return int(cycles * rows_needed / (h * w)) + per_pixel + MVAU_PIPELINE_DEPTH

@@ -92,8 +92,9 @@ def kept_channels(n: int, ratio: float, pe: int = 1) -> int:
 
 def acc_bits(in_bits: int, w_bits: int, mw: int) -> int:
     """Accumulator width that cannot overflow: product bits plus log2 of the fan-in
-    (FINN's MVAU `minimize_accumulator_width` bound, conservative form)."""
-    return in_bits + w_bits + max(1, math.ceil(math.log2(max(mw, 2))))
+    (FINN's MVAU `minimize_accumulator_width` bound, conservative form). ceil(log2 n) of
+    an integer n >= 2 is exactly (n - 1).bit_length()."""
+    return in_bits + w_bits + (max(mw, 2) - 1).bit_length()
 
 
 def _out_hw(h: int, k: int, s: int, p: int, layer: str) -> int:
