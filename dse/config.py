@@ -342,6 +342,45 @@ def fingerprint(definition: Mapping[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def same_definition(
+    stored: Mapping[str, Any], definition: Mapping[str, Any], *, content_defined: bool
+) -> bool:
+    """Whether a stored study (its metadata: `fingerprint`, `definition`, `cost_only`) has
+    the study definition `definition` (whose `network` is the network's fingerprint).
+
+    The fingerprint hashes the definition with the workload string in it. For a workload
+    file whose content defines the whole network (`content_defined`: a YAML/JSON spec or an
+    ONNX model, a cost-only study) that string's spelling (relative or absolute, another
+    working directory) does not make another study: the stored fingerprint is checked
+    against `definition` with the stored workload string put back, and the two network
+    fingerprints must be equal. So every stored study, made before or after this rule,
+    resumes under any spelling of its file, and nothing but the spelling may differ.
+    Built-ins, `.npz` data and `pkg.module:factory` workloads (weights and data outside the
+    network fingerprint) keep the workload string as part of the definition."""
+    if stored.get("fingerprint") == fingerprint(definition):
+        return True
+    old = spelled_as_stored(stored, definition, content_defined=content_defined)
+    return old is not definition and stored.get("fingerprint") == fingerprint(old)
+
+
+def spelled_as_stored(
+    stored: Mapping[str, Any], definition: Mapping[str, Any], *, content_defined: bool
+) -> Mapping[str, Any]:
+    """`definition` with the stored study's workload string, when both are the same
+    content-defined network (see `same_definition`); else `definition` itself."""
+    old = stored.get("definition")
+    if (
+        not content_defined
+        or stored.get("cost_only") is not True
+        or not isinstance(old, Mapping)
+        or not isinstance(old.get("workload"), str)
+        or old.get("network") is None
+        or old.get("network") != definition.get("network")
+    ):
+        return definition
+    return {**definition, "workload": old["workload"]}
+
+
 def describe_changes(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
     """Human-readable differences between two definitions, e.g.
     `device: XCZU3EG -> XC7Z020`, `space.max_pe: 64 -> 32`."""

@@ -43,6 +43,8 @@ from dse.config import (
     StudyConfig,
     describe_changes,
     fingerprint,
+    same_definition,
+    spelled_as_stored,
 )
 from dse.hardware import ATTR_SOLVER
 from dse.modes import build_problem
@@ -273,8 +275,10 @@ def _open(cfg: StudyConfig, plan: _Plan) -> _Opened:
             meta = wait_for_meta(storage, sid, STUDY_ATTR)  # may be a worker's new study
             if meta is None:  # dse.storage.workers: deleted the empty orphan of a killed creator
                 sid = None
-            elif meta.get("fingerprint") != plan.fingerprint:
-                changes = describe_changes(meta.get("definition", {}), plan.definition)
+            elif not same_definition(meta, plan.definition, content_defined=plan.cost_only):
+                # a spec file's spelling is no change (dse.config.same_definition)
+                shown = spelled_as_stored(meta, plan.definition, content_defined=plan.cost_only)
+                changes = describe_changes(meta.get("definition", {}), shown)
                 if not cfg.fork:
                     what = "; ".join(changes[:4]) or "it was not created by dse search"
                     raise StudyError(
@@ -301,7 +305,16 @@ def _open(cfg: StudyConfig, plan: _Plan) -> _Opened:
                 "forked_from": forked_from,
                 "param_values": "real",
             }
-            sid, created = create_study(storage, problem.directions, name, STUDY_ATTR, meta)
+            sid, created = create_study(
+                storage,
+                problem.directions,
+                name,
+                STUDY_ATTR,
+                meta,
+                same=lambda theirs: same_definition(
+                    theirs, plan.definition, content_defined=plan.cost_only
+                ),
+            )
             resumed = not created  # another worker created it at the same time
         # a study created before issue 14 stores choice indices: its resume keeps them
         problem.space.real_values = (meta or {}).get("param_values") == "real"

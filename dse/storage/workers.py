@@ -289,16 +289,19 @@ def create_study(
     name: str,
     attr_key: str,
     meta: Mapping[str, Any],
+    *,
+    same: Callable[[Mapping[str, Any]], bool] | None = None,
 ) -> tuple[int, bool]:
     """Create study `name` with its definition `meta` (under user attribute `attr_key`);
     returns (study id, created). When another worker created it first, waits for its
-    definition and refuses a different one (`meta["fingerprint"]`)."""
+    definition and refuses a different one: `same(theirs)` decides (default: equal
+    `meta["fingerprint"]`)."""
     try:
         sid = storage.create_new_study(list(directions), name)
     except optuna.exceptions.DuplicatedStudyError:
         sid = storage.get_study_id_from_name(name)
         theirs = wait_for_meta(storage, sid, attr_key) or {}
-        if theirs.get("fingerprint") != meta.get("fingerprint"):
+        if not (same(theirs) if same else theirs.get("fingerprint") == meta.get("fingerprint")):
             raise StudyError(
                 f"another worker created study {name!r} at the same time with a different "
                 "configuration; give every worker the same options"
