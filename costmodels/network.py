@@ -97,14 +97,17 @@ def acc_bits(in_bits: int, w_bits: int, mw: int) -> int:
     return in_bits + w_bits + (max(mw, 2) - 1).bit_length()
 
 
-def _out_hw(h: int, k: int, s: int, p: int, layer: str) -> int:
-    out = (h + 2 * p - k) // s + 1
-    if out < 1:
+def _out_size(h: int, w: int, k: int, s: int, p: int, layer: str) -> tuple[int, int]:
+    """Output height and width of a k x k window at stride s with padding p on an h x w
+    map; an empty output is a `SpecError` naming the layer (the height's first)."""
+    oh = (h + 2 * p - k) // s + 1
+    ow = (w + 2 * p - k) // s + 1
+    if oh < 1 or ow < 1:
         raise SpecError(
-            f"layer {layer!r}: kernel {k} with stride {s}, padding {p} on size {h} "
-            "gives an empty output"
+            f"layer {layer!r}: kernel {k} with stride {s}, padding {p} on size "
+            f"{h if oh < 1 else w} gives an empty output"
         )
-    return out
+    return oh, ow
 
 
 def _check_bits(layer: LayerSpec) -> None:
@@ -402,8 +405,7 @@ def _resolve_one(
                 f"channels {layer.out_channels}"
             )
         s = layer.stride or 1
-        oh = _out_hw(h, layer.kernel, s, layer.padding, name)
-        ow = _out_hw(w, layer.kernel, s, layer.padding, name)
+        oh, ow = _out_size(h, w, layer.kernel, s, layer.padding, name)
         choice = layer.choice
         assert choice is not None
         if depthwise:
@@ -413,9 +415,9 @@ def _resolve_one(
         else:
             if check_folding and (choice.pe < 1 or layer.out_channels % choice.pe):
                 _check_divides(name, "PE", choice.pe, "output channels", layer.out_channels, True)
-            kept = kept_channels(
-                layer.out_channels, choice.prune, choice.pe if check_folding else 1
-            )
+            kept = layer.out_channels  # unpruned: kept_channels' answer once PE divides
+            if choice.prune != 0.0:
+                kept = kept_channels(kept, choice.prune, choice.pe if check_folding else 1)
         g = c if depthwise else g
         mw = (c // g) * layer.kernel * layer.kernel if not depthwise else layer.kernel**2
         simd_n = layer.kernel * layer.kernel if depthwise else c // g  # simd_dim
@@ -460,8 +462,7 @@ def _resolve_one(
             raise SpecError(f"layer {name!r}: pooling needs a [C, H, W] input, got {list(shape)}")
         c, h, w = shape
         s = layer.stride or layer.kernel
-        oh = _out_hw(h, layer.kernel, s, layer.padding, name)
-        ow = _out_hw(w, layer.kernel, s, layer.padding, name)
+        oh, ow = _out_size(h, w, layer.kernel, s, layer.padding, name)
         return ResolvedLayer(
             spec=layer,
             in_shape=shape,
