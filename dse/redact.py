@@ -18,7 +18,8 @@ import sqlalchemy as sa
 
 STORAGE_ENV = "DSE_STORAGE"
 MASK = "***"
-_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][\w+.-]*://[^\s:/@]*:)(?P<pw>[^\s@]*)@")
+# `scheme:/user:pw@` too: a URL given where a path goes comes back with `//` made `/`
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][\w+.-]*:/{1,3}[^\s:/@]*:)(?P<pw>[^\s@]*)@")
 _KEYWORD_PASSWORD = re.compile(r"(?i)(?P<head>\bpassword\s*=\s*)(?P<pw>'[^']*'|\"[^\"]*\"|\S+)")
 
 

@@ -44,3 +44,17 @@ def test_dse_storage_supplies_the_url_and_the_hint_leaves_it_out(
     assert cfg.storage == URL
     args = resume_hint(cfg, ["search"])
     assert "--storage" not in args and "Pa55word" not in " ".join(args)
+
+
+def test_a_url_given_as_a_file_name_is_scrubbed(capfd: pytest.CaptureFixture[str]) -> None:
+    """`dse report --plot <URL>`: the path normalizes `//` to `/`, so the error line held
+    `postgresql:/alice:Pa55word@...` past a pattern that wanted `://` (the random command
+    lines of tests/reliability/test_fuzz_hostile.py found it)."""
+    from dse.cli import main
+
+    assert redact("at 'postgresql:/alice:Pa55word@db'") == "at 'postgresql:/alice:***@db'"
+    capfd.readouterr()
+    code = main(["report", "--plot", URL])
+    err = capfd.readouterr().err
+    assert code == 2 and err.startswith("error: cannot write plot"), err
+    assert "Pa55word" not in err and "alice:***@" in err, err
