@@ -18,6 +18,7 @@ from costmodels.memory import fifo_cost, fifo_numbers
 from costmodels.mvau import (
     Part,
     mvau_parts,
+    mvau_sums,
     mvau_timing,
     parts_breakdown,
 )
@@ -31,6 +32,7 @@ from costmodels.network import (
     layer_inputs,
     resolve,
     resolve_joint,
+    resolve_layer,
 )
 from costmodels.pool import add_cost, pool_cost
 from costmodels.streams import concat_cost, duplicate_cycles, duplicate_resources
@@ -95,7 +97,8 @@ def compute_unit_cost(layer: ResolvedLayer, device: Device, in_lanes: int) -> tu
 
     The totals add the numbers `_unit_parts` lists for the breakdown (`swu_numbers`,
     `mvau_parts`, `fifo_numbers`) in its order (window, MVAU parts, FIFO), without
-    building that list: this runs for every new unit a search costs."""
+    building that list (`mvau_sums` adds the MVAU's parts without building them): this
+    runs for every new unit a search costs."""
     spec = layer.spec
     c = spec.choice
     assert c is not None  # a compute layer (resolve refuses one without its choice)
@@ -110,12 +113,7 @@ def compute_unit_cost(layer: ResolvedLayer, device: Device, in_lanes: int) -> tu
         window_cycles = 0
         lut = ff = dsp = bram18 = uram = 0.0
         out_lanes = c.pe
-    for _, a, b, d, e, f in mvau_parts(layer, device):
-        lut += a
-        ff += b
-        dsp += d
-        bram18 += e
-        uram += f
+    lut, ff, dsp, bram18, uram = mvau_sums(layer, device, lut, ff, dsp, bram18, uram)
     f_lut, f_ff, f_bram18, f_uram = fifo_numbers(
         in_lanes * layer.in_bits, STREAM_FIFO_DEPTH, uram_total, bram18_total
     )
@@ -248,17 +246,19 @@ def unit(
     dtype: NumType | None,
     lanes: int,
     device: Device,
-) -> tuple[ResolvedLayer, LayerCost, int]:
+) -> tuple[tuple[int, ...], int, NumType | None, LayerCost, int]:
     """One unit resolved and costed on an input stream of `shape`, `bits`, number type and
-    `lanes` values per word: (resolved layer, cost, output lanes). Memoised on
-    exactly these, so a search's next design pays only for the units that changed (its
-    other layers are equal values: one lookup each)."""
+    `lanes` values per word: (output shape, bits and number type, cost, output lanes).
+    Memoised on exactly these, so a search's next design pays only for the units that
+    changed (its other layers are equal values: one lookup each). The entry keeps the
+    resolved layer's output only (one object fewer per memoised unit for the garbage
+    collector); `resolve_layer` gives the layer itself."""
     rl = _resolve_one(layer, shape, bits, {}, True, dtype)
     kind = UNIT_KINDS.get(layer.op) or unit_kind(rl)  # unit_kind: the error without one
     est = kind.cost
     assert est is not None  # only add/concat are streamed, and they are never memoised
     cost, out_lanes = est(rl, device, lanes)
-    return rl, cost, out_lanes
+    return rl.out_shape, rl.out_bits, rl.out_type, cost, out_lanes
 
 
 def estimate_dataflow(
@@ -384,16 +384,21 @@ def _compose(network: Network, device: Device, clock_mhz: float, detail: bool) -
             stream.fill = fill
             rl = resolve_joint(layer, ins, values)
             cost, out_lanes = kind.streamed(rl, device, in_lanes, stream)
+            out_shape, out_bits, out_type = rl.out_shape, rl.out_bits, rl.out_type
         else:
             shape, bits, dtype = values[src]
-            rl, cost, out_lanes = unit(layer, shape, bits, dtype, in_lanes, device)
+            out_shape, out_bits, out_type, cost, out_lanes = unit(
+                layer, shape, bits, dtype, in_lanes, device
+            )
         if detail and kind is not None and kind.breakdown is not None:
+            if kind.streamed is None:  # the memo keeps no resolved layer
+                rl = resolve_layer(layer, shape, bits, dtype)
             cost = replace(cost, breakdown=kind.breakdown(rl, device, in_lanes))
         if fanout > 1 or (not costs and input_readers > 1):
-            shape = rl.out_shape if fanout > 1 else values[INPUT][0]
+            shape = out_shape if fanout > 1 else values[INPUT][0]
             dup_lanes = out_lanes if fanout > 1 else lanes_at[INPUT]
             dup = duplicate_resources(
-                shape, rl.out_bits if fanout > 1 else network.input_bits, dup_lanes,
+                shape, out_bits if fanout > 1 else network.input_bits, dup_lanes,
                 fanout if fanout > 1 else input_readers,
             )  # fmt: skip
             cost = replace(
@@ -414,8 +419,7 @@ def _compose(network: Network, device: Device, clock_mhz: float, detail: bool) -
             ii = cycles
         if cycles - latency > slack:
             slack = cycles - latency
-        out_shape = rl.out_shape
-        values[name] = (out_shape, rl.out_bits, rl.out_type)
+        values[name] = (out_shape, out_bits, out_type)
         fill_at[name] = fill + latency
         lanes_at[name] = out_lanes
         channels_at[name] = out_shape[0]

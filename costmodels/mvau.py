@@ -219,9 +219,36 @@ def lane_figures(
     )
 
 
+#: Five running sums: LUT, FF, DSP, BRAM18, URAM.
+Sums = tuple[float, float, float, float, float]
+
+
 def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
     """The MVAU's components as plain tuples (name, LUT, FF, DSP, BRAM18, URAM): base,
-    multipliers, adder trees, accumulators, activation (thresholds) and weight memory."""
+    multipliers, adder trees, accumulators, activation (thresholds) and weight memory
+    (`mvau_sums` computes them)."""
+    parts: list[Part] = []
+    mvau_sums(layer, device, 0.0, 0.0, 0.0, 0.0, 0.0, parts)
+    return tuple(parts)
+
+
+def mvau_sums(
+    layer: ResolvedLayer,
+    device: Device,
+    lut: float,
+    ff: float,
+    dsp: float,
+    bram18: float,
+    uram: float,
+    parts: list[Part] | None = None,
+) -> Sums:
+    """The running sums `lut` ... `uram` plus the MVAU's components, added in their order
+    (base, multipliers, adder trees, accumulators, activation, weight memory, then SYQ
+    scales): the numbers `mvau_parts` lists, appended to `parts` when given. The composer
+    asks for the sums alone (every new unit a search costs) without building the parts.
+
+    The sums skip adding a component's literal 0.0 fields: a running sum that starts at
+    +0.0 (or at a sum of parts from it) is never -0.0, so adding +0.0 changes no bit."""
     c = layer.spec.choice
     assert c is not None  # a compute layer (resolve refuses one without its choice)
     pe, simd, mmv = c.pe, c.simd, c.mmv
@@ -241,31 +268,24 @@ def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
         acc = max(acc, pbits + math.ceil(math.log2(max(2, layer.mw))))
 
     # multipliers
-    dsp = 0.0
+    m_dsp = 0.0
     table_lut = table_bram = 0.0
     if arith is _DSP:
-        dsp = float(math.ceil(lanes * lane_dsp))
+        m_dsp = float(math.ceil(lanes * lane_dsp))
     elif arith is _TABLE:
         table_lut, table_bram = table_memory(c, a_in, lanes, in_lq)
-    mult: Part = (
-        "multipliers",
-        lanes * lane_lut + table_lut,
-        float(lanes * pbits),
-        dsp,
-        table_bram,
-        0.0,
-    )
+    m_lut = lanes * lane_lut + table_lut
+    m_ff = float(lanes * pbits)
 
     # adder tree and accumulator
     trees = pe * mmv
-    tree: Part = ("adder_tree", trees * tree_luts, trees * tree_luts, 0.0, 0.0, 0.0)
+    tree = trees * tree_luts
     # DSP lanes accumulate in the DSP's P register (UG479/UG579 MAC mode)
     acc_luts = 0.0 if arith is _DSP else float(trees * acc)
-    accum: Part = ("accumulator", acc_luts, acc_luts, 0.0, 0.0, 0.0)
 
     # activation: thresholds for few output bits (comparators and threshold memory per PE),
     # a fixed-point requantizer (round, shift, saturate) for more
-    act: Part = ("activation", 0.0, 0.0, 0.0, 0.0, 0.0)
+    act_lut = act_ff = act_bram18 = act_uram = 0.0
     a_bits = c.a_bits
     # LQ-Nets codes are non-uniform: only thresholds (at the midpoints between levels)
     # produce them, at any width
@@ -278,17 +298,27 @@ def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
         t_lut, t_bram18, t_uram = memory_blocks(
             n_thr * acc, layer.mh // pe, device.uram, device.bram18
         )
-        act = (
-            "activation",
-            trees * comps * acc + t_lut * pe,
-            float(trees * a_bits),
-            0.0,
-            t_bram18 * pe,
-            t_uram * pe,
-        )
+        act_lut = trees * comps * acc + t_lut * pe
+        act_ff = float(trees * a_bits)
+        act_bram18 = t_bram18 * pe
+        act_uram = t_uram * pe
     elif a_bits is not None:
-        luts = float(trees * (acc + 2 * a_bits))
-        act = ("activation", luts, float(trees * a_bits), 0.0, 0.0, 0.0)
+        act_lut = float(trees * (acc + 2 * a_bits))
+        act_ff = float(trees * a_bits)
+
+    lut = lut + MVAU_BASE_LUT + m_lut + tree + acc_luts + act_lut  # left to right
+    ff = ff + MVAU_BASE_FF + m_ff + tree + acc_luts + act_ff
+    dsp += m_dsp
+    bram18 = bram18 + table_bram + act_bram18
+    uram += act_uram
+    if parts is not None:
+        parts += (
+            _BASE_PART,
+            ("multipliers", m_lut, m_ff, m_dsp, table_bram, 0.0),
+            ("adder_tree", tree, tree, 0.0, 0.0, 0.0),
+            ("accumulator", acc_luts, acc_luts, 0.0, 0.0, 0.0),
+            ("activation", act_lut, act_ff, 0.0, act_bram18, act_uram),
+        )
 
     # SYQ row/pixel-wise scales: a scaling multiplier per PE on the sub-dot-product
     # (channel- and layer-wise scales, the usual case, have none: no call)
@@ -299,19 +329,35 @@ def mvau_parts(layer: ResolvedLayer, device: Device) -> tuple[Part, ...]:
         syq = ()
     if arith is _SPARSE:
         # compressed weights, decompressors and input copies (costmodels.sparse)
-        return (_BASE_PART, mult, tree, accum, act, *sparse_memory_parts(layer, device), *syq)
-    # weight memory: one memory per PE, SIMD weights wide (shared by the MMV lanes), where
-    # ram_style puts it; none on chip for mem_mode external (FINN streams them in)
-    depth = (layer.mw * layer.mh) // (pe * simd)
-    if c.mem_mode is _EXTERNAL:
-        wmem: Part = ("weights", 0.0, 0.0, 0.0, 0.0, 0.0)
-    elif c.ram_style is _AUTO_RAM:  # `place_memory`, on the device's totals
-        w_lut, w_bram18, w_uram = memory_blocks(simd * wbits, depth, device.uram, device.bram18)
-        wmem = ("weights", w_lut * pe, 0.0, 0.0, w_bram18 * pe, w_uram * pe)
+        extra = (*sparse_memory_parts(layer, device), *syq)
     else:
-        w = place_memory_as(simd * wbits, depth, device, c.ram_style)
-        wmem = ("weights", w.lut * pe, w.ff * pe, 0.0, w.bram18 * pe, w.uram * pe)
-    return (_BASE_PART, mult, tree, accum, act, wmem, *syq)
+        # weight memory: one memory per PE, SIMD weights wide (shared by the MMV lanes),
+        # where ram_style puts it; none on chip for mem_mode external (FINN streams them in)
+        depth = (layer.mw * layer.mh) // (pe * simd)
+        if c.mem_mode is _EXTERNAL:
+            w_lut = w_ff = w_bram18 = w_uram = 0.0
+        elif c.ram_style is _AUTO_RAM:  # `place_memory`, on the device's totals
+            b_lut, b_bram18, b_uram = memory_blocks(simd * wbits, depth, device.uram, device.bram18)
+            w_lut, w_ff, w_bram18, w_uram = b_lut * pe, 0.0, b_bram18 * pe, b_uram * pe
+        else:
+            w = place_memory_as(simd * wbits, depth, device, c.ram_style)
+            w_lut, w_ff, w_bram18, w_uram = w.lut * pe, w.ff * pe, w.bram18 * pe, w.uram * pe
+        lut += w_lut
+        ff += w_ff
+        bram18 += w_bram18
+        uram += w_uram
+        if parts is not None:
+            parts.append(("weights", w_lut, w_ff, 0.0, w_bram18, w_uram))
+        extra = syq
+    for _, a, b, d, e, f in extra:
+        lut += a
+        ff += b
+        dsp += d
+        bram18 += e
+        uram += f
+    if parts is not None:
+        parts += extra
+    return lut, ff, dsp, bram18, uram
 
 
 def parts_total(parts: tuple[Part, ...]) -> Resources:

@@ -315,21 +315,24 @@ def _segment_vector(
             skip = fifo_cost(rl.in_bits, STREAM_FIFO_DEPTH, device) if trace is None else _ZERO
             cost = add_cost(rl, device, lanes, skip)
             out_lanes = max(1, math.gcd(rl.out_channels, lanes))
+            out_shape, out_bits = rl.out_shape, rl.out_bits
         else:
             spec = replace(rl.spec, choice=choice) if j == ci else rl.spec
-            rl, cost, out_lanes = unit(spec, rl.in_shape, rl.in_bits, rl.in_type, lanes, device)
+            out_shape, out_bits, _, cost, out_lanes = unit(
+                spec, rl.in_shape, rl.in_bits, rl.in_type, lanes, device
+            )
         res = cost.resources
         if j == ci and not first:  # the feeding segment pays for this unit's input FIFO
             res = res + fifo_cost(lanes * rl.in_bits, STREAM_FIFO_DEPTH, device) * -1.0
         vec = _vector(res, cost.cycles, cost.latency_cycles, cost.cycles - cost.latency_cycles)
         fanout = readers.get(rl.name, 0)
         if fanout > 1:  # DuplicateStreams on this unit's output, as the composer charges it
-            dup = duplicate_resources(rl.out_shape, rl.out_bits, out_lanes, fanout)
+            dup = duplicate_resources(out_shape, out_bits, out_lanes, fanout)
             vec = _vector(
                 res + dup,
-                max(cost.cycles, duplicate_cycles(rl.out_shape, out_lanes)),
+                max(cost.cycles, duplicate_cycles(out_shape, out_lanes)),
                 cost.latency_cycles,
-                max(cost.cycles, duplicate_cycles(rl.out_shape, out_lanes)) - cost.latency_cycles,
+                max(cost.cycles, duplicate_cycles(out_shape, out_lanes)) - cost.latency_cycles,
             )
         total = _merge(total, vec)
         lanes = out_lanes
