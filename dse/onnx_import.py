@@ -216,8 +216,7 @@ def _load_external(tensors: list[Any], p: Path) -> None:
                 blob = fh.read(want)
         except OSError as exc:
             raise SpecError(
-                f"{str(p)!r}: cannot read its external weights {path.name!r}: "
-                f"{exc.strerror or exc}"
+                f"{str(p)!r}: cannot read its external weights {path.name!r}: {exc.strerror or exc}"
             ) from None
         if len(blob) != want:
             raise SpecError(f"{str(p)!r}: external weights {path.name!r} ended early")

@@ -279,6 +279,7 @@ def check_storage(url: str, *, write: bool) -> None:
     if head and write:
         _quick_check(path)
     if head:
+
         def tables() -> set[str]:
             try:
                 return _sqlite_tables(path)

@@ -103,8 +103,9 @@ def _foreign_sqlite() -> bytes:
         return path.read_bytes()
 
 
-def _onnx_model(*, location: str | None = None, length: int | None = None,
-                dims: tuple[int, ...] = (4, 2)) -> bytes:
+def _onnx_model(
+    *, location: str | None = None, length: int | None = None, dims: tuple[int, ...] = (4, 2)
+) -> bytes:
     """A one-MatMul ONNX model whose weight is stored externally at `location` (with a
     claimed `length`), or inline with the claimed `dims` over 32 bytes of data."""
     from onnx import TensorProto, helper

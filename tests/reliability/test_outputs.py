@@ -152,8 +152,7 @@ def test_standard_output_on_a_full_device(args: list[str], study: Path) -> None:
     assert res.returncode == 1, res.stderr
     line = one_error_line(res.stderr)
     assert line == (
-        "error: cannot write the output (standard output): No space left on device; "
-        "not written"
+        "error: cannot write the output (standard output): No space left on device; not written"
     ), line
 
 
