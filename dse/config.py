@@ -463,35 +463,46 @@ def parse_space(raw: Mapping[str, Any] | None, base: SpaceLimits | None = None) 
         raise ConfigError("space: must be a mapping")
     _check_keys(raw, SPACE_KEYS, "space: ")
     kw: dict[str, Any] = {}
+    at = ""  # the key being read, for the error
     try:
         for key in ("w_bits", "a_bits"):
             if key in raw:
+                at = key
                 kw[key] = parse_int_list(raw[key], f"space.{key}")
         if "prune" in raw:
+            at = "prune"
             kw["prune"] = tuple(float(x) for x in _as_list(raw["prune"]))
         for key in ("max_pe", "max_simd", "max_mmv"):
             if key in raw:
+                at = key
                 kw[key] = int(raw[key])
                 if abs(kw[key]) > MAX_INT:
                     raise ConfigError(f"space.{key} is larger than {MAX_INT:,}")
         if "arith" in raw:
+            at = "arith"
             kw["arith"] = parse_arith(raw["arith"])
         for key in ("w_types", "a_types"):
             if key in raw:
+                at = key
                 kw[key] = parse_types(raw[key], key)
         if "threshold" in raw:
+            at = "threshold"
             kw["threshold"] = tuple(sorted({float(x) for x in _as_list(raw["threshold"])}))
         if "scaling" in raw:
+            at = "scaling"
             kw["scaling"] = parse_scaling(raw["scaling"])
         if "ram_style" in raw:
+            at = "ram_style"
             kw["ram_style"] = parse_ram_style(raw["ram_style"])
         for key in ("search_bits", "search_prune"):
             if key in raw:
+                at = key
                 kw[key] = None if raw[key] in (None, "auto") else bool(raw[key])
         if "fixed" in raw:
+            at = "fixed"
             kw["fixed"] = parse_fixed(raw["fixed"] or {})
     except (TypeError, ValueError, OverflowError) as exc:
-        raise ConfigError(f"space: {exc}") from None
+        raise ConfigError(f"space.{at}: {exc}" if at else f"space: {exc}") from None
     return replace(base, **kw)
 
 
@@ -634,52 +645,70 @@ def _check_text(values: Mapping[str, Any]) -> None:
 def _config_kwargs(values: Mapping[str, Any]) -> dict[str, Any]:
     """`StudyConfig` keyword arguments (the space aside) from top-level config values."""
     kw: dict[str, Any] = {}
+    at = ""  # the key being read, for the error
     try:
         for key in ("workload", "device", "devices", "study", "storage"):
             if values.get(key) is not None:
+                at = key
                 kw[key] = str(values[key])
         if "storage" not in kw:  # dse.redact: a URL with a password stays off the command line
+            at = ""
             kw["storage"] = storage_default(DEFAULT_STORAGE)
         if values.get("objectives") is not None:
+            at = "objectives"
             kw["objectives"] = parse_objectives(values["objectives"])
         if values.get("sampler") is not None:
+            at = "sampler"
             kw["sampler"] = parse_sampler(str(values["sampler"]))
         if values.get("hardware") is not None:
+            at = "hardware"
             hw = str(values["hardware"]).lower()
             hw_options = [m.value for m in HardwareMode]
             if hw not in hw_options:
                 raise ConfigError(f"unknown hardware mode {hw!r}{suggest(hw, hw_options)}")
             kw["hardware"] = HardwareMode(hw)
         if values.get("storage_mode") is not None:
+            at = "storage_mode"
             mode = str(values["storage_mode"]).lower()
             options = [m.value for m in StorageMode]
             if mode not in options:
                 raise ConfigError(f"unknown storage mode {mode!r}{suggest(mode, options)}")
             kw["storage_mode"] = StorageMode(mode)
         if values.get("cap") is not None:
+            at = "cap"
             kw["cap_pct"] = float(values["cap"])
         if values.get("min_accuracy") is not None:
+            at = "min_accuracy"
             kw["min_accuracy"] = float(values["min_accuracy"])
         if values.get("finetune_steps") is not None:
+            at = "finetune_steps"
             kw["finetune_steps"] = int(values["finetune_steps"])
         if values.get("val_subset") is not None:
+            at = "val_subset"
             kw["val_subset"] = int(values["val_subset"])
         if values.get("seed") is not None:
+            at = "seed"
             kw["seed"] = int(values["seed"])
         if values.get("clock_mhz") is not None:
+            at = "clock_mhz"
             kw["clock_mhz"] = float(values["clock_mhz"])
         if values.get("trials") is not None:
+            at = "trials"
             kw["trials"] = int(values["trials"])
         if values.get("timeout") is not None:
+            at = "timeout"
             kw["timeout_s"] = float(values["timeout"])
         if values.get("mode") is not None:
+            at = "mode"
             kw["mode"] = parse_mode(str(values["mode"]))
         elif kw.get("devices") is not None:
             kw["mode"] = Mode.MULTI  # --devices alone means a multi-board study
         if values.get("twin") is not None:
+            at = "twin"
             kw["twin"] = values["twin"]
         if values.get("calibration") is not None:
+            at = "calibration"
             kw["calibration"] = str(values["calibration"])
     except (TypeError, ValueError, OverflowError) as exc:
-        raise ConfigError(f"config: {exc}") from None
+        raise ConfigError(f"config: {at}: {exc}" if at else f"config: {exc}") from None
     return kw

@@ -239,7 +239,7 @@ CASES: tuple[Case, ...] = (
          _search("--config", "{dir}/c.yaml"), "invalid literal for int()",
          files={"c.yaml": "trials: many\n"}),
     Case("type-config-space-hidden", "config `space: {max_pe: abc}` under `--max-pe 4`",
-         _search("--config", "{dir}/c.yaml", "--max-pe", "4"), "space:",
+         _search("--config", "{dir}/c.yaml", "--max-pe", "4"), "space.max_pe:",
          files={"c.yaml": "space: {max_pe: abc}\n"}),
     Case("type-cli-trials", "`--trials many`", _search("--trials", "many"), "--trials"),
     Case("type-shape", "input shape `[64, -3]`", _est("{dir}/s.yaml"), "shape",

@@ -75,6 +75,22 @@ def test_unknown_config_key_is_suggested(dse, specs, tmp_path: Path) -> None:  #
     _one_line(dse("search", "--config", cfg), 2, "unknown key 'max_pee'", "'max_pe'")
 
 
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("trials: many\n", "config: trials: "),
+        ("cap: x\n", "config: cap: "),
+        ("space:\n  max_pe: abc\n", "space.max_pe: "),
+        ("space:\n  prune: [a]\n", "space.prune: "),
+        ("space:\n  threshold: [0.1, b]\n", "space.threshold: "),
+    ],
+)
+def test_bad_config_value_names_its_key(dse, tmp_path: Path, text: str, needle: str) -> None:  # type: ignore[no-untyped-def]
+    cfg = tmp_path / "study.yaml"
+    cfg.write_text(text)
+    _one_line(dse("search", "--config", cfg), 2, needle)
+
+
 def test_unreachable_storage(dse, specs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run = dse("search", "--workload", specs["tfc"], "--device", "XC7Z020", "--trials", "3",
               "--storage", "postgresql://nobody@127.0.0.1:9/none")  # fmt: skip
