@@ -347,6 +347,23 @@ def _segment_vector(
 _ZERO = Resources()
 
 
+def _backtrack(
+    parents: Sequence[np.ndarray], chosen: Sequence[np.ndarray], n_states: int
+) -> list[list[int]]:
+    """Each final state's option index per layer, read back through the layer-by-layer
+    DP: `chosen[i][j]` is the option layer i took in its state j, `parents[i][j]` the state
+    of the layers before it that state j extends."""
+    picks: list[list[int]] = []
+    for state in range(n_states):
+        pick = [0] * len(chosen)
+        j = state
+        for i in range(len(chosen) - 1, -1, -1):
+            pick[i] = int(chosen[i][j])
+            j = int(parents[i][j])
+        picks.append(pick)
+    return picks
+
+
 def _pareto(points: np.ndarray) -> np.ndarray:
     """Indices of rows of `points` no other row dominates (all columns minimized); of equal
     rows one is kept."""
@@ -555,12 +572,7 @@ def _latency_front(tables: list[np.ndarray], res_col: int) -> list[tuple[float, 
             states = cand[keep]
             parents.append(keep // m)
             chosen.append(idx[keep % m])
-        for s_i in range(len(states)):
-            pick = [0] * len(tables)
-            j = s_i
-            for i in range(len(tables) - 1, -1, -1):
-                pick[i] = int(chosen[i][j])
-                j = int(parents[i][j])
+        for s_i, pick in enumerate(_backtrack(parents, chosen, len(states))):
             found.append((_speed_of(tables, pick, "latency_ms"), float(states[s_i, 1]), pick))
     if not found:
         return []
@@ -864,15 +876,7 @@ def _dp(
                 f"the exact front of {len(hw)} hardware objectives grew past {max_states} "
                 "partial designs; ask for one of fps/latency_ms and one resource"
             )
-    picks: list[list[int]] = []
-    for s in range(len(states)):
-        pick = [0] * len(tables)
-        j = s
-        for i in range(len(tables) - 1, -1, -1):
-            pick[i] = int(chosen[i][j])
-            j = int(parents[i][j])
-        picks.append(pick)
-    return picks, states_max
+    return _backtrack(parents, chosen, len(states)), states_max
 
 
 def objective_values(cost: NetworkCost, objectives: Sequence[str]) -> tuple[float, ...]:
@@ -1062,12 +1066,4 @@ def _dp_coupled(
         states_max = max(states_max, len(states))
         if states_max > MAX_COUPLED_STATES:
             raise SolverError(f"more than {MAX_COUPLED_STATES} partial designs")
-    picks: list[list[int]] = []
-    for st in range(len(states)):
-        pick = [0] * len(tables)
-        j = st
-        for i in range(len(tables) - 1, -1, -1):
-            pick[i] = int(chosen[i][j])
-            j = int(parents[i][j])
-        picks.append(pick)
-    return picks, states_max
+    return _backtrack(parents, chosen, len(states)), states_max
