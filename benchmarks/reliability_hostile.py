@@ -139,25 +139,13 @@ def fuzz_cli(n: int, tally: Counter[str], bad: list[str]) -> None:
     """Random hostile command lines through `dse.cli.main`, checked against the rule."""
     import hashlib
     import os
-    import sqlite3
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        study = root / "study.db"
-        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-            cli_main(
-                ["search", "--workload", hostile_cases.TFC, "--device", "XC7Z020",
-                 "--storage", f"sqlite:///{study}", "--study", "s", "--trials", "3"]
-            )  # fmt: skip
-        notes = root / "notes.txt"
-        notes.write_text("not yours\n")
-        theirs = root / "theirs.db"
-        conn = sqlite3.connect(theirs)
-        conn.execute("create table studies (id integer primary key, title text)")
-        conn.commit()
-        conn.close()
+        with contextlib.redirect_stderr(io.StringIO()):
+            arena = fz.make_arena(root)
+        theirs = arena["theirs"]
         digest = hashlib.sha256(theirs.read_bytes()).hexdigest()
-        arena = {"root": root, "study": study, "notes": notes, "theirs": theirs}
         cwd = os.getcwd()
         os.chdir(root)
         try:

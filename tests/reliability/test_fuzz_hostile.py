@@ -147,14 +147,15 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture(scope="module")
-def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
-    """Files the fuzzer points dse at: a study it made, and files it did not make (a text
-    file, a foreign SQLite database with a `studies` table) that must stay untouched."""
-    root = tmp_path_factory.mktemp("arena")
+def make_arena(root: Path) -> dict[str, Path]:
+    """Files the fuzzer points dse at, in `root`: a study it made, and files it did not
+    make (a text file, a foreign SQLite database with a `studies` table) that must stay
+    untouched. Also the hostile benchmark's (benchmarks/reliability_hostile.py)."""
     study = root / "study.db"
-    assert main(["search", "--workload", TFC, "--device", "XC7Z020", "--storage",
-                 f"sqlite:///{study}", "--study", "s", "--trials", "3", "--json"]) == 0  # fmt: skip
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = main(["search", "--workload", TFC, "--device", "XC7Z020", "--storage",
+                     f"sqlite:///{study}", "--study", "s", "--trials", "3", "--json"])  # fmt: skip
+    assert code == 0, "the arena's study could not be made"
     notes = root / "notes.txt"
     notes.write_text("not yours\n")
     theirs = root / "theirs.db"
@@ -162,7 +163,12 @@ def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]
     conn.execute("create table studies (id integer primary key, title text)")
     conn.commit()
     conn.close()
-    yield {"root": root, "study": study, "notes": notes, "theirs": theirs}
+    return {"root": root, "study": study, "notes": notes, "theirs": theirs}
+
+
+@pytest.fixture(scope="module")
+def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+    yield make_arena(tmp_path_factory.mktemp("arena"))
 
 
 def _values(arena: dict[str, Path]) -> st.SearchStrategy[str]:
