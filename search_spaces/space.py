@@ -21,6 +21,7 @@ from costmodels.lqarith import table_depth
 from costmodels.network import LQ_MAX_BITS, divisors, mmv_dim, pe_dim, resolve, simd_dim
 from costmodels.pruning import prune_graph, tie_pruning
 from costmodels.types import (
+    TWN_THRESHOLD,
     Arith,
     LayerChoice,
     MemMode,
@@ -86,7 +87,7 @@ class LayerSpace:
     default: LayerChoice
     w_type: tuple[WType | None, ...] = (None,)
     a_type: tuple[NumType | None, ...] = (None,)
-    threshold: tuple[float, ...] = (LayerChoice.threshold,)
+    threshold: tuple[float, ...] = (TWN_THRESHOLD,)
     scaling: tuple[Scaling, ...] = (Scaling.CHANNEL,)
     ram_style: tuple[RamStyle, ...] = (RamStyle.AUTO,)
 
@@ -534,8 +535,8 @@ def _normalized(c: LayerChoice) -> LayerChoice:
     from costmodels.types import WType
 
     wtype = c.weight_type
-    if wtype is not WType.TERNARY and c.threshold != LayerChoice.threshold:
-        c = replace(c, threshold=LayerChoice.threshold)
+    if wtype is not WType.TERNARY and c.threshold != TWN_THRESHOLD:
+        c = replace(c, threshold=TWN_THRESHOLD)
     if wtype not in (WType.BIPOLAR, WType.TERNARY) and c.scaling is not Scaling.CHANNEL:
         c = replace(c, scaling=Scaling.CHANNEL)
     return c

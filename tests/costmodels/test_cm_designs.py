@@ -381,9 +381,13 @@ def test_cached_hashes_stay_out_of_pickles_and_equality() -> None:
 
     spec = cnv_network().layers[0]
     hash(spec)
+    assert spec._hash is not None and spec.choice is not None and spec.choice._hash is not None
     again = pickle.loads(pickle.dumps(spec))
-    assert "_hash" not in again.__dict__ and again == spec and hash(again) == hash(spec)
+    assert not hasattr(again, "_hash") and not hasattr(again.choice, "_hash")
+    assert again == spec and hash(again) == hash(spec)
     assert replace(spec, kernel=5) != spec
+    moved = replace(spec, name="other")
+    assert not hasattr(moved, "_hash") and moved != spec
 
 
 def _fuzz_network(rng: random.Random) -> Network:

@@ -132,3 +132,20 @@ def test_static_distributions_equal_what_optuna_infers() -> None:
         study.tell(trial, 0.0)
     inferred = optuna.search_space.IntersectionSearchSpace().calculate(study)
     assert inferred == space.distributions()
+
+
+def test_binary_ternary_extras_reset_where_they_mean_nothing() -> None:
+    """A choice's ternary threshold and SYQ scaling are reset to their defaults on weights
+    they do not apply to (equal designs, equal accuracy keys); the default threshold is
+    the field's own default (TWN's 0.7), read from a constant, since a slotted
+    dataclass's class attribute is the slot's descriptor."""
+    from costmodels.types import TWN_THRESHOLD, LayerChoice, Scaling
+    from search_spaces.space import _normalized
+
+    assert LayerChoice().threshold == TWN_THRESHOLD == 0.7
+    moved = _normalized(LayerChoice(w_bits=8, threshold=1.5, scaling=Scaling.ROW))
+    assert moved == LayerChoice(w_bits=8) and isinstance(moved.threshold, float)
+    ternary = LayerChoice(w_bits=2, threshold=1.5, scaling=Scaling.ROW)
+    assert _normalized(ternary) == ternary
+    binary = LayerChoice(w_bits=1, threshold=1.5, scaling=Scaling.ROW)
+    assert _normalized(binary) == LayerChoice(w_bits=1, scaling=Scaling.ROW)
