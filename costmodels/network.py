@@ -94,7 +94,7 @@ def acc_bits(in_bits: int, w_bits: int, mw: int) -> int:
     """Accumulator width that cannot overflow: product bits plus log2 of the fan-in
     (FINN's MVAU `minimize_accumulator_width` bound, conservative form). ceil(log2 n) of
     an integer n >= 2 is exactly (n - 1).bit_length()."""
-    return in_bits + w_bits + (max(mw, 2) - 1).bit_length()
+    return in_bits + w_bits + ((mw if mw > 2 else 2) - 1).bit_length()  # max(mw, 2)
 
 
 def _out_size(h: int, w: int, k: int, s: int, p: int, layer: str) -> tuple[int, int]:
