@@ -11,7 +11,11 @@ a shared machine; the load average is printed).
 `--before REV` (default: the last commit with the second, hand-inlined dataflow
 implementation `costmodels/fastpath.py`) extracts that revision's `costmodels` with
 `git archive` and measures it in a subprocess, alternating with this checkout's, so both
-see the same machine load. Run: python benchmarks/costmodel_speed.py [--before REV]
+see the same machine load. `--instructions` also counts the machine instructions of a
+cold estimate with valgrind's callgrind, for both sides: a figure the machine's load does
+not move (the timings do).
+
+Run: python benchmarks/costmodel_speed.py [--before REV] [--instructions]
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import io
 import json
 import os
 import random
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -36,6 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: The commit before `costmodels/fastpath.py` was removed in favour of one memoised path.
 BEFORE = "3cf4004"
 ROUNDS = 5
+#: New designs per round in the instruction count (`--instructions`).
+COUNTED_DESIGNS = 100
 LABELS = (
     "warm (same design)",
     "cold (new random design)",
@@ -75,14 +83,18 @@ def _timed(calls: list[Callable[[], object]], clear: bool) -> tuple[float, float
     return min(wall), statistics.median(wall), min(cpu)
 
 
-def measure() -> dict[str, object]:
-    """Time the `costmodels` found first on sys.path (this checkout's, or the one
-    `--before` extracted)."""
-    from costmodels import Template, estimate, get_device, resolve, valid_pe, valid_simd
+def _designs(count: int, seed: int = 0):  # type: ignore[no-untyped-def]
+    """The 50-layer network, the device, and `count` random variants of it (a new random
+    folding and bit-width per layer, as a search proposes), from the `costmodels` found
+    first on sys.path."""
+    from costmodels import get_device, resolve, valid_pe, valid_simd
     from costmodels.zoo import fifty_layer_network
 
-    def random_variant(net, rng):  # type: ignore[no-untyped-def]
-        resolved = {rl.name: rl for rl in resolve(net)}
+    net = fifty_layer_network()
+    resolved = {rl.name: rl for rl in resolve(net)}
+    rng = random.Random(seed)
+
+    def random_variant(net):  # type: ignore[no-untyped-def]
         choices = {}
         for layer in net.compute_layers:
             rl = resolved[layer.name]
@@ -96,19 +108,26 @@ def measure() -> dict[str, object]:
             )
         return net.with_choices(choices)
 
-    def mutate(net, rng, k):  # type: ignore[no-untyped-def]
-        other = random_variant(net, rng)
+    return net, get_device("zcu104"), [random_variant(net) for _ in range(count)], random_variant
+
+
+def measure() -> dict[str, object]:
+    """Time the `costmodels` found first on sys.path (this checkout's, or the one
+    `--before` extracted)."""
+    from costmodels import Template, estimate, resolve
+
+    net, dev, variants, random_variant = _designs(300)
+    rng = random.Random(1)
+
+    def mutate(net, k):  # type: ignore[no-untyped-def]
+        other = random_variant(net)
         names = rng.sample([layer.name for layer in net.compute_layers], k)
         new = {la.name: la.choice for la in other.compute_layers if la.name in names}
         return net.with_choices(new)
 
-    net = fifty_layer_network()
-    dev = get_device("zcu104")
-    rng = random.Random(0)
-    variants = [random_variant(net, rng) for _ in range(300)]
     walk = [net]
     for _ in range(300):
-        walk.append(mutate(walk[-1], rng, 5))
+        walk.append(mutate(walk[-1], 5))
     estimate(net, dev)
     figures = (
         _timed([lambda: estimate(net, dev)] * 1000, clear=False),
@@ -123,6 +142,46 @@ def measure() -> dict[str, object]:
         "device": dev.part,
         "figures": dict(zip(LABELS, figures, strict=True)),
     }
+
+
+def cold_rounds(rounds: int) -> None:
+    """`rounds` rounds of the cold figure's work (memos emptied, then every one of
+    `COUNTED_DESIGNS` new designs estimated), for `_instructions` to count."""
+    from costmodels import estimate
+
+    net, dev, variants, _ = _designs(COUNTED_DESIGNS)
+    for v in variants:
+        hash(v)
+    estimate(net, dev)
+    for _ in range(rounds):
+        _clear()
+        for v in variants:
+            estimate(v, dev)
+
+
+def _instructions(path: Path) -> float:
+    """Machine instructions per cold estimate, counted by valgrind's callgrind (repeatable
+    whatever the machine's load, unlike time): a process doing two rounds of
+    `cold_rounds` minus one doing one round (imports and set-up cancel), over
+    `COUNTED_DESIGNS` designs."""
+    counts = []
+    for rounds in (1, 2):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = subprocess.run(
+                [
+                    "valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out",
+                    sys.executable, __file__, "--cold-rounds", str(rounds),
+                ],
+                env={**os.environ, "PYTHONPATH": str(path)},
+                capture_output=True,
+                text=True,
+                check=True,
+            )  # fmt: skip
+        found = re.search(r"Collected : ([\d,]+)", out.stderr)
+        if found is None:
+            raise SystemExit(f"callgrind printed no count: {out.stderr[-300:]}")
+        counts.append(int(found.group(1).replace(",", "")))
+    return (counts[1] - counts[0]) / COUNTED_DESIGNS
 
 
 def _extract(rev: str, into: Path) -> bool:
@@ -154,10 +213,19 @@ def _run(path: Path) -> dict[str, object]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--before", default=BEFORE, help="git revision to compare with")
+    ap.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count machine instructions per cold estimate with valgrind (slow: ~1 min)",
+    )
     ap.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--cold-rounds", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.measure:
         print(json.dumps(measure()))
+        return
+    if args.cold_rounds is not None:
+        cold_rounds(args.cold_rounds)
         return
     with tempfile.TemporaryDirectory() as tmp:
         old_root = Path(tmp)
@@ -167,6 +235,13 @@ def main() -> None:
             if have_before:
                 runs["before"].append(_run(old_root))
             runs["after"].append(_run(ROOT))
+        counted: dict[str, float] = {}
+        if args.instructions and shutil.which("valgrind") is None:
+            print("valgrind not found: no instruction count")
+        elif args.instructions:
+            counted["after"] = _instructions(ROOT)
+            if have_before:
+                counted["before"] = _instructions(old_root)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     info = runs["after"][0]
     print(f"machine: {os.cpu_count()} CPUs, 1-min load average {load:.1f} (timings scale with it)")
@@ -189,6 +264,12 @@ def main() -> None:
             b_wall, b_cpu = best("before")
             line += f" {b_wall:13.1f} [{b_cpu:7.1f}]   after/before CPU {a_cpu / b_cpu:4.2f}"
         print(line)
+    if counted:
+        line = f"{'cold, M instructions':26s} {counted['after'] / 1e6:19.3f}"
+        if "before" in counted:
+            ratio = counted["after"] / counted["before"]
+            line += f" {counted['before'] / 1e6:23.3f}   after/before {ratio:4.2f}"
+        print(line + f"   (callgrind, {COUNTED_DESIGNS} designs)")
 
 
 if __name__ == "__main__":
