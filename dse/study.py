@@ -85,9 +85,12 @@ from dse.storage.safety import short_db_error
 from dse.storage.workers import (
     HEARTBEAT_ENV,
     StudyGuard,
+    claim_seeding,
     create_study,
     deferred_signals,
     grace_s,
+    mark_seeded,
+    orphaned,
     wait_for_meta,
     with_retries,
 )
@@ -177,6 +180,8 @@ def run_search(
     plan, exact = _exact_front(cfg, plan, opened)
     study, writer = _sampling_study(cfg, plan, opened)
     summary, given, enqueued = _seed(cfg, plan, opened, study, exact)
+    if opened.seeds:
+        mark_seeded(opened.storage, opened.sid)  # dse.storage.workers: no orphan now
     if exact is not None:  # dse.hardware: the run evaluates the enqueued designs only:
         # its own, and a stopped or killed run's front trials still waiting (direct mode)
         plan = replace(plan, n_trials=max(enqueued, _waiting(study)), only_enqueued=True)
@@ -258,6 +263,9 @@ class _Opened:
     guard: StudyGuard
     everything: list[FrozenTrial]
     stored: list[FrozenTrial]
+    #: Direct mode: this worker seeds the study (baselines, the solver's front): it created
+    #: it, or took over an orphan whose creator died before seeding (dse.storage.workers).
+    seeds: bool = False
 
 
 def _open(cfg: StudyConfig, plan: _Plan) -> _Opened:
@@ -314,6 +322,7 @@ def _open(cfg: StudyConfig, plan: _Plan) -> _Opened:
                 same=lambda theirs: same_definition(
                     theirs, plan.definition, content_defined=plan.cost_only
                 ),
+                seeder=plan.mode is StorageMode.DIRECT,
             )
             resumed = not created  # another worker created it at the same time
         # a study created before issue 14 stores choice indices: its resume keeps them
@@ -322,6 +331,17 @@ def _open(cfg: StudyConfig, plan: _Plan) -> _Opened:
         guard = StudyGuard(storage, sid, cfg.storage, shared=plan.mode is StorageMode.DIRECT)
         everything = storage.get_all_trials(sid, deepcopy=False)
         stored = [t for t in everything if t.state.is_finished()]
+        seeds = plan.mode is StorageMode.DIRECT and not resumed
+        if (
+            plan.mode is StorageMode.DIRECT
+            and resumed
+            and not everything
+            and orphaned(storage, sid)
+        ):
+            logger.warning("study %r has no trials and its creator died before seeding it: "
+                           "seeding it here", name)  # fmt: skip
+            claim_seeding(storage, sid)
+            seeds = True
     except Exception as exc:
         storage.remove_session()
         storage.engine.dispose()
@@ -329,7 +349,7 @@ def _open(cfg: StudyConfig, plan: _Plan) -> _Opened:
         if err is None or err is exc:
             raise
         raise err from None
-    return _Opened(storage, name, sid, resumed, forked_from, guard, everything, stored)
+    return _Opened(storage, name, sid, resumed, forked_from, guard, everything, stored, seeds)
 
 
 def _exact_front(
@@ -341,7 +361,12 @@ def _exact_front(
     if plan.cost_only and cfg.hardware_for(cost_only=True) is HardwareMode.SOLVE:
         if any(t.user_attrs.get(ATTR_SOLVER) for t in opened.everything):
             exact = []  # the front is stored or enqueued (waiting, running) already
-        elif opened.resumed and plan.mode is StorageMode.DIRECT and not opened.stored:
+        elif (
+            opened.resumed
+            and plan.mode is StorageMode.DIRECT
+            and not opened.seeds
+            and not opened.stored
+        ):
             # `--jobs`, or workers started by hand: another worker created this study and
             # seeds it with the front (`_seed`: only the creator enqueues in direct mode).
             # Solving here would be wasted, sampling would mix draws into the exact front.
@@ -416,7 +441,7 @@ def _seed(
     )
     given: dict[str, Candidate] = {}  # a baseline trial evaluates its own design
     enqueued = 0
-    if not stored and (not opened.resumed or plan.mode is StorageMode.BATCH):
+    if not stored and (not opened.resumed or opened.seeds or plan.mode is StorageMode.BATCH):
         seeds = baseline_candidates(plan.problem)
         if plan.mode is StorageMode.DIRECT and exact is None:  # enqueued trials are rows
             seeds = seeds[: plan.n_trials]

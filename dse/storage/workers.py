@@ -21,6 +21,11 @@ How a shared study stays whole (see docs/reliability.md):
   SQLite file hold a shared lock, so batch and direct runs never mix on one file.
 - Studies are created with a race in mind: the loser of `create_new_study` waits for the
   winner's definition and checks it matches.
+- In direct mode only the creator seeds a new study (baselines, the solver's front). It
+  names itself first (`SEEDER_ATTR`, before the definition other workers wait for) and
+  says when it is done (`SEEDED_ATTR`). A study left with no trials at all by a creator
+  that is provably dead (`dse.storage.owners`), or by one from before these attributes,
+  is an orphan: the next worker to open it seeds it (`orphaned`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import logging
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -72,6 +78,11 @@ GRACE_FACTOR = 3
 beat is a busy database, three are a dead worker."""
 MAX_RETRY = 2
 META_WAIT_S = 15.0
+SEEDER_ATTR = "dse:seeder"
+"""Study system attribute: the `Owner` (trial 0) of the process that seeds the study in
+direct mode; `{"host": ...}` alone where the machine cannot name its processes."""
+SEEDED_ATTR = "dse:seeded"
+"""Study system attribute: True once the seeder has enqueued every seed."""
 
 
 def heartbeat_interval_s() -> int:
@@ -291,11 +302,13 @@ def create_study(
     meta: Mapping[str, Any],
     *,
     same: Callable[[Mapping[str, Any]], bool] | None = None,
+    seeder: bool = False,
 ) -> tuple[int, bool]:
     """Create study `name` with its definition `meta` (under user attribute `attr_key`);
     returns (study id, created). When another worker created it first, waits for its
     definition and refuses a different one: `same(theirs)` decides (default: equal
-    `meta["fingerprint"]`)."""
+    `meta["fingerprint"]`). `seeder`: the creator names itself as the study's seeder before
+    writing the definition, so a worker that sees the definition sees the seeder too."""
     try:
         sid = storage.create_new_study(list(directions), name)
     except optuna.exceptions.DuplicatedStudyError:
@@ -307,8 +320,40 @@ def create_study(
                 "configuration; give every worker the same options"
             ) from None
         return sid, False
+    if seeder:
+        claim_seeding(storage, sid)
     storage.set_study_user_attr(sid, attr_key, dict(meta))
     return sid, True
+
+
+def claim_seeding(storage: RDBStorage, study_id: int) -> None:
+    """Name this process as the seeder of study `study_id` (`SEEDER_ATTR`)."""
+    owner = this_process(0)
+    tag = owner.as_dict() if owner is not None else {"host": socket.gethostname()}
+    storage.set_study_system_attr(study_id, SEEDER_ATTR, tag)
+
+
+def mark_seeded(storage: RDBStorage, study_id: int) -> None:
+    """Record that the study's seeds are all enqueued (`SEEDED_ATTR`)."""
+    storage.set_study_system_attr(study_id, SEEDED_ATTR, True)
+
+
+def orphaned(storage: RDBStorage, study_id: int) -> bool:
+    """Whether study `study_id` (with its definition) has no trials and will never be
+    seeded: not marked seeded, and its seeder is provably dead or was never named (a study
+    made before `SEEDER_ATTR`; a creator killed between naming itself and the definition
+    leaves no definition, and `wait_for_meta` deletes that study instead). A seeder on
+    another machine, or one this machine cannot check, may still be seeding: not an
+    orphan. Two workers finding one orphan at the same instant both seed it (the seeds
+    then run twice; nothing is lost)."""
+    if storage.get_n_trials(study_id) > 0:
+        return False
+    attrs = storage.get_study_system_attrs(study_id)
+    if attrs.get(SEEDED_ATTR):
+        return False
+    if SEEDER_ATTR not in attrs:
+        return True
+    return provably_dead(Owner.from_dict(attrs[SEEDER_ATTR]), 0)
 
 
 def wait_for_meta(
@@ -329,7 +374,7 @@ def wait_for_meta(
         if storage.get_n_trials(study_id) > 0 or attrs:
             return {}
         if time.monotonic() >= deadline:
-            if storage.get_study_system_attrs(study_id):
+            if set(storage.get_study_system_attrs(study_id)) - {SEEDER_ATTR}:
                 return {}
             logger.info("deleting the empty study %d left by a killed creator", study_id)
             storage.delete_study(study_id)
