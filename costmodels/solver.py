@@ -51,7 +51,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -488,10 +488,7 @@ def _front_picks(
     and the `solver-fastest` baseline at the same bits) are one lookup."""
     budgets = dict(budget_items)
     tables = [np.array(v, dtype=float) for v in vectors]
-    # which budgets can bind: the largest total over all designs exceeds the budget
-    binding = [
-        r for r in BUDGETED if sum(float(t[:, _COL[r]].max()) for t in tables) > budgets[r] + _EPS
-    ]
+    binding = _binding(tables, budgets)
     speed = [o for o in hw if o in ("fps", "latency_ms")]
     resources = [o for o in hw if o not in ("fps", "latency_ms")]
     if len(speed) <= 1 and len(resources) <= 1:
@@ -500,6 +497,13 @@ def _front_picks(
             budgets, binding,
         )  # fmt: skip
     return _dp(tables, hw, budgets, binding)
+
+
+def _binding(tables: list[np.ndarray], budgets: Mapping[str, float]) -> list[str]:
+    """The budgets that can bind: the largest total over all designs exceeds the budget."""
+    return [
+        r for r in BUDGETED if sum(float(t[:, _COL[r]].max()) for t in tables) > budgets[r] + _EPS
+    ]
 
 
 def _walk(
@@ -913,12 +917,90 @@ def fastest(
     clock_mhz: float | None = None,
 ) -> FrontPoint | None:
     """FINN's usual target: the highest-throughput design that fits, the fewest LUTs among
-    those (None when nothing fits)."""
+    those (None when nothing fits): `solve(objectives=("fps", "lut")).points[0]`, without
+    walking the rest of the front (`_fastest_pick`). A network with residual adds (whose
+    skip FIFOs couple the layers) takes the front's own path, as does a design the
+    canonical estimate finds over the cap (a rounding edge, where `solve` drops it)."""
+    limits = limits or HardwareLimits()
+    segments = None
+    if not any(layer.op is Op.ADD for layer in network.layers):
+        segments, _, _ = _build_segments(network, device, limits)
+    if segments is not None:
+        vectors = tuple(tuple(o.vector for o in s.options) for s in segments)
+        pick = _fastest_pick(vectors, tuple(sorted(_budgets(device, cap_pct).items())))
+        if pick is None:
+            return None
+        clock = next(c for c in (clock_mhz, network.clock_mhz, device.clock_mhz) if c is not None)
+        chosen = {seg.layer: seg.options[j].choice for seg, j in zip(segments, pick, strict=True)}
+        net = network.with_choices(chosen)
+        cost = estimate(net, device, clock_mhz=clock)
+        if cost.fits(cap_pct):
+            return FrontPoint(chosen, net, cost)
     res = solve(
         network, device, cap_pct=cap_pct, objectives=("fps", "lut"), limits=limits,
         clock_mhz=clock_mhz,
     )  # fmt: skip
     return res.points[0] if res.points else None
+
+
+@functools.lru_cache(maxsize=64)
+def _fastest_pick(
+    vectors: tuple[tuple[tuple[float, ...], ...], ...],
+    budget_items: tuple[tuple[str, float], ...],
+) -> list[int] | None:
+    """The last design `_walk(tables, "fps", "lut", ...)` reaches (the fastest that fits,
+    fewest LUTs among those), found from the fast end instead of walking the front.
+
+    The bounds worth trying are the distinct cycles-per-frame values a design can have
+    (every option's cycles at least the slowest layer's fastest option, `floor`). Phase 1
+    of the walk (fewest LUTs with cycles <= bound) is feasible from some bound T on and its
+    LUT total L(bound) never grows with the bound, so two bisections find T, the first
+    bound feasible, and P, the first bound with L(P) < L(T): P is the cycles of the front
+    point before the fastest, so the walk's last step ran at bound P - 1 (no P: the
+    fastest is the front's only point and the walk's one step ran unbounded). That step
+    is repeated as the walk runs it (phase 1, then phase 2: the best cycles within phase
+    1's LUTs), so ties among equal designs break the same way. The cycles bound is only a
+    filter on the options (`_knapsack`), so a bound between two distinct values solves
+    the same problem as the lower one."""
+    budgets = dict(budget_items)
+    tables = [np.array(v, dtype=float) for v in vectors]
+    binding = _binding(tables, budgets)
+    lut, cyc = _COL["lut"], _COL["cycles"]
+    floor = max(float(t[:, cyc].min()) for t in tables)
+    bounds = sorted({float(v) for t in tables for v in t[:, cyc] if v >= floor})
+    memo: dict[int, list[int] | None] = {}
+
+    def phase1(i: int) -> list[int] | None:
+        if i not in memo:
+            memo[i] = _knapsack(tables, lut, "fps", bounds[i], budgets, binding, None)
+        return memo[i]
+
+    def fewest(i: int) -> float:  # L(bounds[i]), inf when infeasible
+        pick = phase1(i)
+        return math.inf if pick is None else _total(tables, pick, lut)
+
+    def first(lo: int, hi: int, ok: Callable[[int], bool]) -> int:
+        """The first index in [lo, hi) where `ok` holds (`ok` monotone), hi if none."""
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if ok(mid):
+                hi = mid
+            else:
+                lo = mid + 1
+        return lo
+
+    n = len(bounds)
+    if phase1(n - 1) is None:
+        return None
+    t = first(0, n - 1, lambda i: fewest(i) < math.inf)
+    p = first(t + 1, n, lambda i: fewest(i) < fewest(t))
+    bound = bounds[p] - 1.0 if p < n else math.inf
+    pick = phase1(p - 1)  # the same options as at `bound`: feasible, since p - 1 >= t
+    if pick is None:
+        return None
+    cap = (lut, _total(tables, pick, lut))
+    best = _knapsack(tables, None, "fps", bound, budgets, binding, cap, best_speed=True)
+    return best if best is not None else pick
 
 
 def segment_sums(network: Network, device: Device) -> dict[str, float]:

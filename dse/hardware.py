@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from costmodels.errors import DseError
-from costmodels.solver import HardwareLimits, SolverError, SolverResult, solve
+from costmodels.solver import HardwareLimits, SolverError, SolverResult, fastest, solve
 from costmodels.types import Arith, Device, LayerChoice, Network, RamStyle
 from search_spaces import Candidate, SearchSpace, SpaceLimits
 from search_spaces import baselines as bl
@@ -174,13 +174,17 @@ def fastest_baseline(problem: SingleProblem) -> Candidate | None:
     if why_not_solvable(problem) is not None:
         return None
     try:
-        res = solve_network(
-            problem, given_bits_network(problem.space), keep_rccm=True, objectives=("fps", "lut")
+        point = fastest(
+            given_bits_network(problem.space),
+            problem.device,
+            cap_pct=problem.cap_pct,
+            limits=solver_limits(problem.space, keep_rccm=True),
+            clock_mhz=problem.clock_mhz,
         )
     except DseError as exc:
         logger.info("no solver-fastest baseline: %s", exc)
         return None
-    return _candidate(problem.space, res.points[0].choices) if res.points else None
+    return _candidate(problem.space, point.choices) if point is not None else None
 
 
 def _candidate(space: SearchSpace, choices: Mapping[str, LayerChoice]) -> Candidate:

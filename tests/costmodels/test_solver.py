@@ -12,8 +12,8 @@ import pytest
 
 from costmodels import estimate, get_device
 from costmodels.network import divisors, mmv_dim, pe_dim, resolve, simd_dim
-from costmodels.solver import HardwareLimits, objective_values, segment_sums, solve
-from costmodels.types import Arith, Device, LayerChoice, LayerSpec, Network, Op
+from costmodels.solver import HardwareLimits, fastest, objective_values, segment_sums, solve
+from costmodels.types import Arith, Device, LayerChoice, LayerSpec, Network, Op, RamStyle
 from costmodels.zoo import cnv_network
 
 SMALL = Device(
@@ -345,3 +345,70 @@ def test_branches_are_refused_with_a_solver_error() -> None:
     )
     with pytest.raises(SolverError, match="layer chains"):
         solve(net, get_device("XCZU3EG"))
+
+
+def _digits_like_network() -> Network:
+    """A digits-cnn-sized chain (two 3x3 convs with pools, two dense layers) at mixed bits:
+    the default study's shape without torch."""
+    ch = LayerChoice(w_bits=4, a_bits=4)
+    return Network(
+        "digits-like",
+        (1, 8, 8),
+        8,
+        (
+            LayerSpec("conv1", Op.CONV, out_channels=16, kernel=3, padding=1, choice=ch),
+            LayerSpec("pool1", Op.MAXPOOL, kernel=2),
+            LayerSpec(
+                "conv2",
+                Op.CONV,
+                out_channels=32,
+                kernel=3,
+                padding=1,
+                choice=replace(ch, w_bits=2, a_bits=2),
+            ),
+            LayerSpec("pool2", Op.MAXPOOL, kernel=2),
+            LayerSpec("fc1", Op.DENSE, out_channels=64, choice=replace(ch, w_bits=8)),
+            LayerSpec("fc2", Op.DENSE, out_channels=10, choice=replace(ch, a_bits=None)),
+        ),
+    )
+
+
+FASTEST_CASES = [
+    # CNV-W1A1 on the PYNQ-Z2 part: LUTs bind at every cap below
+    (cnv_network(), "XC7Z020", 85.0, None),
+    (cnv_network(), "XC7Z020", 40.0, None),
+    (cnv_network(w_bits=2, a_bits=2), "XC7Z020", 100.0, None),
+    (cnv_network(), "XCZU3EG", 85.0, HardwareLimits(arith=(Arith.LUT, Arith.DSP))),
+    # nothing binds: the per-layer fastest fits
+    (tiny_network(), "XCZU3EG", 85.0, None),
+    (depthwise_network(), "XCZU3EG", 85.0, None),
+    # a small part where budgets bind, and one where nothing fits at all
+    (tiny_network(), SMALL, 85.0, HardwareLimits(arith=ARITH)),
+    (tiny_network(a_bits=4), SMALL, 45.0, HardwareLimits(arith=ARITH, max_mmv=4)),
+    (tiny_network(a_bits=4), SMALL, 30.0, HardwareLimits(arith=ARITH, max_mmv=4)),  # none
+    (_digits_like_network(), SMALL, 85.0, None),
+    (_digits_like_network(), SMALL, 59.0, None),  # a front of one design
+    (_digits_like_network(), SMALL, 70.0, HardwareLimits(arith=ARITH)),
+    (_digits_like_network(), SMALL, 50.0, HardwareLimits(arith=ARITH)),  # none
+    (_digits_like_network(), "XCZU3EG", 85.0,
+     HardwareLimits(ram_style=(RamStyle.AUTO, RamStyle.BLOCK, RamStyle.DISTRIBUTED))),
+    (cnv_network(), SMALL, 85.0, None),
+    # residual adds: the front's own path
+    *[(net, SMALL, 85.0, None) for net in residual_networks()],
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("net,device,cap,limits", FASTEST_CASES)
+def test_fastest_is_the_fronts_first_point(net, device, cap, limits) -> None:
+    """`fastest` (which does not walk the front) returns `solve`'s first point: the same
+    design and the same canonical cost, or None exactly when the front is empty."""
+    dev = get_device(device) if isinstance(device, str) else device
+    res = solve(net, dev, cap_pct=cap, objectives=("fps", "lut"), limits=limits)
+    got = fastest(net, dev, cap_pct=cap, limits=limits)
+    if not res.points:
+        assert got is None
+        return
+    assert got is not None
+    assert dict(got.choices) == dict(res.points[0].choices)
+    assert got.cost == res.points[0].cost
+    assert got.network == res.points[0].network
