@@ -45,12 +45,34 @@ def point_index(point: int, n: int) -> int:
 FrontSolver = Callable[[Network], Sequence[Mapping[str, LayerChoice]]]
 
 
-class DecomposedSpace(SearchSpace):
-    """A `SearchSpace` whose hardware comes from `solver` (see the module docstring)."""
+class SolvedHardware:
+    """What a space whose hardware the folding solver chooses (`DecomposedSpace`, the twin
+    `search_spaces.twin.TwinSolvedSpace`) tells the study, placed before the space's base
+    class: `solves_hardware` (`dse.study` evaluates a baseline trial's own design, not the
+    solver's design for the baseline's accuracy parameters), parameters that are choice
+    indices and an operating point whatever the study's `real_values`, and nothing for
+    `params_of` to overwrite."""
 
-    #: `dse.study` evaluates a baseline trial's own design, not the solver's design for
-    #: the baseline's accuracy parameters
     solves_hardware = True
+
+    @property
+    def real_values(self) -> bool:
+        """Index parameters and an operating point: the space keeps its own encoding."""
+        return False
+
+    @real_values.setter
+    def real_values(self, value: bool) -> None:
+        pass
+
+    def params_of(self, candidate: Candidate) -> dict[str, Any]:
+        """Nothing to overwrite: the candidate is the solver's design at the sampled
+        parameters (accuracy choices and operating point), which the trial stores as
+        sampled."""
+        return {}
+
+
+class DecomposedSpace(SolvedHardware, SearchSpace):
+    """A `SearchSpace` whose hardware comes from `solver` (see the module docstring)."""
 
     def __init__(
         self,
@@ -178,20 +200,6 @@ class DecomposedSpace(SearchSpace):
             return Candidate(net, {la.name: la.choice for la in net.compute_layers if la.choice})
         choices = dict(front[point_index(point, len(front))])
         return Candidate(self.network.with_choices(choices), choices)
-
-    @property
-    def real_values(self) -> bool:
-        """Index parameters and an operating point: this space keeps its own encoding."""
-        return False
-
-    @real_values.setter
-    def real_values(self, value: bool) -> None:
-        pass
-
-    def params_of(self, candidate: Candidate) -> dict[str, Any]:
-        """Nothing to overwrite: the candidate is the solver's design at the sampled
-        accuracy parameters and operating point, which the trial stores as sampled."""
-        return {}
 
     def params_for(self, choices: Mapping[str, LayerChoice]) -> dict[str, Any]:
         """The accuracy parameters of `choices` and the fastest operating point (a

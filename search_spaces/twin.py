@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING, Any
 from costmodels.errors import ConfigError
 from costmodels.types import Arith, LayerChoice, Network
 from search_spaces.base import Suggester
-from search_spaces.decomposed import HW_POINT, POINTS, DecomposedSpace, point_index
+from search_spaces.decomposed import (
+    HW_POINT,
+    POINTS,
+    DecomposedSpace,
+    SolvedHardware,
+    point_index,
+)
 from search_spaces.limits import FixedChoice, SpaceLimits
 from search_spaces.space import Candidate, SearchSpace
 
@@ -245,7 +251,7 @@ PairFront = Callable[
 ]
 
 
-class TwinSolvedSpace(TwinSpace):
+class TwinSolvedSpace(SolvedHardware, TwinSpace):
     """The twin space whose hardware comes from the exact folding solver (`dse search
     --mode twin --hardware solve`): the sampler chooses both halves' accuracy choices
     (`cmp.<layer>.w_bits`, `acc.<layer>.wfmt`, ... as `DecomposedSpace` names them), T
@@ -254,9 +260,6 @@ class TwinSolvedSpace(TwinSpace):
     exact fronts merged under the shared budget). PE, SIMD, MMV, the arithmetic and where
     the weights live are never sampled. Every design of one pair front has the same
     accuracy at that T (outputs are cached per accuracy configuration)."""
-
-    #: `dse.study` evaluates a baseline trial's own design (see `DecomposedSpace`)
-    solves_hardware = True
 
     def __init__(
         self,
@@ -312,19 +315,6 @@ class TwinSolvedSpace(TwinSpace):
             THRESHOLD: self.default_threshold,
             HW_POINT: POINTS - 1,
         }
-
-    @property
-    def real_values(self) -> bool:
-        """Index parameters and an operating point, as `DecomposedSpace`."""
-        return False
-
-    @real_values.setter
-    def real_values(self, value: bool) -> None:
-        pass
-
-    def params_of(self, candidate: Candidate) -> dict[str, Any]:
-        """Nothing to overwrite: the pair is the solver's at the sampled parameters."""
-        return {}
 
     def params_for_candidate(self, cand: TwinCandidate) -> dict[str, Any]:
         return {**self.params_for(cand.choices), THRESHOLD: min(cand.threshold, self.t_max)}
