@@ -491,6 +491,8 @@ def _front_picks(
     binding = _binding(tables, budgets)
     speed = [o for o in hw if o in ("fps", "latency_ms")]
     resources = [o for o in hw if o not in ("fps", "latency_ms")]
+    if speed == ["latency_ms"]:
+        return _latency_fronts(tables, resources, budgets, binding)
     if len(speed) <= 1 and len(resources) <= 1:
         return _walk(
             tables, speed[0] if speed else None, resources[0] if resources else None,
@@ -520,17 +522,11 @@ def _walk(
     speed is reached, so the walk is exact; each step is a multiple-choice knapsack under
     the binding budgets (`_knapsack`), solved per layer when no budget binds."""
     res_col = _COL[resource] if resource is not None else None
-    free = _latency_front(tables, res_col) if speed == "latency_ms" and res_col is not None else []
     picks: list[list[int]] = []
     bound = math.inf
     steps = 0
     while True:
         steps += 1
-        shortcut = _free_point(free, bound, tables, budgets)
-        if shortcut is not None:  # the unconstrained optimum fits: it is the optimum
-            picks.append(shortcut)
-            bound = min(_speed_of(tables, shortcut, "latency_ms"), bound) - 1.0
-            continue
         phase1 = _knapsack(tables, res_col, speed, bound, budgets, binding, None)
         if phase1 is None:
             break
@@ -550,60 +546,206 @@ def _walk(
     return picks, steps
 
 
-def _latency_front(tables: list[np.ndarray], res_col: int) -> list[tuple[float, list[int]]]:
-    """The (latency, resource) Pareto front ignoring the budgets, as (latency, pick) sorted
-    by latency: for every bound S on the largest slack, a DP over (summed fill, summed
-    resource) keeping the 2-D non-dominated partial designs (exact: both sums are monotone),
-    then the non-dominated (fill + max(0, slack), resource) over all S."""
-    slack = _COL["slack"]
-    fill = _COL["fill"]
-    floor = max(float(np.maximum(t[:, slack], 0.0).min()) for t in tables)
-    bounds = sorted({float(v) for t in tables for v in np.maximum(t[:, slack], 0.0)
-                     if v >= floor})  # fmt: skip
-    found: list[tuple[float, float, list[int]]] = []
-    for sb in bounds:
-        states = np.zeros((1, 2))
-        parents: list[np.ndarray] = []
-        chosen: list[np.ndarray] = []
-        for t in tables:
-            idx = np.nonzero(np.maximum(t[:, slack], 0.0) <= sb)[0]
-            opts = t[idx][:, [fill, res_col]]
-            local = _pareto(opts)
-            opts, idx = opts[local], idx[local]
-            k, m = len(states), len(opts)
-            cand = (states[:, None, :] + opts[None, :, :]).reshape(k * m, 2)
-            keep = _pareto(cand)
-            states = cand[keep]
-            parents.append(keep // m)
-            chosen.append(idx[keep % m])
-        for s_i, pick in enumerate(_backtrack(parents, chosen, len(states))):
-            found.append((_speed_of(tables, pick, "latency_ms"), float(states[s_i, 1]), pick))
-    if not found:
-        return []
-    keep = _pareto(np.array([[f[0], f[1]] for f in found]))
-    return sorted(((found[i][0], found[i][2]) for i in keep), key=lambda f: f[0])
-
-
-def _free_point(
-    free: Sequence[tuple[float, list[int]]],
-    bound: float,
+def _latency_fronts(
     tables: list[np.ndarray],
+    resources: Sequence[str],
     budgets: Mapping[str, float],
-) -> list[int] | None:
-    """The unconstrained front's fewest-resource point within the latency bound, if it
-    fits every budget (then it is also the constrained optimum of both walk phases)."""
-    best = None
-    for latency, pick in free:  # sorted by latency: the last within the bound
-        if latency <= bound:
-            best = pick
-        else:
-            break
-    if best is None:
-        return None
-    for r in BUDGETED:
-        if _total(tables, best, _COL[r]) > budgets[r] + _EPS:
-            return None
-    return best
+    binding: Sequence[str],
+) -> tuple[list[list[int]], int]:
+    """The exact front of latency against `resources` (none, one or more) under the budgets.
+
+    Latency is the summed fill plus the largest slack, at least 0 (`dataflow`, module
+    docstring point 2): a max inside a sum, which no dominance over partial designs orders.
+    So for every bound S on the slack (each distinct `max(slack, 0)` of an option, from the
+    smallest every layer can meet) the layers keep only their options of slack <= S, and
+    `_latency_pass` solves the resulting sum-only problem; a design of largest slack s is
+    found at S = s with its true latency and at every larger S with a larger one, so the
+    non-dominated (fill + S, resources) over all S is the front.
+
+    Budgets are added lazily: the first pass enforces only the budgets that are objectives;
+    any other budget that a returned design exceeds becomes a DP dimension and the passes
+    run again. Exact: a pass returns the front of the designs within its enforced budgets,
+    a superset of the feasible ones; when all its designs fit every budget, nothing
+    feasible dominates them and every feasible design is dominated by one of them.
+    """
+    enforced = [r for r in resources if r in binding]
+    states_max = 0
+    incumbents: tuple[np.ndarray, list[list[int]]] = (np.zeros((0, 1 + len(resources))), [])
+    while True:
+        picks, pass_max, incumbents = _latency_pass(
+            tables, resources, budgets, enforced, incumbents
+        )
+        states_max = max(states_max, pass_max)
+        over = {
+            r: sum(_total(tables, p, _COL[r]) > budgets[r] + _EPS for p in picks)
+            for r in binding if r not in enforced
+        }  # fmt: skip
+        worst = max(over, key=lambda r: over[r], default=None)
+        if worst is None or not over[worst]:
+            return picks, states_max
+        enforced.append(worst)  # one at a time: each dimension costs partial designs
+
+
+def _latency_pass(
+    tables: list[np.ndarray],
+    resources: Sequence[str],
+    budgets: Mapping[str, float],
+    enforced: Sequence[str],
+    incumbents: tuple[np.ndarray, list[list[int]]],
+) -> tuple[list[list[int]], int, tuple[np.ndarray, list[list[int]]]]:
+    """One pass of `_latency_fronts`: per slack bound S a DP over the layers keeping the
+    partial designs not dominated in (summed fill, the resources, the enforced budgets),
+    all sums (exact: every later layer adds the same to both designs), dropping those that
+    exceed an enforced budget even with the cheapest remaining layers, and those whose
+    every completion an incumbent (a design found so far that fits every budget) weakly
+    dominates: their objectives plus the cheapest remaining layers' (and S) are no better
+    than it. Then the non-dominated (fill + S, resources) over all S and the incumbents, as
+    option indices per layer; also the incumbents, grown by the designs found that fit.
+
+    Layers whose allowed options change at fewer bounds come first and their DP steps are
+    kept from the previous bound while their options stay the same (the cheapest remaining
+    layers are taken over all options, so what a kept step dropped stays dropped)."""
+    dims = ["fill", *resources, *(r for r in enforced if r not in resources)]
+    cols = dims + [r for r in BUDGETED if r not in dims]  # the rest: carried, not compared
+    col_idx = [_COL[c] for c in cols]
+    nd, n_obj = len(dims), 1 + len(resources)
+    bud = np.array([budgets[c] if c in enforced else math.inf for c in cols])
+    full = np.array([budgets[c] if c in BUDGETED else math.inf for c in cols])
+    slack = [np.maximum(t[:, _COL["slack"]], 0.0) for t in tables]
+    floor = max(float(s.min()) for s in slack)
+    bounds = sorted({float(v) for s in slack for v in s if v >= floor})
+    changes = [len({float(v) for v in s if v > floor}) for s in slack]
+    order = sorted(range(len(tables)), key=lambda i: (changes[i], i))
+    suffix = np.zeros((len(order) + 1, len(cols)))
+    for k in range(len(order) - 1, -1, -1):
+        suffix[k] = suffix[k + 1] + tables[order[k]][:, col_idx].min(axis=0)
+    inc_vals, inc_picks = incumbents
+    found_vals: list[np.ndarray] = [inc_vals]
+    found_picks: list[list[int]] = list(inc_picks)
+    prev: list[np.ndarray] = []  # the allowed options per layer (in `order`) at the last S
+    steps: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # states, parents, chosen
+    states_max = 1
+    for sb in bounds:
+        allowed = []
+        for i in order:
+            idx = np.nonzero(slack[i] <= sb)[0]
+            allowed.append(idx[_pareto(tables[i][idx][:, col_idx[:nd]])])
+        cheapest = np.sum([tables[i][a][:, col_idx].min(axis=0) for i, a in
+                           zip(order, allowed, strict=True)], axis=0)  # fmt: skip
+        if np.any(cheapest > bud + _EPS):
+            continue  # nothing within this bound fits
+        same = 0
+        while same < min(len(prev), len(steps)) and np.array_equal(prev[same], allowed[same]):
+            same += 1
+        prev = allowed
+        del steps[same:]
+        states = steps[-1][0] if steps else np.zeros((1, len(cols)))
+        shift = np.zeros(n_obj)
+        shift[0] = sb
+        for k in range(len(steps), len(order)):
+            opts = tables[order[k]][allowed[k]][:, col_idx]
+            m = len(opts)
+            cand = (states[:, None, :] + opts[None, :, :]).reshape(-1, len(cols))
+            ok = np.all(cand + suffix[k + 1] <= bud + _EPS, axis=1)
+            ok[ok] = ~_weakly_dominated(cand[ok, :n_obj] + suffix[k + 1, :n_obj] + shift,
+                                        inc_vals)  # fmt: skip
+            idx = np.nonzero(ok)[0]
+            keep = idx[_undominated(cand[idx, :nd])]
+            states = cand[keep]
+            steps.append((states, keep // m, allowed[k][keep % m]))
+            states_max = max(states_max, len(states))
+            if states_max > MAX_DP_STATES:
+                raise SolverError(
+                    f"the exact latency front grew past {MAX_DP_STATES} partial designs"
+                )
+        final = _pareto(states[:, :n_obj])
+        if not final.size:
+            continue
+        vals = states[final, :n_obj] + shift
+        fits = np.all(states[final] <= full + _EPS, axis=1)
+        picks = _backtrack([s[1] for s in steps], [s[2] for s in steps], len(states))
+        new = []
+        for j in final:
+            pick = [0] * len(order)
+            for k, i in enumerate(order):
+                pick[i] = picks[int(j)][k]
+            new.append(pick)
+        found_vals.append(vals)
+        found_picks += new
+        if fits.any():
+            both = np.vstack([inc_vals, vals[fits]])
+            both_picks = inc_picks + [p for p, f in zip(new, fits, strict=True) if f]
+            front = _pareto(both)
+            inc_vals, inc_picks = both[front], [both_picks[int(i)] for i in front]
+    allv = np.vstack(found_vals)
+    keep = _pareto(allv) if len(allv) else np.arange(0)
+    return [found_picks[int(i)] for i in keep], states_max, (inc_vals, inc_picks)
+
+
+def _weakly_dominated(points: np.ndarray, front: np.ndarray) -> np.ndarray:
+    """Per row of `points`, whether some row of `front` is <= it in every column."""
+    n, d = points.shape
+    if not len(front) or not n:
+        return np.zeros(n, dtype=bool)
+    if d == 1:
+        return points[:, 0] >= front[:, 0].min()
+    if d == 2:
+        order = np.lexsort((front[:, 1], front[:, 0]))
+        f0, f1 = front[order, 0], np.minimum.accumulate(front[order, 1])
+        pos = np.searchsorted(f0, points[:, 0], side="right") - 1
+        return (pos >= 0) & (f1[np.maximum(pos, 0)] <= points[:, 1])
+    out = np.zeros(n, dtype=bool)
+    chunk = max(1, 2_000_000 // (len(front) * d))
+    for s in range(0, n, chunk):
+        p = points[s : s + chunk]
+        out[s : s + chunk] = np.any(np.all(front[None, :, :] <= p[:, None, :], axis=2), axis=1)
+    return out
+
+
+def _undominated(points: np.ndarray) -> np.ndarray:
+    """Indices of rows of `points` (all columns minimized) that no other row dominates, for
+    the DP's partial designs: with up to two columns `_pareto`; with three, a sweep over
+    the third column's values (ascending) keeping the staircase of the first two seen so
+    far, so each row is checked with one binary search (exact, of equal rows one kept);
+    with more, the same sweep within each group of equal values in columns 4 onwards (a
+    superset of the non-dominated rows: rows dominated only across groups are kept, which
+    costs states, never exactness)."""
+    n, d = points.shape
+    if d <= 2 or n <= 1:
+        return _pareto(points)
+    if d > 3:
+        _, group = np.unique(points[:, 3:], axis=0, return_inverse=True)
+        group = group.reshape(-1)
+        parts = [np.nonzero(group == g)[0] for g in range(int(group.max()) + 1)]
+        return np.concatenate([idx[_undominated(points[idx][:, :3])] for idx in parts])
+    order = np.lexsort((points[:, 1], points[:, 0], points[:, 2]))
+    p = points[order]
+    starts = np.flatnonzero(np.r_[True, p[1:, 2] != p[:-1, 2]])
+    ends = np.r_[starts[1:], n]
+    stair_f = np.empty(0)
+    stair_l = np.empty(0)
+    kept: list[np.ndarray] = []
+    for s, e in zip(starts, ends, strict=True):
+        g = p[s:e]
+        best = np.minimum.accumulate(g[:, 1])
+        ok = np.ones(len(g), dtype=bool)
+        ok[1:] = g[1:, 1] < best[:-1]  # 2-D front of this group (sorted by column 0, 1)
+        if stair_f.size:
+            pos = np.searchsorted(stair_f, g[:, 0], side="right") - 1
+            ok &= ~((pos >= 0) & (stair_l[np.maximum(pos, 0)] <= g[:, 1]))
+        idx = np.arange(s, e)[ok]
+        if not idx.size:
+            continue
+        kept.append(idx)
+        f = np.concatenate([stair_f, p[idx, 0]])
+        lut = np.concatenate([stair_l, p[idx, 1]])
+        o = np.lexsort((lut, f))
+        f, lut = f[o], lut[o]
+        lowest = np.minimum.accumulate(lut)
+        step = np.ones(len(f), dtype=bool)
+        step[1:] = lut[1:] < lowest[:-1]
+        stair_f, stair_l = f[step], lut[step]
+    return order[np.concatenate(kept)] if kept else np.arange(0)
 
 
 def _total(tables: list[np.ndarray], pick: Sequence[int], col: int) -> float:

@@ -373,6 +373,24 @@ def _digits_like_network() -> Network:
     )
 
 
+def wide_network() -> Network:
+    """Two 4-bit convs and a dense layer whose weights need BRAM18 (up to 5 per layer as
+    PE x SIMD partitions them) and whose multipliers may be DSPs: on `BINDING` both the
+    DSP and the BRAM18 budget cut the latency front."""
+    ch = LayerChoice(w_bits=4, a_bits=4)
+    return Network(
+        "wide",
+        (8, 6, 6),
+        4,
+        (
+            LayerSpec("c0", Op.CONV, out_channels=16, kernel=3, padding=1, choice=ch),
+            LayerSpec("p0", Op.MAXPOOL, kernel=2),
+            LayerSpec("c1", Op.CONV, out_channels=32, kernel=3, padding=1, choice=ch),
+            LayerSpec("fc", Op.DENSE, out_channels=4, choice=replace(ch, a_bits=None)),
+        ),
+    )
+
+
 FASTEST_CASES = [
     # CNV-W1A1 on the PYNQ-Z2 part: LUTs bind at every cap below
     (cnv_network(), "XC7Z020", 85.0, None),
@@ -412,3 +430,74 @@ def test_fastest_is_the_fronts_first_point(net, device, cap, limits) -> None:
     assert dict(got.choices) == dict(res.points[0].choices)
     assert got.cost == res.points[0].cost
     assert got.network == res.points[0].network
+
+
+BINDING = replace(SMALL, dsp=8, bram18=8)
+UNBOUND = 10**6
+
+
+def _brute_costs(net: Network, device: Device, limits: HardwareLimits) -> list:
+    """Every combination of every layer's options, estimated (those that estimate)."""
+    resolved = [r for r in resolve(net) if r.op.is_compute]
+    per_layer = []
+    for r in resolved:
+        pes = [p for p in divisors(pe_dim(r)) if p <= limits.max_pe]
+        simds = [s for s in divisors(simd_dim(r)) if s <= limits.max_simd]
+        per_layer.append(
+            [replace(r.choice, pe=p, simd=s, arith=a)
+             for a, p, s in itertools.product(limits.arith, pes, simds)]
+        )  # fmt: skip
+    out = []
+    for combo in itertools.product(*per_layer):
+        design = net.with_choices({r.name: c for r, c in zip(resolved, combo, strict=True)})
+        try:
+            out.append(estimate(design, device))
+        except Exception:
+            continue
+    return out
+
+
+def _front_of(costs: list, device: Device, cap: float, objectives) -> set:
+    """The Pareto set of the objective vectors of the designs in `costs` that fit `device`
+    (the budgets only decide what fits: the estimates do not depend on them)."""
+    vals = sorted({objective_values(c, objectives) for c in costs if c.total.fits(device, cap)})
+    kept: list[tuple[float, ...]] = []
+    for v in vals:
+        if not any(all(k <= x for k, x in zip(kv, v, strict=True)) for kv in kept):
+            kept.append(v)
+    return {tuple(round(float(x), 6) for x in v) for v in kept}
+
+
+@pytest.mark.parametrize(
+    "objectives",
+    [
+        ("latency_ms", "lut"),
+        pytest.param(("latency_ms", "lut", "dsp"), marks=SLOW),
+        pytest.param(("latency_ms", "bram18"), marks=SLOW),
+        pytest.param(("latency_ms", "dsp"), marks=SLOW),
+        pytest.param(("latency_ms",), marks=SLOW),
+    ],
+)
+def test_latency_front_equals_brute_force_where_the_budgets_bind(objectives) -> None:
+    """The latency fronts (`_latency_fronts`: per slack bound a DP over summed fill, the
+    resources and the budgets that returned designs exceed) equal every combination
+    enumerated, on `BINDING` and on it with the DSP or the BRAM18 budget lifted; and those
+    budgets bind: lifting either changes the (latency, LUT) front."""
+    net = wide_network()
+    limits = HardwareLimits(max_pe=4, max_simd=8, max_mmv=1, arith=ARITH, keep_rccm=False)
+    costs = _brute_costs(net, BINDING, limits)
+    fronts = {}
+    for lifted in (None, "dsp", "bram18"):
+        device = BINDING if lifted is None else replace(BINDING, **{lifted: UNBOUND})
+        for cap in (75.0, 100.0):
+            want = _front_of(costs, device, cap, objectives)
+            got = solve(net, device, cap_pct=cap, objectives=objectives, limits=limits)
+            assert got.exact
+            assert _rounded(got, objectives) == want and want
+            for p in got.points:
+                assert p.cost == estimate(p.network, device) and p.cost.fits(cap)
+            fronts[lifted, cap] = want
+    if objectives[1:2] == ("lut",):
+        for cap in (75.0, 100.0):
+            assert fronts[None, cap] != fronts["dsp", cap]
+            assert fronts[None, cap] != fronts["bram18", cap]
