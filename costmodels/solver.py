@@ -707,12 +707,16 @@ def _undominated(points: np.ndarray) -> np.ndarray:
     the DP's partial designs: with up to two columns `_pareto`; with three, a sweep over
     the third column's values (ascending) keeping the staircase of the first two seen so
     far, so each row is checked with one binary search (exact, of equal rows one kept);
-    with more, the same sweep within each group of equal values in columns 4 onwards (a
+    with more, the same sweep within each group of equal values in the other columns (a
     superset of the non-dominated rows: rows dominated only across groups are kept, which
-    costs states, never exactness)."""
+    costs states, never exactness). The columns with the fewest distinct values are the
+    swept and grouped ones (one Python step per value): dominance does not depend on the
+    columns' order."""
     n, d = points.shape
     if d <= 2 or n <= 1:
         return _pareto(points)
+    distinct = [len(np.unique(points[:, c])) for c in range(d)]
+    points = points[:, sorted(range(d), key=lambda c: -distinct[c])]  # fewest values swept
     if d > 3:
         _, group = np.unique(points[:, 3:], axis=0, return_inverse=True)
         group = group.reshape(-1)
