@@ -420,12 +420,13 @@ def solve(
     """The exact hardware Pareto front of `network` on `device` (see the module docstring).
 
     `objectives` may name `accuracy` (ignored: it is fixed by the network's choices) and
-    any of fps, latency_ms, lut, dsp, bram18. With at most one of fps/latency_ms and at
-    most one resource (the usual case) the front is walked point by point with exact
-    multiple-choice knapsacks (`_walk`); otherwise a DP over partial fronts (`_dp`).
+    any of fps, latency_ms, lut, dsp, bram18. With fps and at most one resource (the usual
+    case) the front is walked point by point with exact multiple-choice knapsacks
+    (`_walk`); with latency_ms (and not fps) a DP per bound on the largest slack
+    (`_latency_fronts`); otherwise a DP over partial fronts (`_dp`).
     Returns an empty front when not even the cheapest folding fits. Raises `ConfigError`
-    for an objective the solver cannot handle, `SolverError` when the general DP's
-    partial front grows too large, `SpecError`/`FoldingError` for an inconsistent network.
+    for an objective the solver cannot handle, `SolverError` when a DP's partial front
+    grows too large, `SpecError`/`FoldingError` for an inconsistent network.
     """
     t0 = time.perf_counter()
     limits = limits or HardwareLimits()
@@ -515,12 +516,12 @@ def _walk(
     budgets: Mapping[str, float],
     binding: Sequence[str],
 ) -> tuple[list[list[int]], int]:
-    """The bi-objective front (speed vs one resource) point by point, from the slowest
-    design to the fastest: (1) the fewest resources with the speed bound (cycles per frame
-    <= T, or latency <= L); (2) the best speed with at most those resources; then the bound
-    drops just below that speed. Every point is a Pareto point and every Pareto point's
-    speed is reached, so the walk is exact; each step is a multiple-choice knapsack under
-    the binding budgets (`_knapsack`), solved per layer when no budget binds."""
+    """The bi-objective front (FPS vs one resource) point by point, from the slowest
+    design to the fastest: (1) the fewest resources with cycles per frame <= T; (2) the
+    fewest cycles per frame with at most those resources; then T drops just below that.
+    Every point is a Pareto point and every Pareto point's speed is reached, so the walk
+    is exact; each step is a multiple-choice knapsack under the binding budgets
+    (`_knapsack`), solved per layer when no budget binds. Latency: `_latency_fronts`."""
     res_col = _COL[resource] if resource is not None else None
     picks: list[list[int]] = []
     bound = math.inf
@@ -540,7 +541,7 @@ def _walk(
         if speed is None:
             break
         achieved = _speed_of(tables, pick, speed)
-        bound = min(achieved, bound) - 1.0  # cycles and latency are whole cycles
+        bound = min(achieved, bound) - 1.0  # cycles are whole
         if bound < 0:
             break
     return picks, steps
@@ -757,10 +758,8 @@ def _total(tables: list[np.ndarray], pick: Sequence[int], col: int) -> float:
 
 
 def _speed_of(tables: list[np.ndarray], pick: Sequence[int], speed: str) -> float:
-    rows = [t[j] for t, j in zip(tables, pick, strict=True)]
-    if speed == "fps":
-        return max(r[_COL["cycles"]] for r in rows)
-    return sum(r[_COL["fill"]] for r in rows) + max(0.0, *(r[_COL["slack"]] for r in rows))
+    """Cycles per frame of a pick (the walk's speed; latency fronts: `_latency_fronts`)."""
+    return max(float(t[j, _COL["cycles"]]) for t, j in zip(tables, pick, strict=True))
 
 
 def _knapsack(
@@ -775,37 +774,32 @@ def _knapsack(
     best_speed: bool = False,
 ) -> list[int] | None:
     """One option per layer minimizing the summed column `res_col` (or, with
-    `best_speed`, the cycles per frame / latency) subject to the binding budgets, the
-    speed bound and `cap` (column, largest total). None when infeasible.
+    `best_speed`, the cycles per frame) subject to the binding budgets, the cycles bound
+    and `cap` (column, largest total). None when infeasible.
 
-    Cycles per frame <= T is a per-option filter; latency <= L is a linear constraint
-    (sum of fills plus a slack variable at least every chosen option's slack). Per layer,
-    options dominated in every column that matters are dropped first. When no budget
-    binds and nothing couples the layers (cycles bound, no cap, no latency), the optimum
-    is per layer; otherwise `scipy.optimize.milp` (HiGHS branch and bound, zero gap)."""
+    Cycles per frame <= T is a per-option filter. Per layer, options dominated in every
+    column that matters are dropped first. When no budget binds and nothing couples the
+    layers (no cap), the optimum is per layer; otherwise `scipy.optimize.milp` (HiGHS
+    branch and bound, zero gap)."""
     cols = [_COL[r] for r in binding]
     if res_col is not None and res_col not in cols:
         cols = [res_col, *cols]
     if cap is not None and cap[0] not in cols:
         cols = [cap[0], *cols]
-    speed_cols = (
-        [_COL["cycles"]] if speed == "fps" else [_COL["fill"], _COL["slack"]] if speed else []
-    )
+    speed_cols = [_COL["cycles"]] if speed == "fps" else []
     allowed: list[np.ndarray] = []
     for t in tables:
         idx = np.arange(len(t))
         if speed == "fps" and math.isfinite(bound):
             idx = idx[t[:, _COL["cycles"]] <= bound]
-        if speed == "latency_ms" and math.isfinite(bound):
-            idx = idx[t[:, _COL["fill"]] + np.maximum(t[:, _COL["slack"]], 0) <= bound]
         if not idx.size:
             return None
-        keep_cols = cols + (speed_cols if best_speed or speed == "latency_ms" else [])
+        keep_cols = cols + (speed_cols if best_speed else [])
         if keep_cols:
             idx = idx[_pareto(t[idx][:, keep_cols])]
         allowed.append(idx)
 
-    coupled = bool(binding) or cap is not None or (speed == "latency_ms" and math.isfinite(bound))
+    coupled = bool(binding) or cap is not None
     if not coupled and not best_speed:
         out = []
         for t, idx in zip(tables, allowed, strict=True):
@@ -814,7 +808,7 @@ def _knapsack(
             order = np.lexsort(np.hstack([key, tie]).T[::-1]) if key.size or tie.size else [0]
             out.append(int(idx[order[0]]))
         return out
-    if not coupled and best_speed and speed == "fps":
+    if not coupled and best_speed:
         return [int(idx[np.argmin(t[idx][:, _COL["cycles"]])]) for t, idx in
                 zip(tables, allowed, strict=True)]  # fmt: skip
 
@@ -891,8 +885,7 @@ def _milp(
     best_speed: bool,
     margins: Mapping[str, float],
 ) -> list[int] | None:
-    """`_knapsack`'s MILP: x (one binary per allowed option), then z (the bottleneck) or
-    s (the latency's slack term)."""
+    """`_knapsack`'s MILP: x (one binary per allowed option), then z (the bottleneck)."""
     from scipy.optimize import Bounds, LinearConstraint, milp
 
     sizes = [len(i) for i in allowed]
@@ -903,11 +896,7 @@ def _milp(
     nv = n + extra
     c = np.zeros(nv)
     if best_speed:
-        if speed == "fps":
-            c[n] = 1.0
-        else:
-            c[:n] = stacked[:, _COL["fill"]]
-            c[n] = 1.0
+        c[n] = 1.0
     elif res_col is not None:
         c[:n] = stacked[:, res_col]
     rows: list[np.ndarray] = []
@@ -931,24 +920,17 @@ def _milp(
         rows.append(r)
         lo.append(-np.inf)
         hi.append(cap[1] + max(_EPS, abs(cap[1]) * 1e-12) - margins["cap"])
-    if speed == "fps" and math.isfinite(bound) and margins["speed"]:
+    if math.isfinite(bound) and margins["speed"]:
         return None  # the cycles bound is a filter: never violated
     if speed is not None:
-        per_layer = _COL["cycles"] if speed == "fps" else _COL["slack"]
-        for k in range(len(tables)):  # z (or s) >= the chosen option's cycles (or slack)
+        cycles = _COL["cycles"]
+        for k in range(len(tables)):  # z >= the chosen option's cycles
             r = np.zeros(nv)
-            r[offsets[k] : offsets[k + 1]] = stacked[offsets[k] : offsets[k + 1], per_layer]
+            r[offsets[k] : offsets[k + 1]] = stacked[offsets[k] : offsets[k + 1], cycles]
             r[n] = -1.0
             rows.append(r)
             lo.append(-np.inf)
             hi.append(0.0)
-        if speed == "latency_ms" and math.isfinite(bound):
-            r = np.zeros(nv)
-            r[:n] = stacked[:, _COL["fill"]]
-            r[n] = 1.0
-            rows.append(r)
-            lo.append(-np.inf)
-            hi.append(bound - margins["speed"])
     integrality = np.zeros(nv)
     integrality[:n] = 1
     lb = np.zeros(nv)
