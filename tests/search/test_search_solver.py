@@ -69,3 +69,29 @@ def test_hardware_sample_and_explicit_trials_still_sample(dse, specs, tmp_path: 
     assert d["trials_new"] == 15
     bad = dse(*base, "--study", "c", "--hardware", "exact")
     assert bad.code != 0 and "unknown hardware mode" in bad.err
+
+
+def test_cost_only_latency_search_stores_the_exact_front(dse, specs, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`--objectives latency_ms,lut` on CNV-W1A1 / XC7Z020 (the case the MILP walk did not
+    finish): the solver's latency front (`_latency_fronts`) is stored, point for point,
+    and every point fits."""
+    url = f"sqlite:///{tmp_path / 'lat.db'}"
+    d = dse(
+        "search", "--workload", specs["cnv"], "--device", "XC7Z020", "--objectives",
+        "latency_ms,lut", "--storage", url, "--study", "lat", "--json",
+    ).json()  # fmt: skip
+    assert d["sampler"] == "solver"
+    lim = SpaceLimits()
+    want = solve(
+        load_network(str(specs["cnv"])),
+        get_device("XC7Z020"),
+        cap_pct=85.0,
+        objectives=("latency_ms", "lut"),
+        limits=HardwareLimits(lim.max_pe, lim.max_simd, lim.max_mmv, lim.arith, False),
+    )
+    assert want.exact
+    expected = sorted((round(p.cost.latency_ms, 3), p.cost.total.lut) for p in want.points)
+    got = sorted((round(p["latency_ms"], 3), p["lut"]) for p in d["pareto"])
+    assert got == expected and len(got) >= 2
+    assert all(p["fits"] for p in d["pareto"])
+    assert all(p.cost.fits(85.0) for p in want.points)
