@@ -37,7 +37,19 @@ How (a multiple-choice knapsack solved by dynamic programming with dominance pru
    designs that exceed a budget even with the cheapest remaining segments are dropped.
    Dominance pruning is exact because every later segment adds the same amounts to both
    designs and `+`/`max` are monotone. The last step keeps the designs non-dominated in
-   the objectives.
+   the objectives. FPS against one resource is walked point by point instead (`_walk`:
+   two multiple-choice knapsacks per front point, `scipy.optimize.milp` when a budget
+   binds).
+5. Latency (`_latency_fronts`) is a sum plus a max, so it is solved per bound S on the
+   largest slack: with each layer's options of slack <= S, latency <= fill + S and every
+   column left is a sum; a DP keeps the partial designs non-dominated in (summed fill,
+   the resources asked for, the budgets enforced), and the front is the non-dominated
+   (fill + S, resources) over all S (a design is found with its own latency at S = its
+   largest slack). Budgets enter lazily: only those a returned design exceeds become DP
+   dimensions, and the passes repeat until every returned design fits (then nothing
+   feasible is missing: the pass's front is that of a superset of the feasible designs).
+   Partial designs whose every completion a design already found (one that fits) weakly
+   dominates are dropped, using the cheapest remaining layers as the bound.
 
 Every returned point is one concrete design, re-estimated with `estimate` (its numbers are
 the canonical ones). MMV > 1 is off by default (`max_mmv=1`): FINN does not implement it.
@@ -720,8 +732,8 @@ def _undominated(points: np.ndarray) -> np.ndarray:
     points = points[:, sorted(range(d), key=lambda c: -distinct[c])]  # fewest values swept
     if d > 3:
         _, group = np.unique(points[:, 3:], axis=0, return_inverse=True)
-        group = group.reshape(-1)
-        parts = [np.nonzero(group == g)[0] for g in range(int(group.max()) + 1)]
+        by_group = np.argsort(group.reshape(-1), kind="stable")
+        parts = np.split(by_group, np.flatnonzero(np.diff(group.reshape(-1)[by_group])) + 1)
         return np.concatenate([idx[_undominated(points[idx][:, :3])] for idx in parts])
     order = np.lexsort((points[:, 1], points[:, 0], points[:, 2]))
     p = points[order]
