@@ -16,7 +16,7 @@ among those), what a FINN user targeting throughput would build at the network's
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from costmodels.errors import DseError
@@ -90,18 +90,29 @@ def decomposed_limits(limits: SpaceLimits, device: Device) -> HardwareLimits:
     )
 
 
+def front_speed(objectives: Sequence[str]) -> str:
+    """The speed objective of the decomposed search's fronts: `latency_ms` when the study
+    asks for latency and not FPS, else `fps` (a study without a speed objective still
+    gets designs from slowest to fastest)."""
+    return "latency_ms" if "latency_ms" in objectives and "fps" not in objectives else "fps"
+
+
 def front_solver(
-    device: Device, *, cap_pct: float, clock_mhz: float | None, limits: HardwareLimits
+    device: Device,
+    *,
+    cap_pct: float,
+    clock_mhz: float | None,
+    limits: HardwareLimits,
+    speed: str = "fps",
 ) -> Callable[[Network], list[Mapping[str, LayerChoice]]]:
     """The decomposed space's solver (`search_spaces.decomposed`): a network at fixed
-    accuracy choices to its exact FPS/LUT front, fewest LUTs first. FPS/LUT whatever the
-    study's objectives: that front is fast to compute and its designs are re-scored on
-    every objective (with a latency objective they are throughput-optimal designs, not
-    the exact latency front). A network the solver refuses gets an empty front."""
+    accuracy choices to its exact (`speed`, LUT) front, fewest LUTs first (`front_speed`
+    picks `speed` from the study's objectives). Its designs are re-scored on every
+    objective of the study. A network the solver refuses gets an empty front."""
 
     def run(network: Network) -> list[Mapping[str, LayerChoice]]:
         try:
-            res = solve(network, device, cap_pct=cap_pct, objectives=("fps", "lut"),
+            res = solve(network, device, cap_pct=cap_pct, objectives=(speed, "lut"),
                         limits=limits, clock_mhz=clock_mhz)  # fmt: skip
         except DseError as exc:
             logger.info("solver: %s", exc)

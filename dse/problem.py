@@ -349,7 +349,7 @@ def build_single_problem(
         and cfg.hardware_for(cost_only=False) is HardwareMode.SOLVE
         and calibration is None
     ):  # dse.hardware: sample the accuracy choices, solve the hardware
-        from dse.hardware import decomposed_limits, front_solver
+        from dse.hardware import decomposed_limits, front_solver, front_speed
         from search_spaces.decomposed import DecomposedSpace
 
         solver = front_solver(
@@ -357,6 +357,7 @@ def build_single_problem(
             cap_pct=cfg.cap_pct,
             clock_mhz=cfg.clock_mhz,
             limits=decomposed_limits(limits, device),
+            speed=front_speed(objectives),
         )
         decomposed = DecomposedSpace(
             loaded.network, space_limits, search_bits=search_bits, search_prune=search_prune,

@@ -5,9 +5,11 @@ Sampled per compute layer: `w_bits`, `a_bits`, `prune`, `threshold` (ternary), `
 (SYQ granularity) as in `SearchSpace`, and `wfmt`,
 the weight format where an RCCM set is allowed (`int` or `rccm2/3/4`: an RCCM set changes
 the weights, so it is an accuracy choice). One more parameter, `hw.point`, is the operating
-point: an index into the solver's exact FPS/LUT front for those choices, from the fewest
-LUTs (0) to the fastest (`POINTS - 1`), mapped by quantile onto however many designs the
-front holds. PE, SIMD, MMV and the LUT/DSP/XNOR arithmetic are never sampled.
+point: an index into the solver's exact front for those choices (speed against LUT; the
+speed is latency in a study that asks for latency and not FPS, else FPS:
+`dse.hardware.front_speed`), from the fewest LUTs (0) to the fastest (`POINTS - 1`),
+mapped by quantile onto however many designs the front holds. PE, SIMD, MMV and the
+LUT/DSP/XNOR arithmetic are never sampled.
 
 Every front design of one accuracy configuration has the same accuracy (the evaluation is
 cached by what affects accuracy, never PE/SIMD), so the other front points are reached by

@@ -86,3 +86,29 @@ def test_joint_search_with_the_solver(dse, tmp_path: Path) -> None:  # type: ign
     assert not any(k.endswith((".pe", ".simd")) for t in sampled for k in t.params)
     r = dse("report", "--storage", url, "--study", d["study"])
     assert r.code == 0 and "hypervolume" in r.out
+
+
+def test_a_latency_study_walks_the_exact_latency_front() -> None:
+    """With a latency objective (and no FPS) the operating points are designs of the exact
+    latency/LUT front, not the FPS/LUT front re-scored: here the two fronts differ, and
+    every point the space offers lies on the latency one."""
+    from dse.hardware import front_speed
+
+    assert front_speed(("accuracy", "latency_ms", "lut")) == "latency_ms"
+    assert front_speed(("accuracy", "fps", "latency_ms")) == "fps"
+    assert front_speed(("accuracy", "lut")) == "fps"
+    device = get_device("XC7Z020")
+    hw = HardwareLimits(64, 64, 1, SpaceLimits().arith, True)
+    net = tfc_network()
+
+    def key(choices: object) -> tuple[tuple[str, str], ...]:
+        return tuple(sorted((k, repr(v)) for k, v in choices.items()))  # type: ignore[attr-defined]
+
+    fronts = {
+        speed: [key(c) for c in front_solver(device, cap_pct=85.0, clock_mhz=None, limits=hw,
+                                              speed=speed)(net)]
+        for speed in ("fps", "latency_ms")
+    }  # fmt: skip
+    latency = solve(net, device, cap_pct=85.0, objectives=("latency_ms", "lut"), limits=hw)
+    assert fronts["latency_ms"] == [key(p.choices) for p in reversed(latency.points)]
+    assert set(fronts["latency_ms"]) != set(fronts["fps"])
