@@ -69,7 +69,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from costmodels.arith import resolve_arith
-from costmodels.dataflow import STREAM_FIFO_DEPTH, shell_resources, unit
+from costmodels.dataflow import STREAM_FIFO_DEPTH, UNIT_KINDS, Stream, shell_resources, unit
 from costmodels.errors import ConfigError, DseError
 from costmodels.estimate import estimate
 from costmodels.memory import fifo_cost
@@ -84,7 +84,7 @@ from costmodels.network import (
     simd_dim,
 )
 from costmodels.pool import add_cost
-from costmodels.streams import duplicate_cycles, duplicate_resources
+from costmodels.streams import concat_cost, duplicate_cycles, duplicate_resources
 from costmodels.types import (
     Arith,
     Device,
@@ -154,8 +154,11 @@ class SolverResult:
     options: int  # per-layer options enumerated, summed over layers
     states_max: int  # largest partial front the DP kept
     seconds: float
-    exact: bool  # False when a residual add's skip FIFO was bounded (see module doc)
+    exact: bool  # False when the branch FIFOs were bounded (see module doc)
     notes: tuple[str, ...] = field(default=())
+    #: With `exact` False: the largest relative excess of the returned designs' resource
+    #: over the bound's at the bound's speed points (`certified_gap`); 0.0 when exact.
+    gap: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -323,8 +326,8 @@ def _segment_vector(
         total = _merge(total, _vector(dup, cyc, 0, cyc))
     for j in range(start, end):
         rl = resolved[j]
-        if rl.op is Op.ADD:  # its skip FIFO at a nominal size (module docstring, point 3)
-            skip = fifo_cost(rl.in_bits, STREAM_FIFO_DEPTH, device) if trace is None else _ZERO
+        if rl.op is Op.ADD:  # its skip FIFO at its floor (module docstring, point 3)
+            skip = fifo_floor(rl.in_bits, device) if trace is None else _ZERO
             cost = add_cost(rl, device, lanes, skip)
             out_lanes = max(1, math.gcd(rl.out_channels, lanes))
             out_shape, out_bits = rl.out_shape, rl.out_bits
@@ -443,47 +446,64 @@ def solve(
     t0 = time.perf_counter()
     limits = limits or HardwareLimits()
     hw = _objective_check(objectives)
-    notes_extra: tuple[str, ...] = ()
-    segments, resolved, has_add = _build_segments(network, device, limits)
     budgets = _budgets(device, cap_pct)
-    n_options = sum(len(s.options) for s in segments)
-    exact = not has_add
-    picks: list[list[int]] | None = None
-    if has_add:  # the skip FIFOs carried in the DP state, while the state stays small
-        coupled, _, _ = _build_segments(network, device, limits, coupled=True)
-        try:
-            picks, states_max = _dp_coupled(network, resolved, coupled, hw, budgets, device)
-            segments, exact = coupled, True
-        except SolverError as exc:
-            notes_extra = (f"residual adds: the exact DP gave up ({exc})",)
-    if picks is None:
-        vectors = tuple(tuple(o.vector for o in s.options) for s in segments)
-        picks, states_max = _front_picks(vectors, hw, tuple(sorted(budgets.items())))
+    notes_extra: tuple[str, ...] = ()
+    relaxed: np.ndarray | None = None  # the bound's objective values, when not exact
+    designs: list[dict[str, LayerChoice]] = []
+    if is_graph(network):
+        designs, relaxed, n_options, states_max, notes_extra = _solve_graph(
+            network, device, limits, hw, budgets
+        )
+    else:
+        segments, resolved, has_add = _build_segments(network, device, limits)
+        n_options = sum(len(s.options) for s in segments)
+        picks: list[list[int]] | None = None
+        if has_add:  # the skip FIFOs carried in the DP state, while the state stays small
+            coupled, _, _ = _build_segments(network, device, limits, coupled=True)
+            try:
+                picks, states_max = _dp_coupled(network, resolved, coupled, hw, budgets, device)
+                segments = coupled
+            except SolverError as exc:
+                notes_extra = (
+                    f"residual adds: the exact DP gave up ({exc})",
+                    "residual adds: skip FIFOs charged at their least possible cost "
+                    "(fifo_floor: per resource the minimum over depths >= 32, one lane) in "
+                    "the search and at their real size in every returned design",
+                )
+        if picks is None:
+            vectors = tuple(tuple(o.vector for o in s.options) for s in segments)
+            picks, states_max = _front_picks(vectors, hw, tuple(sorted(budgets.items())))
+            if has_add:
+                relaxed = _chain_values(segments, picks, hw)
+        designs = [
+            {seg.layer: seg.options[j].choice for seg, j in zip(segments, pick, strict=True)}
+            for pick in picks
+        ]
+    exact = relaxed is None
 
     clock = next(c for c in (clock_mhz, network.clock_mhz, device.clock_mhz) if c is not None)
     points: list[FrontPoint] = []
-    seen: set[tuple[int, ...]] = set()
-    for pick in picks:
-        if tuple(pick) in seen:
+    seen: set[tuple[tuple[str, LayerChoice], ...]] = set()
+    for chosen in designs:
+        key = tuple(sorted(chosen.items(), key=lambda kv: kv[0]))
+        if key in seen:
             continue
-        seen.add(tuple(pick))
-        chosen = {seg.layer: seg.options[j].choice for seg, j in zip(segments, pick, strict=True)}
+        seen.add(key)
         net = network.with_choices(chosen)
         cost = estimate(net, device, clock_mhz=clock)
         if not cost.fits(cap_pct):
-            continue  # only with adds (the nominal skip FIFO) or at a rounding edge
+            continue  # only under a bound (the FIFOs' floor) or at a rounding edge
         points.append(FrontPoint(chosen, net, cost))
     points = _canonical_front(points, hw)
-    notes: tuple[str, ...] = ()
-    if not exact:
-        notes = (
-            *notes_extra,
-            "residual adds: skip FIFOs charged at a nominal size (depth 32, one lane) in the "
-            "search and at their real size in every returned design",
-        )
+    gap = 0.0
+    notes: tuple[str, ...] = notes_extra
+    if relaxed is not None:
+        shell = shell_resources(device)
+        gap, gap_note = certified_gap(relaxed, points, hw, shell)
+        notes = (*notes, gap_note)
     return SolverResult(
         tuple(points), tuple(hw), n_options, states_max, time.perf_counter() - t0,
-        exact, notes,
+        exact, notes, gap,
     )  # fmt: skip
 
 
@@ -1147,7 +1167,11 @@ def segment_sums(network: Network, device: Device) -> dict[str, float]:
     """The separable model of `network`'s own design: its segments (see the module
     docstring) re-added, plus the shell: resources, cycles per frame, latency cycles.
     Equal to `estimate` for layer chains without residual adds (tests check it on random
-    designs); the solver's DP optimizes exactly these sums."""
+    designs); the solver's DP optimizes exactly these sums. A graph network (`is_graph`)
+    is summed by the graph DP on its own design (`_dp_graph` with one option per compute
+    layer, no budget): equal to `estimate` on every graph shape (tests)."""
+    if is_graph(network):
+        return _graph_sums(network, device)
     _check_shape(network)
     resolved = resolve(network)
     readers = _readers(network)
@@ -1289,3 +1313,546 @@ def _dp_coupled(
         if states_max > MAX_COUPLED_STATES:
             raise SolverError(f"more than {MAX_COUPLED_STATES} partial designs")
     return _backtrack(parents, chosen, len(states)), states_max
+
+
+# --- graphs: concats, branches, explicit inputs (`_dp_graph`) ---------------------------
+
+#: Per-state vector of the graph DP: max columns, then the summed budgeted resources.
+_GCOLS = ("cycles", "slack", "lut", "dsp", "bram18", "uram")
+_GMAX = 2  # columns before this index combine by max, the rest by +
+
+
+def fifo_floor(width: int, device: Device) -> Resources:
+    """Per resource, the least any stream FIFO of `width` bits and depth >= 32 costs
+    (`memory.fifo_cost`; a depth below 32 never occurs: `dataflow` sizes every branch
+    FIFO max(32, fill)). Not one FIFO: depth 32 (SRL) has the fewest FFs and no BRAM, but
+    a FIFO deeper than 128 moves to BRAM and keeps only its 2*log2(depth)+8 control LUTs,
+    fewer than an SRL's `width` + 18 from width 7 on. Within each of `fifo_numbers`'
+    regimes (SRL <= 64, LUTRAM <= 128, BRAM/URAM beyond) every column is nondecreasing in
+    the depth, and URAM is only considered from depth 1,024 on, so the least is at depths
+    32, 33, 65, 129, 1,024 or 4,097; the scan below covers 32..256 and every power of two
+    (and one past it) up to 2^24 (a test compares it with every depth up to 70,000).
+    Nondecreasing in `width` (tested), so the narrowest stream bounds every wider one."""
+    return _fifo_floor(width, device)
+
+
+@functools.lru_cache(maxsize=1024)
+def _fifo_floor(width: int, device: Device) -> Resources:
+    depths = {*range(STREAM_FIFO_DEPTH, 257), *(2**k for k in range(8, 25)),
+              *(2**k + 1 for k in range(8, 25))}  # fmt: skip
+    costs = [fifo_cost(width, d, device) for d in sorted(depths)]
+    return Resources(
+        lut=min(c.lut for c in costs),
+        ff=min(c.ff for c in costs),
+        dsp=min(c.dsp for c in costs),
+        bram18=min(c.bram18 for c in costs),
+        uram=min(c.uram for c in costs),
+    )
+
+
+@dataclass(frozen=True)
+class _GraphPlan:
+    """A network's graph as the graph DP walks it. Value columns: 0 the network input,
+    i + 1 layer i. Per layer: the columns it reads; per column: its (shape, bits, type),
+    the compute layers and the other layers reading it, and its last reader (-1: none)."""
+
+    resolved: tuple[ResolvedLayer, ...]
+    ins: tuple[tuple[int, ...], ...]
+    names: tuple[str, ...]  # per column
+    values: tuple[tuple[tuple[int, ...], int, object], ...]  # per column
+    compute_readers: tuple[tuple[int, ...], ...]  # per column: positions
+    other_readers: tuple[tuple[int, ...], ...]  # per column: positions
+    last_read: tuple[int, ...]  # per column
+    fanout: tuple[int, ...]  # per layer
+    input_readers: int
+    first: int  # position of the first compute layer
+
+
+def _graph_plan(network: Network) -> _GraphPlan:
+    resolved = resolve(network)
+    col = {INPUT: 0, **{r.name: i + 1 for i, r in enumerate(resolved)}}
+    ins = tuple(tuple(col[n] for n in names) for names in layer_inputs(network.layers))
+    n = len(resolved) + 1
+    comp: list[list[int]] = [[] for _ in range(n)]
+    other: list[list[int]] = [[] for _ in range(n)]
+    last = [-1] * n
+    for i, (r, cols) in enumerate(zip(resolved, ins, strict=True)):
+        for c in cols:
+            (comp if r.op.is_compute else other)[c].append(i)
+            last[c] = i
+    values = [(tuple(network.input_shape), network.input_bits, network.input_type)]
+    values += [(r.out_shape, r.out_bits, r.out_type) for r in resolved]
+    compute = [i for i, r in enumerate(resolved) if r.op.is_compute]
+    if not compute:
+        raise ConfigError(f"network {network.name!r} has no compute layers to fold")
+    readers = [len(comp[c]) + len(other[c]) for c in range(n)]
+    return _GraphPlan(
+        resolved, ins, (INPUT, *(r.name for r in resolved)), tuple(values),
+        tuple(map(tuple, comp)), tuple(map(tuple, other)), tuple(last),
+        tuple(readers[1:]), readers[0], compute[0],
+    )  # fmt: skip
+
+
+def _res4(r: Resources) -> list[float]:
+    return [r.lut, r.dsp, r.bram18, r.uram]
+
+
+def _unit_vector(
+    plan: _GraphPlan,
+    i: int,
+    cost_res: Resources,
+    cycles: int,
+    latency: int,
+    out_lanes: int,
+    l0: int,
+    device: Device,
+) -> list[float]:
+    """Layer i's unit in the graph DP: its cost, the `DuplicateStreams` the composer
+    charges to it (its own fan-out; at the first layer the network input's when the layer
+    itself does not fan out, `dataflow._compose`), and the input FIFO of every compute
+    layer reading it (charged here, where its width out_lanes x bits is known, and taken
+    out of the reader's own vector)."""
+    res = _res4(cost_res)
+    fanout = plan.fanout[i]
+    dup_cycles = 0
+    if fanout > 1:
+        shape, bits, _ = plan.values[i + 1]
+        dup = duplicate_resources(shape, bits, out_lanes, fanout)
+        dup_cycles = duplicate_cycles(shape, out_lanes)
+    elif i == 0 and plan.input_readers > 1:
+        shape, bits, _ = plan.values[0]
+        dup = duplicate_resources(shape, bits, l0, plan.input_readers)
+        dup_cycles = duplicate_cycles(shape, l0)
+    if dup_cycles:
+        res = [a + b for a, b in zip(res, _res4(dup), strict=True)]
+        cycles = max(cycles, dup_cycles)
+    bits = plan.values[i + 1][1]
+    for _ in plan.compute_readers[i + 1]:
+        f = fifo_cost(out_lanes * bits, STREAM_FIFO_DEPTH, device)
+        res = [a + b for a, b in zip(res, _res4(f), strict=True)]
+    return [float(cycles), float(cycles - latency), *res]
+
+
+@dataclass(frozen=True)
+class _GraphOption:
+    choice: LayerChoice
+    vector: tuple[float, ...]  # in _GCOLS order
+    latency: int
+    lanes: int  # output lanes
+    simd: int
+
+
+def _graph_options(
+    plan: _GraphPlan, i: int, choices: Sequence[LayerChoice], device: Device
+) -> list[_GraphOption]:
+    """Compute layer i's options: its unit (`dataflow.unit`) without its input FIFO (the
+    producer's vector carries it), with what `_unit_vector` adds."""
+    rl = plan.resolved[i]
+    shape, bits, dtype = plan.values[plan.ins[i][0]]
+    own_fifo = fifo_cost(rl.in_bits, STREAM_FIFO_DEPTH, device)
+    out: list[_GraphOption] = []
+    for choice in choices:
+        try:
+            spec = replace(rl.spec, choice=choice)
+            _, _, _, cost, lanes = unit(spec, shape, bits, dtype, 1, device)
+        except DseError:
+            continue
+        vec = _unit_vector(plan, i, cost.resources + own_fifo * -1.0, cost.cycles,
+                           cost.latency_cycles, lanes, choice.simd, device)  # fmt: skip
+        out.append(_GraphOption(choice, tuple(vec), cost.latency_cycles, lanes, choice.simd))
+    if not out:
+        raise ConfigError(f"layer {rl.name!r}: no folding fits its kept channels")
+    return out
+
+
+def _layer_choices(rl: ResolvedLayer, limits: HardwareLimits) -> list[LayerChoice]:
+    return [
+        replace(rl.choice, pe=pe, simd=simd, mmv=mmv, arith=arith, ram_style=ram)
+        for arith in _arith_options(rl, limits)
+        for ram in _ram_options(rl, limits)
+        for pe, simd, mmv in _fold_options(rl, limits)
+    ]
+
+
+def _fixed_unit(
+    plan: _GraphPlan,
+    i: int,
+    lanes: Sequence[int],
+    fills: Sequence[int],
+    l0: int,
+    device: Device,
+    relaxed: bool,
+) -> list[tuple[list[float], int, int]]:
+    """A pooling, add or concat unit on inputs of these lanes and fills (relative): its
+    vector (`_unit_vector`), latency and output lanes, through the composer's own unit
+    functions. `relaxed`: the branch FIFOs at `fifo_floor` (an add, once per order of its
+    inputs, since the later one sets its lanes) or none (a concat): a lower bound
+    independent of the fills."""
+    rl = plan.resolved[i]
+    cols = plan.ins[i]
+    if rl.op is Op.ADD and relaxed:
+        out = []
+        for late, early in ((0, 1), (1, 0)):
+            width = max(1, math.gcd(rl.out_channels, lanes[early])) * rl.in_bits
+            cost = add_cost(rl, device, lanes[late], fifo_floor(width, device))
+            out_lanes = max(1, math.gcd(rl.out_channels, lanes[late]))
+            vec = _unit_vector(plan, i, cost.resources, cost.cycles, cost.latency_cycles,
+                               out_lanes, l0, device)  # fmt: skip
+            out.append((vec, cost.latency_cycles, out_lanes))
+        return out
+    if rl.op is Op.CONCAT and relaxed:
+        channels = tuple(plan.values[c][0][0] for c in cols)
+        g = max(1, functools.reduce(math.gcd, (*lanes, *channels)))
+        cost = concat_cost(rl, device, channels, g, _ZERO)
+        out_lanes = g
+    elif rl.op in (Op.ADD, Op.CONCAT):
+        names = tuple(plan.names[c] for c in cols)
+        stream = Stream(
+            lanes=lanes[0], fill=max(fills), inputs=names,
+            fill_at=dict(zip(names, fills, strict=True)),
+            lanes_at=dict(zip(names, lanes, strict=True)),
+            channels_at={n: plan.values[c][0][0] for n, c in zip(names, cols, strict=True)},
+        )  # fmt: skip
+        streamed = UNIT_KINDS[rl.op].streamed
+        assert streamed is not None
+        cost, out_lanes = streamed(rl, device, lanes[0], stream)
+    else:
+        shape, bits, dtype = plan.values[cols[0]]
+        _, _, _, cost, out_lanes = unit(rl.spec, shape, bits, dtype, lanes[0], device)
+    vec = _unit_vector(plan, i, cost.resources, cost.cycles, cost.latency_cycles, out_lanes,
+                       l0, device)  # fmt: skip
+    return [(vec, cost.latency_cycles, out_lanes)]
+
+
+@dataclass(frozen=True)
+class _GraphRun:
+    """The graph DP's front: per final design the option index of every compute layer (by
+    position), its model values (cycles, latency, LUT, DSP, BRAM18, URAM; a lower bound
+    when relaxed) and the largest partial front kept."""
+
+    picks: tuple[dict[int, int], ...]
+    values: np.ndarray
+    states_max: int
+
+
+def _open_after(plan: _GraphPlan, i: int) -> tuple[list[int], list[int]]:
+    """After layer i: the value columns still to be read (the last layer's stays), and
+    those of them whose lanes a later unit needs (a pooling/add/concat reader, or the
+    network input until the first compute layer, whose SIMD must equal its lanes)."""
+    n = len(plan.resolved)
+    opened = [c for c in range(min(i + 2, n + 1)) if plan.last_read[c] > i]
+    if i == n - 1:
+        opened.append(n)
+    needed = [c for c in opened if any(j > i for j in plan.other_readers[c])]
+    if i < plan.first and 0 not in needed:
+        needed.insert(0, 0)
+    return opened, needed
+
+
+def _dp_graph(
+    plan: _GraphPlan,
+    options: Mapping[int, Sequence[_GraphOption]],
+    hw: Sequence[str],
+    budgets: Mapping[str, float],
+    device: Device,
+    *,
+    relaxed: bool,
+    max_states: int,
+) -> _GraphRun:
+    """The front of a network of any graph shape (concats, branches, adds), by a DP over
+    its layers in order (a topological order: a layer reads earlier ones only).
+
+    A partial design is the layers so far; it carries a vector (largest unit cycles and
+    `cycles - fill`, summed LUT/DSP/BRAM18/URAM) and, per value still to be read, the
+    lanes of its stream and its fill (the composer's `lanes_at`/`fill_at`). A compute
+    layer branches over its options; a pooling/add/concat unit is determined by its
+    inputs' lanes and fills and costed by the composer's own function. What a later unit
+    can depend on is the key: the lanes of values a pooling/add/concat will read (a
+    compute reader's input FIFO is charged at its producer, `_unit_vector`) and, exact,
+    every open value's fill relative to the latest (branch FIFO depths, which input of an
+    add is late, `dataflow._add_unit`/`_concat_unit`). Partial designs are compared only
+    at equal keys, on the objectives' columns (the latest fill for latency) and every
+    budget: pruning is exact since later units add the same to both. `relaxed`
+    (`_fixed_unit`): the fills leave the key (with latency they become columns, each
+    monotone), so the front is a componentwise lower bound. `SolverError` past
+    `max_states` partial designs or `MAX_COUPLED_CANDIDATES` pairs in one step."""
+    n = len(plan.resolved)
+    ncol = n + 1
+    lat_obj = "latency_ms" in hw
+    sel = ([0] if "fps" in hw else []) + ([1] if lat_obj else []) + [2, 3, 4, 5]
+    bud = np.array([budgets[r] for r in BUDGETED])  # _GCOLS[2:] order
+    suffix = np.zeros((n + 1, 4))
+    for i in range(n - 1, -1, -1):
+        low = np.min([o.vector[2:] for o in options[i]], axis=0) if i in options else 0.0
+        suffix[i] = suffix[i + 1] + low
+    l0s = sorted({o.simd for o in options[plan.first]})
+    k = len(l0s)
+    V = np.zeros((k, len(_GCOLS)))
+    L = np.zeros((k, ncol), dtype=np.int64)
+    F = np.zeros((k, ncol), dtype=np.int64)
+    L[:, 0] = l0s
+    for s, l0 in enumerate(l0s):
+        for _ in plan.compute_readers[0]:
+            f = fifo_cost(l0 * plan.values[0][1], STREAM_FIFO_DEPTH, device)
+            V[s, 2:] += _res4(f)
+    parents: list[np.ndarray] = []
+    chosen: list[np.ndarray] = []
+    states_max = k
+    for i in range(n):
+        cols = plan.ins[i]
+        opened, needed = _open_after(plan, i)
+        if i in options:
+            opts = options[i]
+            ov = np.array([o.vector for o in opts], dtype=float)
+            olat = np.array([o.latency for o in opts], dtype=np.int64)
+            olanes = np.array([o.lanes for o in opts], dtype=np.int64)
+            osimd = np.array([o.simd for o in opts], dtype=np.int64)
+            okey = [olanes] if i + 1 in needed else []
+            if i == plan.first:
+                okey.append(osimd)
+            odims = [ov[:, c] for c in sel]
+            if not relaxed and len(opened) >= 2:
+                okey.append(olat)
+            elif lat_obj:
+                odims.append(olat)
+            okeys = np.column_stack(okey) if okey else np.zeros((len(opts), 0))
+            local = _pareto_grouped(np.column_stack(odims), okeys)
+            m = len(local)
+            if i == plan.first:
+                mask = L[:, 0][:, None] == osimd[local][None, :]
+            else:
+                mask = np.ones((len(V), m), dtype=bool)
+            si, oi = np.nonzero(mask)
+            if len(si) > MAX_COUPLED_CANDIDATES:
+                raise SolverError(f"more than {MAX_COUPLED_CANDIDATES} partial designs to compare")
+            o_idx = local[oi]
+            add = ov[o_idx]
+            nv = np.concatenate(
+                [np.maximum(V[si, :_GMAX], add[:, :_GMAX]), V[si, _GMAX:] + add[:, _GMAX:]], axis=1
+            )
+            nl, nf = L[si], F[si]
+            nl[:, i + 1] = olanes[o_idx]
+            nf[:, i + 1] = F[si, cols[0]] + olat[o_idx]
+            parent, pick = si, o_idx
+        else:
+            in_l, in_f = L[:, cols], F[:, cols]
+            top = in_f.max(axis=1)
+            rel = in_f - top[:, None]
+            lanes0 = L[:, 0] if i == 0 else np.zeros(len(V), dtype=np.int64)
+            rows = np.column_stack([in_l, rel if not relaxed else np.zeros_like(rel), lanes0])
+            uniq, inv = np.unique(rows, axis=0, return_inverse=True)
+            inv = inv.reshape(-1)
+            nc = len(cols)
+            found = [
+                _fixed_unit(
+                    plan,
+                    i,
+                    [int(x) for x in u[:nc]],
+                    [int(x) for x in u[nc : 2 * nc]],
+                    int(u[-1]),
+                    device,
+                    relaxed,
+                )
+                for u in uniq
+            ]
+            parts_v, parts_l, parts_f, parts_p = [], [], [], []
+            for var in range(max(len(f) for f in found)):
+                vec = np.array([f[min(var, len(f) - 1)][0] for f in found], dtype=float)[inv]
+                lat = np.array([f[min(var, len(f) - 1)][1] for f in found], dtype=np.int64)[inv]
+                lns = np.array([f[min(var, len(f) - 1)][2] for f in found], dtype=np.int64)[inv]
+                parts_v.append(np.concatenate(
+                    [np.maximum(V[:, :_GMAX], vec[:, :_GMAX]), V[:, _GMAX:] + vec[:, _GMAX:]],
+                    axis=1,
+                ))  # fmt: skip
+                nl_v, nf_v = L.copy(), F.copy()
+                nl_v[:, i + 1] = lns
+                nf_v[:, i + 1] = top + lat
+                parts_l.append(nl_v)
+                parts_f.append(nf_v)
+                parts_p.append(np.arange(len(V)))
+            nv, nl, nf = np.vstack(parts_v), np.vstack(parts_l), np.vstack(parts_f)
+            parent = np.concatenate(parts_p)
+            pick = np.full(len(parent), -1, dtype=np.int64)
+        closed = [c for c in range(ncol) if c not in opened]
+        nf[:, closed] = 0
+        nl[:, [c for c in range(ncol) if c not in needed]] = 0
+        if relaxed and not lat_obj:
+            nf[:] = 0
+        dims = [nv[:, c] for c in sel]
+        keys = [nl[:, c] for c in needed]
+        if opened:
+            top = nf[:, opened].max(axis=1)
+            if relaxed:
+                dims += [nf[:, c] for c in opened] if lat_obj else []
+            else:
+                keys += [nf[:, c] - top for c in opened] if len(opened) > 1 else []
+                dims += [top] if lat_obj else []
+        idx = np.nonzero(np.all(nv[:, _GMAX:] + suffix[i + 1] <= bud + _EPS, axis=1))[0]
+        if not idx.size:
+            return _GraphRun((), np.zeros((0, 6)), states_max)
+        dm = np.column_stack(dims)[idx]
+        km = np.column_stack(keys)[idx] if keys else np.zeros((len(idx), 0))
+        keep = idx[_pareto_grouped(dm, km)]
+        V, L, F = nv[keep], nl[keep], nf[keep]
+        parents.append(parent[keep])
+        chosen.append(pick[keep])
+        states_max = max(states_max, len(V))
+        if states_max > max_states:
+            raise SolverError(f"more than {max_states} partial designs")
+    latency = np.maximum(F[:, n] + np.maximum(V[:, 1], 0.0), V[:, 0])
+    values = np.column_stack([V[:, 0], latency, V[:, 2:]])
+    obj = {"fps": 0, "latency_ms": 1, "lut": 2, "dsp": 3, "bram18": 4}
+    front = _pareto(values[:, [obj[o] for o in hw]]) if hw else np.arange(len(V))
+    designs = [
+        {i: j for i, j in enumerate(pick) if i in options}
+        for pick in _backtrack(parents, chosen, len(V))
+    ]
+    return _GraphRun(tuple(designs[int(s)] for s in front), values[front], states_max)
+
+
+def is_graph(network: Network) -> bool:
+    """Whether `network` needs the graph DP: a concat, a layer with explicit `inputs`, or
+    a layer other than an add reading an earlier layer than the previous one
+    (`_check_shape`'s layer chains with residual adds are the rest)."""
+    try:
+        _check_shape(network)
+    except SolverError:
+        return True
+    return False
+
+
+#: Largest partial front the exact graph DP keeps before falling back to the relaxed one,
+#: and the relaxed one before `SolverError` (the search then samples); the same order as
+#: `MAX_COUPLED_STATES` (one step compares at most `MAX_COUPLED_CANDIDATES` pairs).
+MAX_GRAPH_STATES = 5_000
+MAX_RELAXED_STATES = 5_000
+#: The graph DP's final columns (`_GraphRun.values`) per hardware objective.
+_GRAPH_OBJ = {"fps": 0, "latency_ms": 1, "lut": 2, "dsp": 3, "bram18": 4}
+
+
+def _solve_graph(
+    network: Network,
+    device: Device,
+    limits: HardwareLimits,
+    hw: Sequence[str],
+    budgets: Mapping[str, float],
+) -> tuple[list[dict[str, LayerChoice]], np.ndarray | None, int, int, tuple[str, ...]]:
+    """`solve` for a graph network (`is_graph`): the exact graph DP, or past
+    `MAX_COUPLED_STATES` the relaxed one (its objective values returned as the bound);
+    `SolverError` when that too outgrows the limit. Returns (designs, the bound's values
+    or None, options, largest partial front, notes)."""
+    plan = _graph_plan(network)
+    options = {
+        i: _graph_options(plan, i, _layer_choices(rl, limits), device)
+        for i, rl in enumerate(plan.resolved)
+        if rl.op.is_compute
+    }
+    n_options = sum(len(o) for o in options.values())
+    notes: tuple[str, ...] = ()
+    bound: np.ndarray | None = None
+    try:
+        run = _dp_graph(plan, options, hw, budgets, device, relaxed=False,
+                        max_states=MAX_GRAPH_STATES)  # fmt: skip
+    except SolverError as exc:
+        notes = (
+            f"graph: the exact DP gave up ({exc})",
+            "graph: branch FIFOs charged at their least possible cost in the search (an "
+            "add's at fifo_floor for either input late, a concat's none) and at their real "
+            "size in every returned design",
+        )
+        run = _dp_graph(plan, options, hw, budgets, device, relaxed=True,
+                        max_states=MAX_RELAXED_STATES)  # fmt: skip
+        bound = run.values[:, [_GRAPH_OBJ[o] for o in hw]]
+    designs = [
+        {plan.resolved[i].name: options[i][j].choice for i, j in pick.items()} for pick in run.picks
+    ]
+    return designs, bound, n_options, run.states_max, notes
+
+
+def _chain_values(
+    segments: Sequence[_Segment], picks: Sequence[Sequence[int]], hw: Sequence[str]
+) -> np.ndarray:
+    """The segment model's objective values of `picks` (the skip FIFOs at their floor: a
+    lower bound of each design's canonical values, shell excluded)."""
+    tables = [np.array([o.vector for o in s.options], dtype=float) for s in segments]
+    rows = []
+    for pick in picks:
+        row = []
+        for o in hw:
+            if o in ("fps", "latency_ms"):
+                row.append(_speed_of(tables, pick, o))
+            else:
+                row.append(_total(tables, pick, _COL[o]))
+        rows.append(row)
+    return np.array(rows, dtype=float).reshape(len(rows), len(hw))
+
+
+def certified_gap(
+    bound: np.ndarray, points: Sequence[FrontPoint], hw: Sequence[str], shell: Resources
+) -> tuple[float, str]:
+    """How far the returned front can be from the exact one, when the search ran on a
+    lower bound (`bound`: its front's objective values in `hw` order, shell excluded).
+
+    For each speed point s of the bound's front and each resource objective r: LB(s) =
+    the least r among the bound's designs at speed <= s, a lower bound of every design's
+    (each design's bound values are at most its canonical ones, and the bound's front is
+    exact for the bound); UB(s) = the least canonical r among the returned designs at
+    speed <= s. The gap is the largest (UB - LB) / LB: at every s the returned front is
+    within it of the optimum. Infinite when at some s no returned design is as fast (one
+    that fitted the bound was dropped over budget). Without a resource objective the
+    speed itself is compared; without a speed objective one point."""
+    sp = next((j for j, o in enumerate(hw) if o in ("fps", "latency_ms")), None)
+    targets = [j for j, o in enumerate(hw) if o not in ("fps", "latency_ms")]
+    if not targets and sp is not None:
+        targets = [sp]
+    lb_all = bound.astype(float).copy()
+    for j, o in enumerate(hw):
+        if o not in ("fps", "latency_ms"):
+            lb_all[:, j] += getattr(shell, o)
+    true = np.array([objective_values(p.cost, hw) for p in points], dtype=float)
+    worst, unmatched = 0.0, 0
+    for row in lb_all:
+        s = row[sp] if sp is not None else math.inf
+        in_lb = lb_all[lb_all[:, sp] <= s] if sp is not None else lb_all
+        in_ub = true[true[:, sp] <= s] if sp is not None and len(true) else true
+        for j in targets:
+            lb = float(in_lb[:, j].min())
+            if not len(in_ub):
+                unmatched += 1
+                continue
+            ub = float(in_ub[:, j].min())
+            worst = max(worst, (ub - lb) / lb if lb > 0 else (0.0 if ub <= lb else math.inf))
+    names = "/".join(hw[j] for j in targets)
+    if unmatched:
+        return math.inf, (
+            f"bound: at {unmatched} of the bound's {len(lb_all)} front points no returned "
+            f"design is as fast (dropped over budget); elsewhere {names} within "
+            f"{worst:.2%} of the bound"
+        )
+    return worst, (
+        f"bound: at each of the bound's {len(lb_all)} front points the returned {names} is "
+        f"within {worst:.2%} of the least any design can reach (certified gap)"
+    )
+
+
+def _graph_sums(network: Network, device: Device) -> dict[str, float]:
+    """`segment_sums` of a graph network: its own design through `_dp_graph`."""
+    plan = _graph_plan(network)
+    options = {
+        i: _graph_options(plan, i, [rl.choice], device)
+        for i, rl in enumerate(plan.resolved)
+        if rl.op.is_compute
+    }
+    budgets = dict.fromkeys(BUDGETED, math.inf)
+    run = _dp_graph(plan, options, HARDWARE_OBJECTIVES, budgets, device, relaxed=False,
+                    max_states=1)  # fmt: skip
+    cycles, latency, lut, dsp, bram18, uram = (float(x) for x in run.values[0])
+    shell = shell_resources(device)
+    return {
+        "lut": lut + shell.lut,
+        "dsp": dsp + shell.dsp,
+        "bram18": bram18 + shell.bram18,
+        "uram": uram + shell.uram,
+        "cycles_per_frame": cycles,
+        "latency_cycles": latency,
+    }
