@@ -27,9 +27,22 @@ How (a multiple-choice knapsack solved by dynamic programming with dominance pru
    chains with residual adds `_dp_coupled` carries it in the DP state (per open branch:
    the source stream's lanes and the branch fill so far, compared only for equality) and
    costs each FIFO exactly when its add is reached: exact. Past `MAX_COUPLED_STATES` it
-   falls back to charging the FIFO at its cheapest value (depth 32, the narrowest source
-   stream) with every returned design re-estimated with `estimate` (any that no longer
-   fits dropped): then `exact` is False, the front exact only up to the FIFOs' cost.
+   falls back to charging each FIFO at `fifo_floor` (per resource the least any FIFO of
+   the narrowest stream costs at depth >= 32: a lower bound; the earlier depth-32 FIFO was
+   not one in LUTs from 7 bits on), with every returned design re-estimated with
+   `estimate` (any that no longer fits dropped): then `exact` is False and `gap` /
+   `notes` give the certified gap (`certified_gap`).
+3b. Graph networks (`is_graph`: a concat, explicit `inputs`, a layer reading an earlier
+   layer other than through an add): `_dp_graph` walks the layers in order (a
+   topological order) and carries, per value still to be read, its stream's lanes and
+   its fill; pooling/add/concat units are costed by the composer's own functions from
+   them, DuplicateStreams and every compute reader's input FIFO at the producer. Partial
+   designs are compared only at equal keys (lanes a later unit reads, fills relative to
+   the latest): exact, equal to brute force on four graph networks (tests). Past
+   `MAX_GRAPH_STATES` partial designs (or `MAX_GRAPH_CANDIDATES` pairs in one step) a
+   relaxed DP (fills out of the key, branch FIFOs at their floor) gives a lower bound and
+   `exact` False with the certified gap; when that too outgrows the limit, `SolverError`
+   (the search then samples hardware, `dse.hardware`).
 4. A DP over the segments in network order keeps, after each segment, the partial designs
    not dominated in the dimensions that matter: the objectives (cycles per frame for FPS;
    summed fill and largest slack for latency; the resources asked for) and every budgeted
@@ -438,10 +451,12 @@ def solve(
     any of fps, latency_ms, lut, dsp, bram18. With fps and at most one resource (the usual
     case) the front is walked point by point with exact multiple-choice knapsacks
     (`_walk`); with latency_ms (and not fps) a DP per bound on the largest slack
-    (`_latency_fronts`); otherwise a DP over partial fronts (`_dp`).
+    (`_latency_fronts`); otherwise a DP over partial fronts (`_dp`). A graph network
+    (`is_graph`: concats, branches, explicit inputs) goes to the graph DP (`_solve_graph`).
     Returns an empty front when not even the cheapest folding fits. Raises `ConfigError`
     for an objective the solver cannot handle, `SolverError` when a DP's partial front
-    grows too large, `SpecError`/`FoldingError` for an inconsistent network.
+    grows too large (a graph network's: its relaxed DP's), `SpecError`/`FoldingError` for
+    an inconsistent network.
     """
     t0 = time.perf_counter()
     limits = limits or HardwareLimits()
@@ -1575,7 +1590,8 @@ def _dp_graph(
     budget: pruning is exact since later units add the same to both. `relaxed`
     (`_fixed_unit`): the fills leave the key (with latency they become columns, each
     monotone), so the front is a componentwise lower bound. `SolverError` past
-    `max_states` partial designs or `MAX_COUPLED_CANDIDATES` pairs in one step."""
+    `max_states` partial designs, or past `MAX_GRAPH_CANDIDATES` pairs (or
+    `MAX_GRAPH_ENTRIES` per-value entries) in one step."""
     n = len(plan.resolved)
     ncol = n + 1
     lat_obj = "latency_ms" in hw
@@ -1623,8 +1639,10 @@ def _dp_graph(
             else:
                 mask = np.ones((len(V), m), dtype=bool)
             si, oi = np.nonzero(mask)
-            if len(si) > MAX_COUPLED_CANDIDATES:
-                raise SolverError(f"more than {MAX_COUPLED_CANDIDATES} partial designs to compare")
+            if len(si) > MAX_GRAPH_CANDIDATES or len(si) * ncol > MAX_GRAPH_ENTRIES:
+                raise SolverError(
+                    f"{len(si)} (partial design, option) pairs of {ncol} values to compare"
+                )
             o_idx = local[oi]
             add = ov[o_idx]
             nv = np.concatenate(
@@ -1722,10 +1740,17 @@ def is_graph(network: Network) -> bool:
 
 
 #: Largest partial front the exact graph DP keeps before falling back to the relaxed one,
-#: and the relaxed one before `SolverError` (the search then samples); the same order as
-#: `MAX_COUPLED_STATES` (one step compares at most `MAX_COUPLED_CANDIDATES` pairs).
-MAX_GRAPH_STATES = 5_000
-MAX_RELAXED_STATES = 5_000
+#: and the relaxed one before `SolverError` (the search then samples). Sized by
+#: benchmarks/solver_graph.py (figures in docs/costmodels.md): the exact DP on
+#: examples/inception-mini.yaml keeps over 100,000 partial designs before its concat.
+MAX_GRAPH_STATES = 200_000
+MAX_RELAXED_STATES = 200_000
+#: One graph DP step compares at most this many (partial design, option) pairs (its Pareto
+#: filter is quadratic in the worst case: a step of 362,000 pairs in one key group, the
+#: graph fixture's latency front at the search's limits, ran for minutes), and holds at
+#: most this many per-value lanes/fills (two int64 arrays: 160 MB).
+MAX_GRAPH_CANDIDATES = 250_000
+MAX_GRAPH_ENTRIES = 10_000_000
 #: The graph DP's final columns (`_GraphRun.values`) per hardware objective.
 _GRAPH_OBJ = {"fps": 0, "latency_ms": 1, "lut": 2, "dsp": 3, "bram18": 4}
 
