@@ -1614,6 +1614,7 @@ def _dp_graph(
     parents: list[np.ndarray] = []
     chosen: list[np.ndarray] = []
     states_max = k
+    work = [MAX_GRAPH_WORK]
     for i in range(n):
         cols = plan.ins[i]
         opened, needed = _open_after(plan, i)
@@ -1632,7 +1633,7 @@ def _dp_graph(
             elif lat_obj:
                 odims.append(olat)
             okeys = np.column_stack(okey) if okey else np.zeros((len(opts), 0))
-            local = _pareto_grouped(np.column_stack(odims), okeys)
+            local = _pareto_grouped(np.column_stack(odims), okeys)  # one layer's options: small
             m = len(local)
             if i == plan.first:
                 mask = L[:, 0][:, None] == osimd[local][None, :]
@@ -1710,7 +1711,7 @@ def _dp_graph(
             return _GraphRun((), np.zeros((0, 6)), states_max)
         dm = np.column_stack(dims)[idx]
         km = np.column_stack(keys)[idx] if keys else np.zeros((len(idx), 0))
-        keep = idx[_pareto_grouped(dm, km)]
+        keep = idx[_pareto_capped(dm, km, work)]
         V, L, F = nv[keep], nl[keep], nf[keep]
         parents.append(parent[keep])
         chosen.append(pick[keep])
@@ -1726,6 +1727,47 @@ def _dp_graph(
         for pick in _backtrack(parents, chosen, len(V))
     ]
     return _GraphRun(tuple(designs[int(s)] for s in front), values[front], states_max)
+
+
+def _pareto_capped(values: np.ndarray, keys: np.ndarray, work: list[int]) -> np.ndarray:
+    """`_pareto_grouped`, counting the comparisons its filter makes (`_pareto`'s sweep:
+    per kept row, one comparison with each remaining row of its group) against the DP's
+    remaining allowance `work[0]`; `SolverError` when it runs out. Groups of at most two
+    columns are solved by `_pareto`'s sort, counted as their size."""
+    if keys.shape[1] == 0:
+        groups = [np.arange(len(values))]
+    else:
+        _, inv = np.unique(keys, axis=0, return_inverse=True)
+        inv = inv.reshape(-1)
+        order = np.argsort(inv, kind="stable")
+        bounds = np.nonzero(np.diff(inv[order]))[0] + 1
+        groups = np.split(order, bounds)
+    out = []
+    for idx in groups:
+        p = values[idx]
+        if p.shape[1] <= 2 or len(idx) <= 1:
+            work[0] -= len(idx)
+            out.append(idx[_pareto(p)])
+            continue
+        order = np.lexsort(p.T[::-1])
+        q = p[order]
+        alive = np.arange(len(idx))
+        kept: list[int] = []
+        while alive.size:
+            i = int(alive[0])
+            kept.append(i)
+            rest = alive[1:]
+            work[0] -= rest.size
+            if work[0] < 0:
+                raise SolverError(
+                    f"the Pareto filter passed {MAX_GRAPH_WORK:,} comparisons (a partial "
+                    f"front group of {len(idx)} designs)"
+                )
+            if not rest.size:
+                break
+            alive = rest[~np.all(q[rest] >= q[i], axis=1)]
+        out.append(idx[order[np.array(kept, dtype=np.int64)]])
+    return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
 def is_graph(network: Network) -> bool:
@@ -1750,6 +1792,10 @@ MAX_RELAXED_STATES = 200_000
 #: graph fixture's latency front at the search's limits, ran for minutes), and holds at
 #: most this many per-value lanes/fills (two int64 arrays: 160 MB).
 MAX_GRAPH_CANDIDATES = 250_000
+#: Comparisons the graph DP's Pareto filters may make in one solve (`_pareto_capped`):
+#: about 5 x 10^8 took 8 s CPU at load 5 (one 50,693-design group keeping 10,236, the
+#: relaxed latency front of examples/inception-mini.yaml), so ~30 s.
+MAX_GRAPH_WORK = 2_000_000_000
 MAX_GRAPH_ENTRIES = 10_000_000
 #: The graph DP's final columns (`_GraphRun.values`) per hardware objective.
 _GRAPH_OBJ = {"fps": 0, "latency_ms": 1, "lut": 2, "dsp": 3, "bram18": 4}

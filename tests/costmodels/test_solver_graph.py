@@ -278,3 +278,16 @@ def test_fifo_floor_is_the_componentwise_least_fifo(part: str) -> None:
         prev = floor
     nominal = fifo_cost(16, 32, get_device(part))
     assert nominal.lut > fifo_floor(16, get_device(part)).lut
+
+
+def test_graph_dp_gives_up_with_a_solver_error_past_its_work_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When the Pareto filters' comparisons pass MAX_GRAPH_WORK in the exact and then the
+    relaxed DP, `solve` raises `SolverError` (the search then samples hardware) instead
+    of running for minutes."""
+    import costmodels.solver as solver_mod
+
+    monkeypatch.setattr(solver_mod, "MAX_GRAPH_WORK", 10)
+    with pytest.raises(solver_mod.SolverError, match="Pareto filter passed 10 comparisons"):
+        solve(inception_three(), get_device("XC7Z020"), limits=LIMITS["inception_three"])
