@@ -176,6 +176,8 @@ def exact_front(problem: SingleProblem) -> list[tuple[str, Candidate]] | None:
     out = [(("solver-fastest" if i == 0 else "solver"), _candidate(space, p.choices))
            for i, p in enumerate(res.points)]  # fmt: skip
     logger.info("exact front: %d designs in %.2f s", len(out), res.seconds)
+    if not res.exact:  # a bound: the notes say why and give the certified gap
+        logger.warning("hardware solver: %s", "; ".join(res.notes))
     return out
 
 
