@@ -1094,11 +1094,12 @@ def fastest(
     """FINN's usual target: the highest-throughput design that fits, the fewest LUTs among
     those (None when nothing fits): `solve(objectives=("fps", "lut")).points[0]`, without
     walking the rest of the front (`_fastest_pick`). A network with residual adds (whose
-    skip FIFOs couple the layers) takes the front's own path, as does a design the
-    canonical estimate finds over the cap (a rounding edge, where `solve` drops it)."""
+    skip FIFOs couple the layers) or a graph network (`is_graph`) takes the front's own
+    path, as does a design the canonical estimate finds over the cap (a rounding edge,
+    where `solve` drops it)."""
     limits = limits or HardwareLimits()
     segments = None
-    if not any(layer.op is Op.ADD for layer in network.layers):
+    if not any(layer.op is Op.ADD for layer in network.layers) and not is_graph(network):
         segments, _, _ = _build_segments(network, device, limits)
     if segments is not None:
         vectors = tuple(tuple(o.vector for o in s.options) for s in segments)

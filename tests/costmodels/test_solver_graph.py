@@ -291,3 +291,14 @@ def test_graph_dp_gives_up_with_a_solver_error_past_its_work_limit(
     monkeypatch.setattr(solver_mod, "MAX_GRAPH_WORK", 10)
     with pytest.raises(solver_mod.SolverError, match="Pareto filter passed 10 comparisons"):
         solve(inception_three(), get_device("XC7Z020"), limits=LIMITS["inception_three"])
+
+
+def test_fastest_on_a_graph_network_is_the_fronts_first_point() -> None:
+    """`fastest` on a graph network (no segment tables: the graph DP's front)."""
+    from costmodels.solver import fastest
+
+    net, limits = inception_input(), LIMITS["inception_input"]
+    device = get_device("XC7Z020")
+    best = fastest(net, device, limits=limits)
+    front = solve(net, device, objectives=("fps", "lut"), limits=limits)
+    assert best is not None and best.cost == front.points[0].cost
