@@ -525,6 +525,14 @@ def solve(
 _COL = {c: i for i, c in enumerate(_COLS)}
 
 
+#: The (option tables, budgets) whose FPS/LUT front `_front_picks` has solved, newest
+#: last, as many as its memo holds: `fastest` then reads the front's first point from the
+#: memo instead of searching for it again.
+_FPS_LUT_SOLVED: dict[
+    tuple[tuple[tuple[tuple[float, ...], ...], ...], tuple[tuple[str, float], ...]], None
+] = {}
+
+
 @functools.lru_cache(maxsize=64)
 def _front_picks(
     vectors: tuple[tuple[tuple[float, ...], ...], ...],
@@ -532,8 +540,12 @@ def _front_picks(
     budget_items: tuple[tuple[str, float], ...],
 ) -> tuple[list[list[int]], int]:
     """The front's option indices per layer for these option tables, objectives and
-    budgets, memoised on exactly those: the same tables solved again (the cost-only front
-    and the `solver-fastest` baseline at the same bits) are one lookup."""
+    budgets, memoised on exactly those: the same tables solved again are one lookup (an
+    FPS/LUT front is also noted in `_FPS_LUT_SOLVED` for `fastest`)."""
+    if hw == ("fps", "lut"):
+        _FPS_LUT_SOLVED[(vectors, budget_items)] = None
+        while len(_FPS_LUT_SOLVED) > 64:  # the memo's size: older ones may be evicted
+            del _FPS_LUT_SOLVED[next(iter(_FPS_LUT_SOLVED))]
     budgets = dict(budget_items)
     tables = [np.array(v, dtype=float) for v in vectors]
     binding = _binding(tables, budgets)
@@ -1093,17 +1105,22 @@ def fastest(
 ) -> FrontPoint | None:
     """FINN's usual target: the highest-throughput design that fits, the fewest LUTs among
     those (None when nothing fits): `solve(objectives=("fps", "lut")).points[0]`, without
-    walking the rest of the front (`_fastest_pick`). A network with residual adds (whose
-    skip FIFOs couple the layers) or a graph network (`is_graph`) takes the front's own
-    path, as does a design the canonical estimate finds over the cap (a rounding edge,
-    where `solve` drops it)."""
+    walking the rest of the front (`_fastest_pick`); when that front is solved already (a
+    cost-only study's front, then its `solver-fastest` baseline), its first point. A
+    network with residual adds (whose skip FIFOs couple the layers) or a graph network
+    (`is_graph`) takes the front's own path, as does a design the canonical estimate finds
+    over the cap (a rounding edge, where `solve` drops it)."""
     limits = limits or HardwareLimits()
     segments = None
     if not any(layer.op is Op.ADD for layer in network.layers) and not is_graph(network):
         segments, _, _ = _build_segments(network, device, limits)
     if segments is not None:
         vectors = tuple(tuple(o.vector for o in s.options) for s in segments)
-        pick = _fastest_pick(vectors, tuple(sorted(_budgets(device, cap_pct).items())))
+        budget_items = tuple(sorted(_budgets(device, cap_pct).items()))
+        if (vectors, budget_items) in _FPS_LUT_SOLVED:  # the front is solved: its first point
+            segments = None
+    if segments is not None:
+        pick = _fastest_pick(vectors, budget_items)
         if pick is None:
             return None
         clock = next(c for c in (clock_mhz, network.clock_mhz, device.clock_mhz) if c is not None)
