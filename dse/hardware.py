@@ -20,7 +20,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from costmodels.errors import DseError
-from costmodels.solver import HardwareLimits, SolverError, SolverResult, fastest, solve
+from costmodels.solver import (
+    HardwareLimits,
+    SolverError,
+    SolverResult,
+    fastest,
+    is_graph,
+    solve,
+)
 from costmodels.types import Arith, Device, LayerChoice, Network, RamStyle
 from search_spaces import Candidate, SearchSpace, SpaceLimits
 from search_spaces import baselines as bl
@@ -108,11 +115,15 @@ def front_solver(
     """The decomposed space's solver (`search_spaces.decomposed`): a network at fixed
     accuracy choices to its exact (`speed`, LUT) front, fewest LUTs first (`front_speed`
     picks `speed` from the study's objectives). Its designs are re-scored on every
-    objective of the study. A network the solver refuses gets an empty front."""
+    objective of the study. A graph network (concats, branches) gets its FPS/LUT front
+    whatever `speed` says: its exact latency front can take the graph DP tens of seconds
+    to solve or to refuse (docs/costmodels.md), once per accuracy configuration. A
+    network the solver refuses gets an empty front."""
 
     def run(network: Network) -> list[Mapping[str, LayerChoice]]:
+        front_of = "fps" if speed == "latency_ms" and is_graph(network) else speed
         try:
-            res = solve(network, device, cap_pct=cap_pct, objectives=(speed, "lut"),
+            res = solve(network, device, cap_pct=cap_pct, objectives=(front_of, "lut"),
                         limits=limits, clock_mhz=clock_mhz)  # fmt: skip
         except DseError as exc:
             logger.info("solver: %s", exc)

@@ -112,3 +112,17 @@ def test_a_latency_study_walks_the_exact_latency_front() -> None:
     latency = solve(net, device, cap_pct=85.0, objectives=("latency_ms", "lut"), limits=hw)
     assert fronts["latency_ms"] == [key(p.choices) for p in reversed(latency.points)]
     assert set(fronts["latency_ms"]) != set(fronts["fps"])
+
+
+def test_a_graph_network_walks_its_fps_front_even_in_a_latency_study() -> None:
+    """A graph network's latency front can take the graph DP tens of seconds per accuracy
+    configuration: the decomposed search takes its FPS/LUT front instead."""
+    from dse.spec import load_network
+
+    net = load_network(Path(__file__).parents[2] / "examples" / "inception-mini.yaml")
+    device = get_device("XC7Z020")
+    hw = HardwareLimits(8, 8, 1, SpaceLimits().arith, True)
+    got = front_solver(device, cap_pct=85.0, clock_mhz=None, limits=hw, speed="latency_ms")(net)
+    fps = solve(net, device, cap_pct=85.0, objectives=("fps", "lut"), limits=hw)
+    assert [dict(c) for c in got] == [dict(p.choices) for p in reversed(fps.points)]
+    assert got
