@@ -27,20 +27,21 @@ DIES_BEFORE_SEEDING = (
 )
 
 
-def _args(url: str, *extra: str) -> list[str]:
+def _args(url: str, *extra: str, study: str = "s") -> list[str]:
     return [
         "search", "--workload", str(SPEC), "--device", DEVICE, "--storage", url,
-        "--study", "s", "--storage-mode", "direct", "--json", *extra,
+        "--study", study, "--storage-mode", "direct", "--json", *extra,
     ]  # fmt: skip
 
 
-def _orphan(url: str, *extra: str) -> None:
-    """Study `s` at `url`, created with its definition by a creator that died unseeded."""
-    cmd = [sys.executable, "-c", DIES_BEFORE_SEEDING, *dse_cmd(_args(url, *extra))[3:]]
+def _orphan(url: str, *extra: str, study: str = "s") -> None:
+    """Study `study` at `url`, created with its definition by a creator that died unseeded."""
+    args = _args(url, *extra, study=study)
+    cmd = [sys.executable, "-c", DIES_BEFORE_SEEDING, *dse_cmd(args)[3:]]
     died = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env())
     assert died.returncode == 9, died.stderr
     storage = optuna.storages.RDBStorage(url)
-    sid = storage.get_study_id_from_name("s")
+    sid = storage.get_study_id_from_name(study)
     assert storage.get_n_trials(sid) == 0
     assert SEEDER_ATTR in storage.get_study_system_attrs(sid)
     assert SEEDED_ATTR not in storage.get_study_system_attrs(sid)
@@ -62,6 +63,17 @@ def test_an_orphaned_exact_front_study_is_seeded_by_the_next_run(tmp_path: Path)
     again = run_dse(_args(url))  # seeded now: a resume has nothing left to do
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["trials_total"] == want["trials_total"]
+
+
+def test_an_orphaned_study_on_the_postgres_server_is_seeded(pg_study: tuple[str, str]) -> None:
+    """The same on the real PostgreSQL server (workers on several machines share one)."""
+    url, study = pg_study
+    _orphan(url, study=study)
+    res = run_dse(_args(url, study=study))
+    assert res.returncode == 0, res.stderr
+    summary = json.loads(res.stdout)
+    assert summary["trials_total"] > 0 and summary["baselines"]
+    assert "creator died before seeding it" in res.stderr
 
 
 def test_an_orphaned_sampled_study_gets_its_baselines(tmp_path: Path) -> None:
